@@ -1,0 +1,191 @@
+// Command meapi serves the meapi API.
+//
+//	meapi serve [flags]   serve HTTP (every flag also from MEAPI_<FLAG>)
+//	meapi version         print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"meapi/impl"
+	"meapi/store"
+)
+
+// version is set at build time by the Makefile (-ldflags -X).
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "meapi:", err)
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: meapi <command> [flags]
+
+commands:
+  serve     serve the API (meapi serve --help for its flags)
+  version   print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintf(stdout, "meapi %s (%s)\n", version, runtime.Version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+type serveConfig struct {
+	addr               string
+	db                 string
+	responseValidation string
+	trustedOrigins     string
+	idleTimeout        time.Duration
+	signinLifetime     time.Duration
+	shutdownGrace      time.Duration
+}
+
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("meapi serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.db, "db", "meapi.db", "SQLite database file (created if missing)")
+	fs.StringVar(&c.responseValidation, "response-validation", string(impl.ValidateEnforce),
+		"what to do with a response openapi.yaml does not allow: enforce (replace it with 500), log, off")
+	fs.StringVar(&c.trustedOrigins, "trusted-origins", "",
+		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com")
+	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", impl.DefaultSessionIdleTimeout, "end a browser session unused for this long")
+	fs.DurationVar(&c.signinLifetime, "signin-lifetime", impl.DefaultSigninLifetime, "end a sign-in this long after its password was checked")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: meapi serve [flags]\n\nEvery flag can also be set from the environment: --db as MEAPI_DB, --response-validation as MEAPI_RESPONSE_VALIDATION, and so on. A flag on the command line wins.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+// envName is the environment variable that sets a flag.
+func envName(flagName string) string {
+	return "MEAPI_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags sets each flag from its environment variable, then from the
+// command line, so that the command line wins.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, c := serveFlags(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	mode, err := impl.ParseResponseValidation(c.responseValidation)
+	if err != nil {
+		return fmt.Errorf("--response-validation: %w", err)
+	}
+	if c.idleTimeout <= 0 || c.signinLifetime <= 0 {
+		return errors.New("--session-idle-timeout and --signin-lifetime must be positive")
+	}
+	var origins []string
+	for _, o := range strings.Split(c.trustedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := store.OpenSQLite(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	handler, err := impl.NewHandler(impl.Config{
+		Store:              st,
+		ResponseValidation: mode,
+		TrustedOrigins:     origins,
+		SessionIdleTimeout: c.idleTimeout,
+		SigninLifetime:     c.signinLifetime,
+		Logger:             log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "db", c.db, "response_validation", string(mode), "version", version)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", c.shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

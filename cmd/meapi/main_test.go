@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "meapi dev (go") {
+		t.Errorf("version: %q, %v", out.String(), err)
+	}
+	for _, args := range [][]string{nil, {"frobnicate"}} {
+		if err := run(context.Background(), args, &out, &errOut); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
+
+func TestServeFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("MEAPI_DB", "from-env.db")
+	t.Setenv("MEAPI_RESPONSE_VALIDATION", "log")
+	fs, c := serveFlags(io.Discard)
+	if err := parseFlags(fs, []string{"--response-validation", "off"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.db != "from-env.db" || c.responseValidation != "off" || c.addr != "127.0.0.1:8080" {
+		t.Errorf("db %q, response-validation %q, addr %q: want the env's db, the command line's mode, the default addr", c.db, c.responseValidation, c.addr)
+	}
+
+	t.Setenv("MEAPI_SESSION_IDLE_TIMEOUT", "a week")
+	fs, _ = serveFlags(io.Discard)
+	if err := parseFlags(fs, nil); err == nil || !strings.Contains(err.Error(), "MEAPI_SESSION_IDLE_TIMEOUT") {
+		t.Errorf("a bad value in the environment: %v; want an error naming the variable", err)
+	}
+}
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--response-validation", "sometimes"},
+		{"serve", "--session-idle-timeout", "-1h"},
+		{"serve", "--trusted-origins", "not a url"},
+		{"serve", "extra-argument"},
+	} {
+		args = append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--addr", "127.0.0.1:0")
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
+
+// TestServeAndShutDown starts `meapi serve` on a free port, asks it for
+// /healthz, and stops it the way SIGTERM does.
+func TestServeAndShutDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lineBuffer{lines: make(chan string, 100)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "meapi.db")}, io.Discard, logs)
+	}()
+
+	var addr string
+	deadline := time.After(10 * time.Second)
+	for addr == "" {
+		select {
+		case line := <-logs.lines:
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" {
+				addr = entry.Addr
+			}
+		case err := <-done:
+			t.Fatalf("serve returned early: %v", err)
+		case <-deadline:
+			t.Fatal("serve did not start within 10 s")
+		}
+	}
+	res, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %d", res.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within 10 s")
+	}
+}
+
+// lineBuffer hands each complete line written to it to a channel.
+type lineBuffer struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   chan string
+}
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.partial = append(b.partial, p...)
+	for {
+		i := bytes.IndexByte(b.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		select {
+		case b.lines <- string(b.partial[:i]):
+		default: // nobody is reading any more
+		}
+		b.partial = b.partial[i+1:]
+	}
+}

@@ -1,0 +1,132 @@
+package impl
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/oapi-codegen/nullable"
+
+	"meapi/gen"
+	"meapi/store"
+)
+
+// The envelope's arrays are always present and never null: these are the
+// empty ones.
+var (
+	noErrors   = []gen.Error{}
+	noAttempts = []map[string]any{}
+)
+
+// clientSession is the session member of every envelope: the caller's
+// browser session as it stands now.
+func (st *requestState) clientSession() gen.ClientSession {
+	cs := gen.ClientSession{
+		SigninAttempts: noAttempts,
+		SignupAttempts: noAttempts,
+		Signins:        []gen.Signin{},
+		ActiveSignin:   nullable.NewNullNullable[gen.Signin](),
+	}
+	active := st.session.Active()
+	if active == nil {
+		return cs
+	}
+	for _, si := range st.session.Signins {
+		g := gen.Signin{Id: si.ID, User: apiUser(&si.User), CreatedAt: si.CreatedAt}
+		cs.Signins = append(cs.Signins, g)
+		if si.ID == active.ID {
+			cs.ActiveSignin.Set(g)
+		}
+	}
+	return cs
+}
+
+// activeUser returns the user the request acts on, or nil.
+func (st *requestState) activeUser() *store.User {
+	if a := st.session.Active(); a != nil {
+		return &a.User
+	}
+	return nil
+}
+
+// replaceUser puts u in place of its older copy in the session, so that
+// the envelope of an update shows the user after it.
+func (st *requestState) replaceUser(u *store.User) {
+	if st.session == nil {
+		return
+	}
+	for i := range st.session.Signins {
+		if st.session.Signins[i].User.ID == u.ID {
+			st.session.Signins[i].User = *u
+		}
+	}
+}
+
+func apiUser(u *store.User) gen.User {
+	return gen.User{
+		Id:               u.ID,
+		Email:            gen.Email(u.Email),
+		Username:         nullableString(u.Username),
+		FirstName:        nullableString(u.FirstName),
+		LastName:         nullableString(u.LastName),
+		ImageUrl:         nullableString(u.ImageURL),
+		PhoneNumber:      nullableString(u.PhoneNumber),
+		TwoFactorEnabled: u.TwoFactorEnabled,
+		EmailVerified:    u.EmailVerified,
+		PhoneVerified:    u.PhoneVerified,
+		CreatedAt:        u.CreatedAt,
+		UpdatedAt:        u.UpdatedAt,
+	}
+}
+
+func nullableString(p *string) nullable.Nullable[string] {
+	if p == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*p)
+}
+
+func userEnvelope(st *requestState, status gen.UserEnvelopeStatus, u *store.User) gen.UserEnvelope {
+	return gen.UserEnvelope{
+		Status:  status,
+		Message: "",
+		Data:    apiUser(u),
+		Session: st.clientSession(),
+		Errors:  noErrors,
+	}
+}
+
+// etag is the entity tag of a user at its current version: strong, and
+// naming the user so that a tag of one account never matches another.
+func etag(u *store.User) string {
+	return `"` + u.ID + "." + strconv.FormatInt(u.Version, 10) + `"`
+}
+
+// ifMatchVersions reads an If-Match header for the user with this id. It
+// returns the versions of that user the header names; anyVersion is true for "*".
+// Weak tags never match (If-Match uses the strong comparison), and a tag of
+// another user, or one that is not a tag at all, matches nothing.
+func ifMatchVersions(header, userID string) (versions []int64, anyVersion bool) {
+	versions = []int64{}
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" {
+			return nil, true
+		}
+		inner, ok := strings.CutPrefix(tag, `"`)
+		if !ok {
+			continue
+		}
+		inner, ok = strings.CutSuffix(inner, `"`)
+		if !ok {
+			continue
+		}
+		id, ver, ok := strings.Cut(inner, ".")
+		if !ok || id != userID {
+			continue
+		}
+		if v, err := strconv.ParseInt(ver, 10, 64); err == nil {
+			versions = append(versions, v)
+		}
+	}
+	return versions, false
+}

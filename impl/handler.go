@@ -1,0 +1,260 @@
+package impl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/go-chi/chi/v5"
+
+	"meapi/gen"
+	"meapi/store"
+)
+
+// Store is what the handlers need from persistence. store.SQLite satisfies
+// it; so will the PostgreSQL store.
+type Store interface {
+	SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
+	SignUp(ctx context.Context, in store.SignUp) (*store.Session, error)
+	UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error)
+	Ping(ctx context.Context) error
+}
+
+// Config is everything NewHandler needs. Zero values mean the defaults.
+type Config struct {
+	Store Store
+	// ResponseValidation is enforce (the default), log or off.
+	ResponseValidation ResponseValidation
+	// TrustedOrigins may make state-changing cross-origin requests, e.g.
+	// "https://app.example.com".
+	TrustedOrigins []string
+	// SessionIdleTimeout ends a session unused for this long (default 7 days).
+	SessionIdleTimeout time.Duration
+	// SigninLifetime ends a sign-in this long after its password was
+	// checked, however active (default 30 days).
+	SigninLifetime time.Duration
+	Password       PasswordParams
+	Logger         *slog.Logger
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+}
+
+const (
+	DefaultSessionIdleTimeout = 7 * 24 * time.Hour
+	DefaultSigninLifetime     = 30 * 24 * time.Hour
+)
+
+// Server implements the operations of openapi.yaml and the middlewares
+// around them.
+type Server struct {
+	store              Store
+	log                *slog.Logger
+	now                func() time.Time
+	idleTimeout        time.Duration
+	signinLifetime     time.Duration
+	passwords          *hasher
+	crossOrigin        *http.CrossOriginProtection
+	responseValidation ResponseValidation
+	routes             map[string]*routers.Route
+	requestOptions     openapi3filter.Options
+	responseOptions    openapi3filter.Options
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// NewHandler builds the whole stack, the same for main and for the tests:
+//
+//	router → panic recovery → session loading → operation →
+//	response validation → body checks → cross-origin check →
+//	request validation → generated strict handler → Server.
+func NewHandler(cfg Config) (http.Handler, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Use(s.recoverPanic, s.commonHeaders, combineIfMatch, s.loadSession)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "no operation at "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		allowed := s.allowedMethods(r.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, newAPIError(http.StatusMethodNotAllowed, gen.METHODNOTALLOWED, "",
+			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))))
+	})
+	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictHTTPServerOptions{
+		// The validator has accepted the body, so the generated decoder
+		// failing on it means the two disagree: a bug, not bad input.
+		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, internalError(err)) },
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{
+		BaseRouter:       r,
+		Middlewares:      []gen.MiddlewareFunc{s.bindRoute, s.validateResponse, s.readBody, s.checkOrigin, s.validateRequest},
+		ErrorHandlerFunc: s.writeParameterError,
+	}), nil
+}
+
+func newServer(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("impl: Config.Store is required")
+	}
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load the embedded openapi.yaml: %w", err)
+	}
+	s := &Server{
+		store:              cfg.Store,
+		log:                cfg.Logger,
+		now:                cfg.Now,
+		idleTimeout:        cmpOr(cfg.SessionIdleTimeout, DefaultSessionIdleTimeout),
+		signinLifetime:     cmpOr(cfg.SigninLifetime, DefaultSigninLifetime),
+		passwords:          newHasher(cmpOr(cfg.Password, DefaultPasswordParams), runtime.GOMAXPROCS(0)),
+		crossOrigin:        http.NewCrossOriginProtection(),
+		responseValidation: cmpOr(cfg.ResponseValidation, ValidateEnforce),
+		routes:             map[string]*routers.Route{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if _, err := ParseResponseValidation(string(s.responseValidation)); err != nil {
+		return nil, err
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := s.crossOrigin.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			s.routes[method+" "+path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	schemaOptions := []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(formatValidators)}
+	s.requestOptions = openapi3filter.Options{
+		MultiError:          true,
+		SkipSettingDefaults: true,
+		AuthenticationFunc: func(ctx context.Context, _ *openapi3filter.AuthenticationInput) error {
+			return authenticate(ctx)
+		},
+		SchemaValidationOptions: schemaOptions,
+	}
+	s.responseOptions = openapi3filter.Options{
+		MultiError:            true,
+		IncludeResponseStatus: true,
+		// The log names the member and the rule; a dump of the schema and
+		// the value in every line would bury that.
+		SchemaValidationOptions: append(schemaOptions, openapi3.DisableSchemaErrorDetails()),
+	}
+	return s, nil
+}
+
+// cmpOr is cmp.Or for types that are comparable but not ordered.
+func cmpOr[T comparable](v, dflt T) T {
+	var zero T
+	if v == zero {
+		return dflt
+	}
+	return v
+}
+
+// bindRoute records which operation of openapi.yaml the router chose, for
+// the validators. Every route the generated router registers is one.
+func (s *Server) bindRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateOf(r.Context())
+		st.route = s.routes[r.Method+" "+chi.RouteContext(r.Context()).RoutePattern()]
+		if st.route == nil {
+			s.writeError(w, r, internalError(fmt.Errorf("no operation in openapi.yaml for %s %s", r.Method, r.URL.Path)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowedMethods lists the methods openapi.yaml has for path.
+func (s *Server) allowedMethods(path string) []string {
+	var methods []string
+	for key := range s.routes {
+		if m, p, _ := strings.Cut(key, " "); p == path {
+			methods = append(methods, m)
+		}
+	}
+	slices.Sort(methods)
+	return methods
+}
+
+// checkOrigin refuses state-changing requests that a browser says come
+// from another site (Sec-Fetch-Site, or Origin against Host), unless the
+// origin is trusted. Requests from non-browser clients carry neither
+// header and pass: they cannot ride on a victim's cookie.
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.crossOrigin.Check(r); err != nil {
+			s.writeError(w, r, newAPIError(http.StatusForbidden, gen.CROSSORIGINREQUEST, "", "state-changing requests from another origin are not allowed"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeParameterError answers a header parameter that the generated router
+// could not bind (If-Match sent twice, say).
+func (s *Server) writeParameterError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, newAPIError(http.StatusBadRequest, gen.VALIDATIONERROR, "", err.Error()))
+}
+
+// commonHeaders sets the headers every response has: nothing here is to be
+// cached by a browser or a proxy (it is one person's data), and no response
+// is to be sniffed into another type.
+func (s *Server) commonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// combineIfMatch joins If-Match header lines into one. HTTP lets a client
+// split a list header over several lines (RFC 9110, section 5.3), and the
+// generated router takes a header parameter from a single line.
+func combineIfMatch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Values("If-Match"); len(v) > 1 {
+			r.Header.Set("If-Match", strings.Join(v, ", "))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanic turns a panic in a handler into 500 INTERNAL, logged with
+// its stack, and keeps the server serving. http.ErrAbortHandler is let
+// through: it is how a handler asks the server to drop the connection.
+func (s *Server) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				s.writeError(w, r, internalError(fmt.Errorf("panic: %v\n%s", v, buf)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

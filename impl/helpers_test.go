@@ -1,0 +1,446 @@
+package impl_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
+	_ "modernc.org/sqlite"
+
+	"meapi/impl"
+	"meapi/store"
+)
+
+// The tests drive the real stack: impl.NewHandler over a real SQLite file,
+// through a real socket (httptest.NewServer listens on 127.0.0.1). Every
+// response is checked against openapi.yaml, read from disk here
+// independently of the server's embedded copy, as well as for its values.
+
+// cheapPasswords keeps argon2id but at a cost that lets a test sign up
+// hundreds of users; TestSignUpHashesWithDefaultCost covers the default.
+var cheapPasswords = impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// contract is openapi.yaml as the tests read it.
+var contract = sync.OnceValues(func() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(filepath.Join("..", "openapi.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	doc.Servers = nil // match requests to any host, such as httptest's
+	return doc, nil
+})
+
+// contractRouter finds a request's operation in openapi.yaml.
+var contractRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := contract()
+	if err != nil {
+		return nil, err
+	}
+	return legacyrouter.NewRouter(doc)
+})
+
+// testFormats are the test's own checks of the formats openapi.yaml uses,
+// written apart from the server's.
+var testFormats = map[string]openapi3.StringFormatValidator{
+	"email": openapi3.NewCallbackValidator(func(s string) error {
+		if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
+			return errors.New("not an email address")
+		}
+		return nil
+	}),
+	"uri": openapi3.NewCallbackValidator(func(s string) error {
+		if u, err := url.Parse(s); err != nil || !u.IsAbs() {
+			return errors.New("not an absolute URI")
+		}
+		return nil
+	}),
+}
+
+type testServer struct {
+	t      *testing.T
+	url    string
+	dbPath string
+	store  *store.SQLite
+	logs   *syncBuffer
+	// allowInvalid is set by tests that make the server send a response
+	// the contract forbids on purpose.
+	allowInvalid bool
+}
+
+type serverOption func(*impl.Config)
+
+func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+	t.Helper()
+	if _, err := contractRouter(); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "meapi.db")
+	st, err := store.OpenSQLite(context.Background(), dbPath)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ts := &testServer{t: t, dbPath: dbPath, store: st, logs: &syncBuffer{}}
+	cfg := impl.Config{
+		Store:    st,
+		Password: cheapPasswords,
+		Logger:   slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := impl.NewHandler(cfg)
+	if err != nil {
+		t.Fatalf("NewHandler: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ts.url = srv.URL
+	t.Cleanup(func() {
+		if !ts.allowInvalid && strings.Contains(ts.logs.String(), "response does not match openapi.yaml") {
+			t.Errorf("the server replaced a response that broke the contract:\n%s", ts.logs.String())
+		}
+	})
+	return ts
+}
+
+// syncBuffer collects the server's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The envelope and user as a client reads them.
+type envelope struct {
+	Status  int             `json:"status"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	Session clientSession   `json:"session"`
+	Errors  []apiErr        `json:"errors"`
+}
+
+type clientSession struct {
+	SigninAttempts []json.RawMessage `json:"signin_attempts"`
+	Signins        []signin          `json:"signins"`
+	SignupAttempts []json.RawMessage `json:"signup_attempts"`
+	ActiveSignin   *signin           `json:"active_signin"`
+}
+
+type signin struct {
+	ID        string    `json:"id"`
+	User      user      `json:"user"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type apiErr struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Field   *string `json:"field"`
+}
+
+type user struct {
+	ID               string    `json:"id"`
+	FirstName        *string   `json:"first_name"`
+	LastName         *string   `json:"last_name"`
+	Username         *string   `json:"username"`
+	Email            string    `json:"email"`
+	PhoneNumber      *string   `json:"phone_number"`
+	ImageURL         *string   `json:"image_url"`
+	TwoFactorEnabled bool      `json:"two_factor_enabled"`
+	EmailVerified    bool      `json:"email_verified"`
+	PhoneVerified    bool      `json:"phone_verified"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	env    envelope
+}
+
+// user decodes the envelope's data as a user.
+func (r *response) user(t *testing.T) user {
+	t.Helper()
+	var u user
+	if err := json.Unmarshal(r.env.Data, &u); err != nil {
+		t.Fatalf("data is not a user: %v\n%s", err, r.body)
+	}
+	return u
+}
+
+// cookie returns the __session cookie the response sets, or nil.
+func (r *response) cookie() *http.Cookie {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == impl.CookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// wantError checks that the response is a refusal with this status and, in
+// order, these codes and fields ("" for no field).
+func (r *response) wantError(t *testing.T, status int, codesAndFields ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status: got %d, want %d\n%s", r.status, status, r.body)
+	}
+	var got []string
+	for _, e := range r.env.Errors {
+		f := ""
+		if e.Field != nil {
+			f = *e.Field
+		}
+		got = append(got, e.Code, f)
+	}
+	if strings.Join(got, " ") != strings.Join(codesAndFields, " ") {
+		t.Fatalf("errors: got %q, want %q\n%s", got, codesAndFields, r.body)
+	}
+}
+
+type reqOption func(*http.Request)
+
+func withCookie(token string) reqOption {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: impl.CookieName, Value: token}) }
+}
+
+func withHeader(k, v string) reqOption { return func(r *http.Request) { r.Header.Add(k, v) } }
+
+// jsonBody is a request body encoded as JSON, sent as application/json.
+func jsonBody(v any) (string, []byte) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return "application/json", b
+}
+
+// call sends one request and checks its response against openapi.yaml and
+// against the envelope's own rules.
+func (ts *testServer) call(t *testing.T, method, path string, contentType string, body []byte, opts ...reqOption) *response {
+	t.Helper()
+	req, r := ts.send(t, method, path, contentType, body, opts...)
+	ts.checkContract(t, req, r)
+	return r
+}
+
+// send sends one request and returns its response unchecked.
+func (ts *testServer) send(t *testing.T, method, path string, contentType string, body []byte, opts ...reqOption) (*http.Request, *response) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	resBody, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return req, &response{status: res.StatusCode, header: res.Header, body: resBody}
+}
+
+// checkContract fails the test when the response breaks openapi.yaml or
+// the envelope's rules.
+func (ts *testServer) checkContract(t *testing.T, req *http.Request, r *response) {
+	t.Helper()
+	if err := contractError(req, r); err != nil {
+		t.Fatalf("%s %s: %v\n%s", req.Method, req.URL.Path, err, r.body)
+	}
+}
+
+// contractError says how a response breaks openapi.yaml or the envelope's
+// rules, or returns nil. It decodes the envelope into r.env.
+func contractError(req *http.Request, r *response) error {
+	doc, err := contract()
+	if err != nil {
+		return err
+	}
+	router, err := contractRouter()
+	if err != nil {
+		return err
+	}
+	route, _, err := router.FindRoute(req)
+	if err == nil {
+		in := &openapi3filter.ResponseValidationInput{
+			// The validator reads the request only for its method.
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
+			Status:                 r.status,
+			Header:                 r.header,
+			Body:                   io.NopCloser(bytes.NewReader(r.body)),
+			Options: &openapi3filter.Options{
+				IncludeResponseStatus:   true,
+				MultiError:              true,
+				SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(testFormats)},
+			},
+		}
+		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+			return fmt.Errorf("response breaks openapi.yaml: %w", err)
+		}
+	} else {
+		// No operation (404, 405): the body must still be an error envelope.
+		var v any
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			return fmt.Errorf("body is not JSON: %w", err)
+		}
+		schema := doc.Components.Schemas["ErrorEnvelope"].Value
+		if err := schema.VisitJSON(v, openapi3.MultiErrors(), openapi3.WithStringFormatValidators(testFormats)); err != nil {
+			return fmt.Errorf("body is not an ErrorEnvelope: %w", err)
+		}
+	}
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		return nil
+	}
+	if err := json.Unmarshal(r.body, &r.env); err != nil {
+		return fmt.Errorf("envelope: %w", err)
+	}
+	e := r.env
+	if e.Status != r.status {
+		return fmt.Errorf("envelope status %d, HTTP status %d", e.Status, r.status)
+	}
+	if (r.status < 400) != (len(e.Errors) == 0) || (r.status < 400) != (e.Message == "") {
+		return errors.New("errors and message must be empty exactly on success")
+	}
+	for _, er := range e.Errors {
+		for _, dump := range []string{"Schema:", "Value:", "Error at", "doesn't match", "\n"} {
+			if strings.Contains(er.Message, dump) {
+				return fmt.Errorf("error message reads like a Go error dump: %q", er.Message)
+			}
+		}
+	}
+	if cookie := r.cookie(); cookie != nil && strings.Contains(string(r.body), cookie.Value) {
+		return errors.New("the session token appears in the body")
+	}
+	return nil
+}
+
+// account is a user signed up through the API, with its cookie.
+type account struct {
+	token string
+	user  user
+}
+
+var signupSeq struct {
+	sync.Mutex
+	n int
+}
+
+// signUp creates an account with a fresh email address and the given extra
+// members, and returns it with its session token.
+func (ts *testServer) signUp(t *testing.T, extra map[string]any, opts ...reqOption) account {
+	t.Helper()
+	signupSeq.Lock()
+	signupSeq.n++
+	n := signupSeq.n
+	signupSeq.Unlock()
+	body := map[string]any{"email": "user" + strconv.Itoa(n) + "@example.com", "password": "correct horse battery staple"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	ct, b := jsonBody(body)
+	r := ts.call(t, "POST", "/auth/signup", ct, b, opts...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("sign-up: got %d, want 201\n%s", r.status, r.body)
+	}
+	c := r.cookie()
+	if c == nil {
+		t.Fatalf("sign-up set no %s cookie", impl.CookieName)
+	}
+	return account{token: c.Value, user: r.user(t)}
+}
+
+// me returns the active user of token through GET /me, with its ETag.
+func (ts *testServer) me(t *testing.T, token string) (user, string) {
+	t.Helper()
+	r := ts.call(t, "GET", "/me", "", nil, withCookie(token))
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /me: got %d, want 200\n%s", r.status, r.body)
+	}
+	return r.user(t), r.header.Get("ETag")
+}
+
+// patchMe sends PATCH /me with a JSON body.
+func (ts *testServer) patchMe(t *testing.T, token string, body any, opts ...reqOption) *response {
+	t.Helper()
+	ct, b := jsonBody(body)
+	return ts.call(t, "PATCH", "/me", ct, b, append([]reqOption{withCookie(token)}, opts...)...)
+}
+
+// db opens the test's database file directly, to look at what was stored.
+func (ts *testServer) db(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", ts.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func (ts *testServer) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := ts.db(t).QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func str(p *string) string {
+	if p == nil {
+		return "<null>"
+	}
+	return *p
+}

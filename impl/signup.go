@@ -1,0 +1,72 @@
+package impl
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"meapi/gen"
+	"meapi/store"
+)
+
+// SignUp answers POST /auth/signup: a new user, signed in as the active
+// sign-in of the caller's browser session (or of a new one), with a new
+// token in the cookie either way.
+func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.SignUpResponseObject, error) {
+	st := stateOf(ctx)
+	if st.sessionErr != nil {
+		return nil, st.sessionErr
+	}
+	body := req.Body
+	var errs []gen.Error
+	nu := store.NewUser{Email: string(body.Email)}
+	if body.FirstName != nil {
+		v := cleanName("first_name", *body.FirstName, &errs)
+		nu.FirstName = &v
+	}
+	if body.LastName != nil {
+		v := cleanName("last_name", *body.LastName, &errs)
+		nu.LastName = &v
+	}
+	if body.Username != nil {
+		checkUsername(*body.Username, &errs)
+		nu.Username = body.Username
+	}
+	if body.Password == nil {
+		return nil, internalError(errors.New("sign-up: validated request without a password"))
+	}
+	if len(errs) > 0 {
+		return gen.SignUp400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
+			errorEnvelope(st, &apiError{status: http.StatusBadRequest, errors: errs}))}, nil
+	}
+	hash, err := s.passwords.hash(ctx, *body.Password)
+	if err != nil {
+		return nil, err
+	}
+	nu.PasswordHash = hash
+
+	token, tokenHash := newToken()
+	now := s.now()
+	in := store.SignUp{
+		User:            nu,
+		TokenHash:       tokenHash,
+		Now:             now,
+		IdleExpiresAt:   now.Add(s.idleTimeout),
+		SigninExpiresAt: now.Add(s.signinLifetime),
+	}
+	if st.session != nil {
+		in.SessionID = st.session.ID
+	}
+	sess, err := s.store.SignUp(ctx, in)
+	if ce := conflictError(err); ce != nil {
+		return gen.SignUp409JSONResponse{SignUpConflictJSONResponse: gen.SignUpConflictJSONResponse(errorEnvelope(st, ce))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.session = sess
+	return gen.SignUp201JSONResponse{
+		Body:    userEnvelope(st, 201, st.activeUser()),
+		Headers: gen.SignUp201ResponseHeaders{SetCookie: sessionCookie(token, sess, now)},
+	}, nil
+}

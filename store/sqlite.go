@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite is the store on one SQLite file. Writes go through a single
+// connection, so that writers queue in Go instead of spinning on SQLite's
+// lock; reads use a pool of their own, which WAL lets run beside the writer.
+type SQLite struct {
+	writer *sql.DB
+	reader *sql.DB
+}
+
+// sqlitePragmas are set on every connection. busy_timeout comes first so
+// that the ones after it wait for a lock instead of failing.
+var sqlitePragmas = []string{
+	// Wait up to 5 s for a lock held by another process (a second replica
+	// or `meapi backup`) instead of failing at once with SQLITE_BUSY.
+	"busy_timeout(5000)",
+	// WAL lets readers run while one writer writes, and commits with one
+	// fsync-free append in NORMAL mode.
+	"journal_mode(WAL)",
+	// NORMAL in WAL mode never corrupts the database and never loses a
+	// commit to a process crash or kill; only a power cut can roll back
+	// the last commits.
+	"synchronous(NORMAL)",
+	// SQLite leaves foreign keys off unless asked, per connection.
+	"foreign_keys(1)",
+}
+
+// OpenSQLite opens (creating it if needed) the database file at path and
+// applies the migrations it has not seen yet.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite path %q: must be a file name without '?' or '#'", path)
+	}
+	dsn := func(extra ...string) string {
+		q := make([]string, 0, len(sqlitePragmas)+len(extra))
+		for _, p := range sqlitePragmas {
+			q = append(q, "_pragma="+p)
+		}
+		return path + "?" + strings.Join(append(q, extra...), "&")
+	}
+	// BEGIN IMMEDIATE takes the write lock when a write transaction starts,
+	// so a transaction that reads before it writes can never be refused
+	// halfway for a lock that another writer took in between.
+	writer, err := sql.Open("sqlite", dsn("_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, writer, "sqlite", time.Now); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// query_only makes a write through the read pool an error instead of a
+	// second writer.
+	reader, err := sql.Open("sqlite", dsn("_pragma=query_only(1)"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(8)
+	reader.SetMaxIdleConns(8)
+	reader.SetConnMaxIdleTime(0)
+	return &SQLite{writer: writer, reader: reader}, nil
+}
+
+// Close closes both connection pools.
+func (s *SQLite) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Ping reports whether the database answers a query.
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	return s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a row that a
+// UNIQUE index forbids.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// querier is what both *sql.DB and *sql.Tx offer, so that a read helper
+// serves a lookup on its own and a read inside a write transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const userColumns = `u.id, u.email, u.username, u.first_name, u.last_name, u.image_url, u.phone_number,
+	u.password_hash, u.two_factor_enabled, u.email_verified, u.phone_verified, u.version, u.created_at, u.updated_at`
+
+// userScan holds the scan destinations of userColumns.
+type userScan struct {
+	u                                           User
+	username, firstName, lastName, image, phone sql.NullString
+	createdAt, updatedAt                        int64
+}
+
+func (s *userScan) dest() []any {
+	return []any{&s.u.ID, &s.u.Email, &s.username, &s.firstName, &s.lastName, &s.image, &s.phone,
+		&s.u.PasswordHash, &s.u.TwoFactorEnabled, &s.u.EmailVerified, &s.u.PhoneVerified, &s.u.Version,
+		&s.createdAt, &s.updatedAt}
+}
+
+func (s *userScan) user() User {
+	u := s.u
+	u.Username = nullString(s.username)
+	u.FirstName = nullString(s.firstName)
+	u.LastName = nullString(s.lastName)
+	u.ImageURL = nullString(s.image)
+	u.PhoneNumber = nullString(s.phone)
+	u.CreatedAt = fromMillis(s.createdAt)
+	u.UpdatedAt = fromMillis(s.updatedAt)
+	return u
+}
+
+func nullString(ns sql.NullString) *string {
+	if !ns.Valid {
+		return nil
+	}
+	return &ns.String
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// sessionQuery selects a live browser session with its live sign-ins and
+// their users in one round trip. ?1 picks the session, ?2 is now.
+const sessionQuery = `SELECT bs.id, bs.created_at, bs.last_active_at, bs.idle_expires_at,
+	si.id, si.created_at, si.expires_at, si.activated_seq, ` + userColumns + `
+FROM browser_sessions bs
+JOIN signins si ON si.session_id = bs.id AND si.expires_at > ?2
+JOIN users u ON u.id = si.user_id
+WHERE %s = ?1 AND bs.idle_expires_at > ?2
+ORDER BY si.created_at, si.id`
+
+var (
+	sessionByTokenQuery = fmt.Sprintf(sessionQuery, "bs.token_hash")
+	sessionByIDQuery    = fmt.Sprintf(sessionQuery, "bs.id")
+)
+
+func loadSession(ctx context.Context, q querier, query string, key any, now time.Time) (*Session, error) {
+	rows, err := q.QueryContext(ctx, query, key, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	defer rows.Close()
+	var sess *Session
+	for rows.Next() {
+		var (
+			id                        string
+			created, lastActive, idle int64
+			si                        Signin
+			siCreated, siExpires      int64
+			us                        userScan
+		)
+		dest := append([]any{&id, &created, &lastActive, &idle, &si.ID, &siCreated, &siExpires, &si.ActivatedSeq}, us.dest()...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("load session: %w", err)
+		}
+		if sess == nil {
+			sess = &Session{ID: id, CreatedAt: fromMillis(created), LastActiveAt: fromMillis(lastActive), IdleExpiresAt: fromMillis(idle)}
+		}
+		si.CreatedAt, si.ExpiresAt, si.User = fromMillis(siCreated), fromMillis(siExpires), us.user()
+		sess.Signins = append(sess.Signins, si)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if sess == nil {
+		return nil, ErrNotFound
+	}
+	return sess, nil
+}
+
+// SessionByTokenHash returns the live browser session whose token has this
+// SHA-256, or ErrNotFound when there is none (unknown, expired or ended).
+func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
+	return loadSession(ctx, s.reader, sessionByTokenQuery, tokenHash, now)
+}
+
+// SignUp creates a user, signs them in on the caller's browser session (or
+// a new one) as its active sign-in, and gives the session the new token.
+// It returns the session as it stands afterwards.
+func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sign up: %w", err)
+	}
+	defer tx.Rollback()
+
+	now := in.Now.UnixMilli()
+	userID := newID("user")
+	var usernameFolded *string
+	if in.User.Username != nil {
+		f := fold(*in.User.Username)
+		usernameFolded = &f
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO users
+		(id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		userID, in.User.Email, fold(in.User.Email), in.User.Username, usernameFolded,
+		in.User.FirstName, in.User.LastName, in.User.PasswordHash, now, now)
+	if isUniqueViolation(err) {
+		return nil, takenError(ctx, tx, in.User)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign up: insert user: %w", err)
+	}
+
+	sessionID := in.SessionID
+	if sessionID != "" {
+		res, err := tx.ExecContext(ctx, `UPDATE browser_sessions SET token_hash = ?, last_active_at = ?, idle_expires_at = ?
+			WHERE id = ? AND idle_expires_at > ?`,
+			in.TokenHash, now, in.IdleExpiresAt.UnixMilli(), sessionID, now)
+		if err != nil {
+			return nil, fmt.Errorf("sign up: renew session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			sessionID = "" // it ended meanwhile: start a new one
+		}
+	}
+	if sessionID == "" {
+		sessionID = newID("sess")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (id, token_hash, created_at, last_active_at, idle_expires_at)
+			VALUES (?, ?, ?, ?, ?)`, sessionID, in.TokenHash, now, now, in.IdleExpiresAt.UnixMilli()); err != nil {
+			return nil, fmt.Errorf("sign up: insert session: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signins (id, session_id, user_id, created_at, expires_at, activated_seq)
+		VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(activated_seq), 0) + 1 FROM signins WHERE session_id = ?))`,
+		newID("signin"), sessionID, userID, now, in.SigninExpiresAt.UnixMilli(), sessionID); err != nil {
+		return nil, fmt.Errorf("sign up: insert sign-in: %w", err)
+	}
+	sess, err := loadSession(ctx, tx, sessionByIDQuery, sessionID, in.Now)
+	if err != nil {
+		return nil, fmt.Errorf("sign up: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sign up: commit: %w", err)
+	}
+	return sess, nil
+}
+
+// takenError says which of the new user's unique members are taken. It is
+// asked after the unique index refused the row, inside the same
+// transaction, so the answer cannot be raced.
+func takenError(ctx context.Context, tx *sql.Tx, u NewUser) error {
+	var emailTaken, usernameTaken bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email_folded = ?)`, fold(u.Email)).Scan(&emailTaken); err != nil {
+		return fmt.Errorf("sign up: %w", err)
+	}
+	if u.Username != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE username_folded = ?)`, fold(*u.Username)).Scan(&usernameTaken); err != nil {
+			return fmt.Errorf("sign up: %w", err)
+		}
+	}
+	var errs []error
+	if emailTaken {
+		errs = append(errs, ErrEmailTaken)
+	}
+	if usernameTaken {
+		errs = append(errs, ErrUsernameTaken)
+	}
+	if len(errs) == 0 {
+		return errors.New("sign up: unique violation on neither email nor username")
+	}
+	return errors.Join(errs...)
+}
+
+// UpdateProfile applies a partial update to a user and returns the user
+// afterwards. A member set to the value it already has is no change; when
+// nothing changes neither the version nor updated_at moves.
+func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("update profile: %w", err)
+	}
+	defer tx.Rollback()
+
+	// The write lock is held from BEGIN (IMMEDIATE), so the user read here
+	// cannot change before the update below: merging the patch into it
+	// never loses a concurrent update of another member.
+	var us userScan
+	err = tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ?`, in.UserID).Scan(us.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update profile: %w", err)
+	}
+	u := us.user()
+	if in.IfVersions != nil && !slices.Contains(in.IfVersions, u.Version) {
+		return nil, ErrPreconditionFailed
+	}
+
+	changed := false
+	apply := func(dst **string, c Change) {
+		if c.Set && !equalPtr(*dst, c.Value) {
+			*dst, changed = c.Value, true
+		}
+	}
+	apply(&u.FirstName, in.FirstName)
+	apply(&u.LastName, in.LastName)
+	apply(&u.Username, in.Username)
+	apply(&u.ImageURL, in.ImageURL)
+	if !changed {
+		return &u, nil
+	}
+	var usernameFolded *string
+	if u.Username != nil {
+		f := fold(*u.Username)
+		usernameFolded = &f
+	}
+	u.Version++
+	u.UpdatedAt = fromMillis(in.Now.UnixMilli())
+	_, err = tx.ExecContext(ctx, `UPDATE users SET first_name = ?, last_name = ?, username = ?, username_folded = ?,
+		image_url = ?, version = ?, updated_at = ? WHERE id = ?`,
+		u.FirstName, u.LastName, u.Username, usernameFolded, u.ImageURL, u.Version, in.Now.UnixMilli(), u.ID)
+	if isUniqueViolation(err) {
+		return nil, ErrUsernameTaken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update profile: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update profile: commit: %w", err)
+	}
+	return &u, nil
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
