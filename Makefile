@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test build generate check-generated lint fmt-check vet staticcheck clean
+.PHONY: run test bench build generate check-generated lint fmt-check vet staticcheck clean
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
 run:
@@ -14,6 +14,10 @@ run:
 ## test: every test, with the race detector off (it needs cgo)
 test:
 	$(GO) test -count=1 ./...
+
+## bench: the benchmarks, 6 runs each, for benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
 
 ## build: the static binary bin/meapi
 build:

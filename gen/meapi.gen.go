@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,14 +30,18 @@ const (
 	CROSSORIGINREQUEST   ErrorCode = "CROSS_ORIGIN_REQUEST"
 	EMAILTAKEN           ErrorCode = "EMAIL_TAKEN"
 	INTERNAL             ErrorCode = "INTERNAL"
+	INVALIDCREDENTIALS   ErrorCode = "INVALID_CREDENTIALS"
 	INVALIDJSON          ErrorCode = "INVALID_JSON"
+	INVALIDSIGNIN        ErrorCode = "INVALID_SIGNIN"
 	METHODNOTALLOWED     ErrorCode = "METHOD_NOT_ALLOWED"
 	NOTAUTHENTICATED     ErrorCode = "NOT_AUTHENTICATED"
 	NOTFOUND             ErrorCode = "NOT_FOUND"
 	PAYLOADTOOLARGE      ErrorCode = "PAYLOAD_TOO_LARGE"
 	PRECONDITIONFAILED   ErrorCode = "PRECONDITION_FAILED"
+	RATELIMITEXCEEDED    ErrorCode = "RATE_LIMIT_EXCEEDED"
 	READONLYFIELD        ErrorCode = "READ_ONLY_FIELD"
 	SERVICEUNAVAILABLE   ErrorCode = "SERVICE_UNAVAILABLE"
+	TOOMANYSIGNINS       ErrorCode = "TOO_MANY_SIGNINS"
 	UNKNOWNFIELD         ErrorCode = "UNKNOWN_FIELD"
 	UNSUPPORTEDMEDIATYPE ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	USERNAMETAKEN        ErrorCode = "USERNAME_TAKEN"
@@ -52,7 +57,11 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case INTERNAL:
 		return true
+	case INVALIDCREDENTIALS:
+		return true
 	case INVALIDJSON:
+		return true
+	case INVALIDSIGNIN:
 		return true
 	case METHODNOTALLOWED:
 		return true
@@ -64,9 +73,13 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case PRECONDITIONFAILED:
 		return true
+	case RATELIMITEXCEEDED:
+		return true
 	case READONLYFIELD:
 		return true
 	case SERVICEUNAVAILABLE:
+		return true
+	case TOOMANYSIGNINS:
 		return true
 	case UNKNOWNFIELD:
 		return true
@@ -129,6 +142,36 @@ func (e SessionEnvelopeStatus) Valid() bool {
 	}
 }
 
+// Defines values for SignInWithEmailStrategy.
+const (
+	PlainEmail SignInWithEmailStrategy = "plain_email"
+)
+
+// Valid indicates whether the value is a known member of the SignInWithEmailStrategy enum.
+func (e SignInWithEmailStrategy) Valid() bool {
+	switch e {
+	case PlainEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInWithUsernameStrategy.
+const (
+	PlainUsername SignInWithUsernameStrategy = "plain_username"
+)
+
+// Valid indicates whether the value is a known member of the SignInWithUsernameStrategy enum.
+func (e SignInWithUsernameStrategy) Valid() bool {
+	switch e {
+	case PlainUsername:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserEnvelopeStatus.
 const (
 	UserEnvelopeStatusN200 UserEnvelopeStatus = 200
@@ -176,13 +219,14 @@ type Error struct {
 	//
 	// | status | codes |
 	// |---|---|
-	// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD` |
-	// | 401 | `NOT_AUTHENTICATED` |
+	// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
+	// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
 	// | 403 | `CROSS_ORIGIN_REQUEST` |
 	// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
 	// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
 	// | 412 | `PRECONDITION_FAILED` |
 	// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
+	// | 429 | `RATE_LIMIT_EXCEEDED` |
 	// | 500 | `INTERNAL` |
 	// | 503 | `SERVICE_UNAVAILABLE` |
 	Code ErrorCode `json:"code"`
@@ -199,13 +243,14 @@ type Error struct {
 //
 // | status | codes |
 // |---|---|
-// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD` |
-// | 401 | `NOT_AUTHENTICATED` |
+// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
+// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
 // | 403 | `CROSS_ORIGIN_REQUEST` |
 // | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
 // | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
 // | 412 | `PRECONDITION_FAILED` |
 // | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
+// | 429 | `RATE_LIMIT_EXCEEDED` |
 // | 500 | `INTERNAL` |
 // | 503 | `SERVICE_UNAVAILABLE` |
 type ErrorCode string
@@ -289,6 +334,53 @@ type SessionEnvelope struct {
 // SessionEnvelopeStatus defines model for SessionEnvelope.Status.
 type SessionEnvelopeStatus int
 
+// SignInPassword The account's password. Only its length is checked here, loosely, so
+// that a change of the password rules never locks out an account.
+type SignInPassword = string
+
+// SignInRequest A password sign-in. `strategy` says which member names the account;
+// a member of the other strategy is refused as `UNKNOWN_FIELD`.
+type SignInRequest struct {
+	union json.RawMessage
+}
+
+// SignInWithEmail defines model for SignInWithEmail.
+type SignInWithEmail struct {
+	// Email An email address. Unique regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword         `json:"password,omitempty"`
+	Strategy SignInWithEmailStrategy `json:"strategy"`
+}
+
+// SignInWithEmailStrategy defines model for SignInWithEmail.Strategy.
+type SignInWithEmailStrategy string
+
+// SignInWithUsername defines model for SignInWithUsername.
+type SignInWithUsername struct {
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword            `json:"password,omitempty"`
+	Strategy SignInWithUsernameStrategy `json:"strategy"`
+
+	// Username A username, matched regardless of letter case.
+	Username string `json:"username"`
+}
+
+// SignInWithUsernameStrategy defines model for SignInWithUsername.Strategy.
+type SignInWithUsernameStrategy string
+
+// SignOutRequest defines model for SignOutRequest.
+type SignOutRequest struct {
+	// All End every sign-in of this browser session, not only the active one.
+	All *bool `json:"all,omitempty"`
+}
+
 // SignUpRequest defines model for SignUpRequest.
 type SignUpRequest struct {
 	// Email An email address. Unique regardless of letter case; stored as typed.
@@ -352,6 +444,12 @@ type Signin struct {
 //
 // Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
 type SigninID = string
+
+// SwitchSigninRequest defines model for SwitchSigninRequest.
+type SwitchSigninRequest struct {
+	// SigninId The `id` of one of `session.signins`.
+	SigninId string `json:"signin_id"`
+}
 
 // Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
 //
@@ -449,6 +547,9 @@ type CrossOrigin = ErrorEnvelope
 // Internal A refusal or a failure. `data` is always null.
 type Internal = ErrorEnvelope
 
+// InvalidCredentials A refusal or a failure. `data` is always null.
+type InvalidCredentials = ErrorEnvelope
+
 // NotAuthenticated A refusal or a failure. `data` is always null.
 type NotAuthenticated = ErrorEnvelope
 
@@ -458,11 +559,20 @@ type PayloadTooLarge = ErrorEnvelope
 // PreconditionFailed A refusal or a failure. `data` is always null.
 type PreconditionFailed = ErrorEnvelope
 
+// RateLimited A refusal or a failure. `data` is always null.
+type RateLimited = ErrorEnvelope
+
 // ServiceUnavailable A refusal or a failure. `data` is always null.
 type ServiceUnavailable = ErrorEnvelope
 
+// SignInBadRequest A refusal or a failure. `data` is always null.
+type SignInBadRequest = ErrorEnvelope
+
 // SignUpConflict A refusal or a failure. `data` is always null.
 type SignUpConflict = ErrorEnvelope
+
+// SwitchBadRequest A refusal or a failure. `data` is always null.
+type SwitchBadRequest = ErrorEnvelope
 
 // UnsupportedMediaType A refusal or a failure. `data` is always null.
 type UnsupportedMediaType = ErrorEnvelope
@@ -477,6 +587,9 @@ type UpdateMeParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
+// SignInJSONRequestBody defines body for SignIn for application/json ContentType.
+type SignInJSONRequestBody = SignInRequest
+
 // SignUpJSONRequestBody defines body for SignUp for application/json ContentType.
 type SignUpJSONRequestBody = SignUpRequest
 
@@ -486,8 +599,118 @@ type UpdateMeJSONRequestBody = UpdateMeRequest
 // UpdateMeApplicationMergePatchPlusJSONRequestBody defines body for UpdateMe for application/merge-patch+json ContentType.
 type UpdateMeApplicationMergePatchPlusJSONRequestBody = UpdateMeRequest
 
+// SignOutJSONRequestBody defines body for SignOut for application/json ContentType.
+type SignOutJSONRequestBody = SignOutRequest
+
+// SwitchSigninJSONRequestBody defines body for SwitchSignin for application/json ContentType.
+type SwitchSigninJSONRequestBody = SwitchSigninRequest
+
+// AsSignInWithEmail returns the union data inside the SignInRequest as a SignInWithEmail
+func (t SignInRequest) AsSignInWithEmail() (SignInWithEmail, error) {
+	var body SignInWithEmail
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSignInWithEmail overwrites any union data inside the SignInRequest as the provided SignInWithEmail
+func (t *SignInRequest) FromSignInWithEmail(v SignInWithEmail) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
+	t.union = b
+	return err
+}
+
+// MergeSignInWithEmail performs a merge with any union data inside the SignInRequest, using the provided SignInWithEmail
+func (t *SignInRequest) MergeSignInWithEmail(v SignInWithEmail) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSignInWithUsername returns the union data inside the SignInRequest as a SignInWithUsername
+func (t SignInRequest) AsSignInWithUsername() (SignInWithUsername, error) {
+	var body SignInWithUsername
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSignInWithUsername overwrites any union data inside the SignInRequest as the provided SignInWithUsername
+func (t *SignInRequest) FromSignInWithUsername(v SignInWithUsername) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
+	t.union = b
+	return err
+}
+
+// MergeSignInWithUsername performs a merge with any union data inside the SignInRequest, using the provided SignInWithUsername
+func (t *SignInRequest) MergeSignInWithUsername(v SignInWithUsername) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t SignInRequest) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"strategy"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t SignInRequest) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "plain_email":
+		return t.AsSignInWithEmail()
+	case "plain_username":
+		return t.AsSignInWithUsername()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t SignInRequest) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *SignInRequest) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// SignIn Sign in with a password
+	// (POST /auth/signin)
+	SignIn(w http.ResponseWriter, r *http.Request)
 	// SignUp Create an account and sign in as it
 	// (POST /auth/signup)
 	SignUp(w http.ResponseWriter, r *http.Request)
@@ -509,11 +732,23 @@ type ServerInterface interface {
 	// GetSession The browser session
 	// (GET /session)
 	GetSession(w http.ResponseWriter, r *http.Request)
+	// SignOut Sign out
+	// (POST /session/sign-out)
+	SignOut(w http.ResponseWriter, r *http.Request)
+	// SwitchSignin Make another sign-in of this browser session active
+	// (POST /session/switch-sign-in)
+	SwitchSignin(w http.ResponseWriter, r *http.Request)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
 
 type Unimplemented struct{}
+
+// SignIn Sign in with a password
+// (POST /auth/signin)
+func (_ Unimplemented) SignIn(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
 
 // SignUp Create an account and sign in as it
 // (POST /auth/signup)
@@ -557,6 +792,18 @@ func (_ Unimplemented) GetSession(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// SignOut Sign out
+// (POST /session/sign-out)
+func (_ Unimplemented) SignOut(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// SwitchSignin Make another sign-in of this browser session active
+// (POST /session/switch-sign-in)
+func (_ Unimplemented) SwitchSignin(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ServerInterfaceWrapper converts contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler            ServerInterface
@@ -565,6 +812,20 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// SignIn operation middleware
+func (siw *ServerInterfaceWrapper) SignIn(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SignIn(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // SignUp operation middleware
 func (siw *ServerInterfaceWrapper) SignUp(w http.ResponseWriter, r *http.Request) {
@@ -691,6 +952,34 @@ func (siw *ServerInterfaceWrapper) GetSession(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// SignOut operation middleware
+func (siw *ServerInterfaceWrapper) SignOut(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SignOut(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SwitchSignin operation middleware
+func (siw *ServerInterfaceWrapper) SwitchSignin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SwitchSignin(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -808,7 +1097,16 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/auth/signup", wrapper.SignUp)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/auth/signin", wrapper.SignIn)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/session", wrapper.GetSession)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/session/switch-sign-in", wrapper.SwitchSignin)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/session/sign-out", wrapper.SignOut)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/me", wrapper.GetMe)
@@ -835,19 +1133,165 @@ type CrossOriginJSONResponse ErrorEnvelope
 
 type InternalJSONResponse ErrorEnvelope
 
+type InvalidCredentialsJSONResponse ErrorEnvelope
+
 type NotAuthenticatedJSONResponse ErrorEnvelope
 
 type PayloadTooLargeJSONResponse ErrorEnvelope
 
 type PreconditionFailedJSONResponse ErrorEnvelope
 
+type RateLimitedResponseHeaders struct {
+	RetryAfter int
+}
+type RateLimitedJSONResponse struct {
+	Body ErrorEnvelope
+
+	Headers RateLimitedResponseHeaders
+}
+
 type ServiceUnavailableJSONResponse ErrorEnvelope
 
+type SignInBadRequestJSONResponse ErrorEnvelope
+
 type SignUpConflictJSONResponse ErrorEnvelope
+
+type SwitchBadRequestJSONResponse ErrorEnvelope
 
 type UnsupportedMediaTypeJSONResponse ErrorEnvelope
 
 type UsernameTakenJSONResponse ErrorEnvelope
+
+type SignInRequestObject struct {
+	Body *SignInJSONRequestBody
+}
+
+type SignInResponseObject interface {
+	VisitSignInResponse(w http.ResponseWriter) error
+}
+
+type SignIn200ResponseHeaders struct {
+	SetCookie string
+}
+
+type SignIn200JSONResponse struct {
+	Body    UserEnvelope
+	Headers SignIn200ResponseHeaders
+}
+
+func (response SignIn200JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn400JSONResponse struct{ SignInBadRequestJSONResponse }
+
+func (response SignIn400JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn401JSONResponse struct{ InvalidCredentialsJSONResponse }
+
+func (response SignIn401JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn403JSONResponse struct{ CrossOriginJSONResponse }
+
+func (response SignIn403JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SignIn413JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SignIn415JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response SignIn429JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn500JSONResponse struct{ InternalJSONResponse }
+
+func (response SignIn500JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type SignUpRequestObject struct {
 	Body *SignUpJSONRequestBody
@@ -879,7 +1323,7 @@ func (response SignUp201JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	return err
 }
 
-type SignUp400JSONResponse struct{ BadRequestJSONResponse }
+type SignUp400JSONResponse struct{ SignInBadRequestJSONResponse }
 
 func (response SignUp400JSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
 
@@ -1314,8 +1758,237 @@ func (response GetSession500JSONResponse) VisitGetSessionResponse(w http.Respons
 	return err
 }
 
+type SignOutRequestObject struct {
+	Body *SignOutJSONRequestBody
+}
+
+type SignOutResponseObject interface {
+	VisitSignOutResponse(w http.ResponseWriter) error
+}
+
+type SignOut200ResponseHeaders struct {
+	SetCookie *string
+}
+
+type SignOut200JSONResponse struct {
+	Body    SessionEnvelope
+	Headers SignOut200ResponseHeaders
+}
+
+func (response SignOut200JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SignOut400JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut401JSONResponse struct{ NotAuthenticatedJSONResponse }
+
+func (response SignOut401JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut403JSONResponse struct{ CrossOriginJSONResponse }
+
+func (response SignOut403JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SignOut413JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SignOut415JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut500JSONResponse struct{ InternalJSONResponse }
+
+func (response SignOut500JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSigninRequestObject struct {
+	Body *SwitchSigninJSONRequestBody
+}
+
+type SwitchSigninResponseObject interface {
+	VisitSwitchSigninResponse(w http.ResponseWriter) error
+}
+
+type SwitchSignin200JSONResponse UserEnvelope
+
+func (response SwitchSignin200JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin400JSONResponse struct{ SwitchBadRequestJSONResponse }
+
+func (response SwitchSignin400JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin401JSONResponse struct{ NotAuthenticatedJSONResponse }
+
+func (response SwitchSignin401JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin403JSONResponse struct{ CrossOriginJSONResponse }
+
+func (response SwitchSignin403JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SwitchSignin413JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SwitchSignin415JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SwitchSignin500JSONResponse struct{ InternalJSONResponse }
+
+func (response SwitchSignin500JSONResponse) VisitSwitchSigninResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// SignIn Sign in with a password
+	// (POST /auth/signin)
+	SignIn(ctx context.Context, request SignInRequestObject) (SignInResponseObject, error)
 	// SignUp Create an account and sign in as it
 	// (POST /auth/signup)
 	SignUp(ctx context.Context, request SignUpRequestObject) (SignUpResponseObject, error)
@@ -1337,6 +2010,12 @@ type StrictServerInterface interface {
 	// GetSession The browser session
 	// (GET /session)
 	GetSession(ctx context.Context, request GetSessionRequestObject) (GetSessionResponseObject, error)
+	// SignOut Sign out
+	// (POST /session/sign-out)
+	SignOut(ctx context.Context, request SignOutRequestObject) (SignOutResponseObject, error)
+	// SwitchSignin Make another sign-in of this browser session active
+	// (POST /session/switch-sign-in)
+	SwitchSignin(ctx context.Context, request SwitchSigninRequestObject) (SwitchSigninResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -1376,6 +2055,37 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// SignIn operation middleware
+func (sh *strictHandler) SignIn(w http.ResponseWriter, r *http.Request) {
+	var request SignInRequestObject
+
+	var body SignInJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SignIn(ctx, request.(SignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SignInResponseObject); ok {
+		if err := validResponse.VisitSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // SignUp operation middleware
@@ -1575,124 +2285,224 @@ func (sh *strictHandler) GetSession(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SignOut operation middleware
+func (sh *strictHandler) SignOut(w http.ResponseWriter, r *http.Request) {
+	var request SignOutRequestObject
+
+	var body SignOutJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SignOut(ctx, request.(SignOutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignOut")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SignOutResponseObject); ok {
+		if err := validResponse.VisitSignOutResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SwitchSignin operation middleware
+func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
+	var request SwitchSigninRequestObject
+
+	var body SwitchSigninJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SwitchSignin(ctx, request.(SwitchSigninRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SwitchSignin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SwitchSigninResponseObject); ok {
+		if err := validResponse.VisitSwitchSigninResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcuM20uir9DJbNfaGkiX5MmNNbdUqHs3GG48968umsqbXgklIQkwBHAC0rUycyvl7HuH8OY9wnunk",
-	"e5Gv0AApkqJs2eOZr5Lyj2QsEpdGN9B3ND96oZgkglOuldf96NEbMkliin+/o+b/Kp1MiJx6Xe94TIGE",
-	"ml1RSBWVnu9dkTjFRhHRxPwbSko0jc6J9rpep9XZarTbjc6r49ZWt/2qu77ZbHfW/+35Hp0QFntdj0Tk",
-	"b27KZigm2ZvzKyrZkNHI6w5JrKjvDZlU+pyTCfW6Xi8inu+xyOt6BpDzzofkcv3q4qcfb8Yvrycbesi3",
-	"wkhuqik1zSZkRM9TaaYba52o7toaPlPNwsxrJCLNhI8834vJbKY9cUVjEppxkrHg9JynkwsqvS5P4zh7",
-	"NgesvhbnQxJqIc8pJxdx4VWaRIsQ1Gl1W+3mxuaWQZBZl4OBRMS79T0qpZDK656e+d6EKkVG5qXne4oq",
-	"xQQ36LfUOVdsxBl/CD0Ql7bb+UsZTTqXHzZurn/aGl/w4Xqiw+nVpvqROLieCf0ZCX3rZ3QgWtNJoh3J",
-	"7UPz45mqv0OqOgqmSYmshtia6FR53U6rZWh/SG23It89ohr0mAIiEcx7H8KYEolPzXrxYZEfl/GdjlKl",
-	"CVi8F/BjsGAmPbIc5IiNOI12eWV2fAqM1/H7543z+dnBM+N/ZvzPjP+PzvhLPPgg1WUmvC8uRDQFdT8v",
-	"Rp7+KKZhUXPPHlx6OQjpSVJeRg84vQYShiLl2r97Oc9b8tmUeCb0s0R5purDJUr71hB/TElEJbpy+sdk",
-	"hMyVqlCyROMhR4fOFZXmyIMYojVhZvNhKCQMdoeNd0SH4wEIDoP3veOdb2FtQgdN2NUQjgkfURXw6zHl",
-	"9IrKvHf2ygfCIxA8nppXvBkYLu/w7HW94D6CNdcDw5Ik/ZAyafCmZUp9T4VjOkEBkZjlS7OO/wTe6Z++",
-	"avxy9nXg/dnzPT1NzBRKS8ZHnpWu2gnYHSEuGZ3HxeD83HG/vwZpq7UeanFJOf5JX8N7osd/XXsN78hN",
-	"ozeiromioeCRyhp9q3VywOPpaziiYSrpazgiE3rENP3rHrkZNAM+cP0HwBQiTLMJhZgONaRcsxifOTDg",
-	"WqRxBPQmYZJCylNFoyoSZzD/oNf/cd2+eZm0RCfe/PB2vP3P1qR18TLqr6dHnQ/r31999+FV9I8tvh3O",
-	"r2artfGq1bpvAcsSYwbUaa/xb9L4qdXYPm+cfdxYv30NNdS5NeOqRHBl3Y7fkOiQfkipQh0oFFxTjn+S",
-	"JIlZSAzB1n5UVkwV/ZWMX5GYRf84Otgvqx3vSDwUckIjwHdzyoY9wrlUNJNGBsTd/X/19nbfnLteM1Hp",
-	"ZjJbXZJQUwkvbl9AbLYWH+HpuaAjxrn5JYYgLn6koYZLOgW7alghGi6mmkL75ap3WxLD5lBKu35ApY8p",
-	"4EKDndGA0nyW1M+S+pmqfwBJvWGNJUlJZPhu1VgyzxsoQSfULAElKgEtBMSCj+a8fndzs8N+7835wf7e",
-	"D+dvd/t7bzxDIBobgqxZ0ha5ED6BkHDDei6oE+qRd+vn4yFv7B3vHuyf9w8PDw6LAxZIXxx1kiocjWiY",
-	"CKWh3WrNeKi6jxFeEwWSDlEQPrPAZxb4TNU/Cgu8LaqSf5Z06HW9r9Zmkek1+1at9Q1X6/MrGouEWt1x",
-	"3qTJmEaBXyDn5EKPjfJlnl9LpjXlXZiUdMOArwyKWt9g1QeScV89JrrAEt0QsDKocNbBqh/wQi+mQCRU",
-	"ouIKkaBWn7vk4hpWBif73+0ffL+f9wQhgQCy9IDjjBeSkksFBGQaU1gZVPnuYLUJB5wC5VpOIaESEiku",
-	"Yjox1sKt7+1IodSBZCPHGpdSqO8XJzuHB0dH5weHu3/f3T8/7P/zpH90XGL2hsK0gYLDYN1RRcFQigkQ",
-	"QwwqQSBcQCRFpJA4FtdGzJQkAa6g4Zpm1F1KEjyNT3Ojtf50O7QH9Ygp40UxTcsC79b3drmxsUj8lGTc",
-	"3T/uH+739kqks2aoNGb9kLCYRqAFEK6us/3sYK7QKYMPcJovQZnNVuvpKHMkJtRyCLdowWGGiSYY3hJR",
-	"TViscMMyDkwriMXIB+sDYbZDZs4i0faF7qV6TLk2NDI89emIt39wfN47Of62v3+8u9M77r8pUZELZzRm",
-	"HoXQ+j7KRDtiI46AC0gVrbCrL3O62k9Hw/1szTN/zsCtG0IyoXDN9NgRCbcw0ug9mcaCRMdC7BE5ok9J",
-	"ove9H/YOem/Ojw8Ozvd6h3/vzx20ko47pyFvrb/aQFeBWsJPgJaBWcEXoVt7/fPI7Ww1uBIUuxzaW/Ad",
-	"+8YSS6LbjZmeb/GgPim9Dvs7B/tvdlG+vu3t7lUOVeYVnQnyCf40lAxTKSnXmU+1hmAFB2kEivGQAssU",
-	"FfJs1TxbNc9U/WNYNe3O0/HGQiSGW88PlZbrUJWHXbqGkSzmLLA/b/wgNz2i8oqF9ISTK8Jig5+n5KZH",
-	"/cN/7e70z0/2e//q7e71vtmbl39mhAui6IyjWk2zwj73hcalTL+MXvnEss1p00xBmsBFmtuR+BxWjB65",
-	"CA+rlk5sxE+SHcGHMQv1U9Ko/663u3d+3Puuv3+3T5DwLHUj06KYAusoJFEkqVJAYiQR0BumdFVj6bmX",
-	"mlzSL6RZbj8tFUuLRVM9O342K5PNMOAWeet7J1ylSSKkptE7GjFyjPGvp6Pfyf7Ryfv3B4fH/Tfn7/pv",
-	"dnvnxz+8Lx+zHTtVw0ydq5iCUxDDLsxNXqZaAXyYGPhBT5MvpGBufj4F84WCQREtA1gRcvaoz0MRMT4a",
-	"rGbxN4Ouii+HhCFNtLJUdpvg2ND9Scl7ZOzzd/35E5qLpTJHNTzGvUGbAAF69El81k+etc5nqv5efOlP",
-	"KO96zhOJJuuYKChzlhUzJpE0AklHREaxEf9iCDHV2ti4RFGjuOTwYIbGTswozzJxkNlE1o4n8Xtp+Kpm",
-	"VOWImmfgIYljKl8ouJDi2sCVebaIMtqu0oRHCshQu3ykzMcDPdc14EZzEam2PvaKn2hEtVFoEj0FIiWZ",
-	"KgwbDEocsQuG7gObiZMUgK7hnCSOD4Z42u6ixJFtb8hbozeyEW+gW5FoGKxN6ABIqBUIjuqHgcXwb/Ov",
-	"1d21TGnd+a/mOx3ZgRUwDokUI6PRNKEXX5tlWxzgtExl7owu0CsqpwHPYFJaEk1HUzCLiqmmOJiRkxne",
-	"EUlM0wkC4BJ/bDaMkZkTcrNrX7bytCBEvHdbYFZVyPsGilwTzXOIrbeWze0NH0QcoX/d8I9mEaBlqFIP",
-	"WOkM1qI2TR6EWmX7BPwz4PK2mLh1Orc1ZqieX5tf2dRn/vzMfcvIP87xj7K63IQTzj6kdDG/eA1KC8NR",
-	"DLOZJvPpbvOiYijkBPlobq2Qmz3KR3rsdTubG743YTz7ve4Xs9RO/xME6m9nX/8t+2M+cdD3bhquR6Mm",
-	"h6GyPlBpODagG/ZYAtPgyHDbBzK8A06zSF6N17rKfKy2uATP3zENb3M1co5sGAeF94JxQ5eVw7c7sLXd",
-	"aq+CFgiBC2u6fNGSz5bogA9JGhuGe6GosRPHlAMXoBgfxXlfYyZpsC0tH53RZWVt5fQ/v6yd/fzLaat9",
-	"tvqX1RrC3BZ02Xn4x+mEcHB5NBmcDpG+OVV9PoqZGjfhjUDNPiFSUWCI1MJ+adclkhYPEqJ8Bkrt2cgx",
-	"XgOo0oZl+zAh4Zhx2jA6uXliw2dghm8GPOA/gxXw8DM+U/BzwH9uNBr4n3m90WrBzzAfGPahHMz2oRJu",
-	"9mEudg1uxLYZcS6+lL9eN6/rQsB5iw1Yg43WZjbM24OTfZzwXf/424M35zj03t7B94VBt03jsr1jehQc",
-	"FFnTdsc0rfHV5w3WzfRtnH4uBGMRUWc1u+6bFqFZbDR/iquu8WlhA8OqeDoxO6MmNaqSS1qig+fXJGfV",
-	"xfYWxNxz/Hq+N49eM1vVhiz7fOpjHnWRq4W+hkIYuc7nd1ZzhMsa6MN4Y8/GxUls0yWGhMWppE0YGFt6",
-	"YP0wKG4zBanMLLM7Ro5eptFZVYmqOc2Zcf5xORXCMv1bZCpONrfn1YkCJ7uT+ZSM9LumLSvZBfPgo5GO",
-	"bGKWvLm9jWDZXxutmc5g2P6IynmtwQ4yg9e3WJyBleOnjhF+S0msx28c3u+kdJlUM+CzwyUuPZsyOa3Z",
-	"VvVQL4bo0ftPpWFIlRqmMYxxJLMTDVSMG2UgHNPwcvHGu4t+BVR9yp67S7cu7rmZwtT6LHvOka3Tap19",
-	"7k22a2z6k8O9WmWUXCgRp5rCAF0AAzg53DPaQRZp77Q2XhWSUX3oHe3s7uIFloCvJFSGlOsG5UYEA+FT",
-	"G06hsaKrvtXPCIzNQMZmzKxMYy4HnHGrpzIxdw1mKXdEruWmklV03NbGq5L6lI13+qfGL4/SaXM04UgZ",
-	"khLJOGorDivFpF3f23clC6pnxBYsEHJWo6AJe3hERoglLQmLMSg1ZpqCSkiILktJJ+KKRgG/oEMhMZDF",
-	"lDMOmtBTgLol03B3PrFvrCmuCUMV1PwpRVwisQEia6Ly7B/r98C0AwQs4AhZlXTWBVUgRtuw0TIPrxgc",
-	"N61WIwhu2m+D4OblW/Pn9tuzvxTedFr5m17r//+fX3/79dfGb7/+7yDttDqv8P/bv/36/377X//3v379",
-	"9WzxiA+i+/0IsJTxXRJlDSZtDo1S10LWmBSvjOnQ7hRPVxOOrKmH2e1E4c6TI8E7LIIxUeNmCdWhkJKG",
-	"GsbCaOoXuI6p0YrN68L5SDIYynTpvCrR5dU8cq4l09Sm4DsHyqHLyX9HrbdvfnfPDKHBiaJysCA/tAk9",
-	"PrUJnXZv52mLXGiv+7GU/+8md4z0EeIy88Iu53oycC9wPBUKPeWepsycyxJ0ct9LjQuqwtkRrjqe7Zb6",
-	"FHI4S7uD67FQNq6c3bOr+IReqOL6HiemizR6ltMPktM2ll245PeADU4zb9Od2MVGt+WYwd1dUIbdllz/",
-	"y3VICnzvrvY5f7wtuvbvP5/YrkqAzN2VT74IzYw/wuu0tG+1xg1ViP7cvbZjNqFKk0liQGXRcv7Y3TcZ",
-	"+pZB3RzaWJQFqvwipIuRt/umVpcUCfmQzpzzLCqLq2XCZQXNwDU/JY2fOo2XZx87W7e1Pq8ZxupgOny7",
-	"A+vr69t4pxibGcKdHO/4ueeOxTGzd5bL8N4RpctFa0Q0bZih6yA7wZDWO7rskZ4XpXJEIcFESuewK/Jn",
-	"6GmIqdEhBc+ciDYdO78hF3D7WBXkMZEUYqY0jUAJK50V5ah9mnFY4XaICvi8J0ySmR5UcZxZXXDCeHFx",
-	"7ccfhoq2cesvx+cWdCuEIx/av8wwl9MiLCc8q4lCsUdAUAjWLgtAbvfVAlHi6J+6onII+KFrqwaLH9q/",
-	"Lqr80DGK4ecH9y3IreU1TL4Am7c1bPck018fwj6skkpmyZDmj4mi8RAUpcq59u86m8stpiCyzmq09vzI",
-	"LjeaU1IWjlTaJ+UmOeIuhIgp4Z/r5C5PYyOY61by+zrN1bskRmBo6/eoRGxfVx3MVedxsTpJ8PVpu7F9",
-	"dtpqbJ99bPvtDZTvC0g6k6rz3OL+XVDPIe7vV+YKT3IcnpxZzGlypVvms41RmNqfacpFUhf3ZS3O5o7g",
-	"HDVKCmQJf2cL2NpnNHHJJ9ixVlH+QxmwfqfV/uxGrON6d5gHKImqtsH92WoFzoGN77ULTgoHrQzLulH9",
-	"tzYKjjdUj3uNfwNp/AStxjacQxMaAx+UJlKjL9a6sl1ehpABJxCxEdNNyCay1x/Te9I5YIUUE1EDXsnu",
-	"cN5Xl0VmejSGIo5otNqEHqixkBrVdzOspJgoHwXczl/Q3RHe+dh3F0g0Ydy3/zDMVRJGS0iYH3CS6rEP",
-	"YxonPkyo+c88R2bugxRC+6BomEqmp/4skcgaavZfkWrfpkKlCWJvOPTBZUr7oKZK04kPKY/okPHaVJay",
-	"k3LrzmSVvJDSWaGmUrPxQE8v0niOwODoW/KGo1/WNlG+fa98eHH+wocXzRfY9EXjhc3vc4g6MkfUBe1m",
-	"h7nuKoTN2cMCW0bAwsUUBu8Pjo5hzdBlzSLV1hnDfGtzmrqwsR7w8kZOeUKiiEZwQRTd2khlDCudzS2Q",
-	"hEdiAhdMq1WXN8XRi4zXX33PZVXmmX8zHJKEfUenNh2S8aHIErmJvXLhOuJugQlhiCvn/y4v1DbBTWvV",
-	"0sDLbgdiTMjD0BMMJWaJR2AWDr33u10gkFCpBMddpiBNzHblEZq6NiHRyhoclkkQ15hlNmQxBT2WIh2N",
-	"YfD3/jHYZEEeFWu3ua2fX0Y2qDfQZZW/KleFi9mRmIpybFSgSITpBCMwdmkYDyChtib57KbLiHIqcRa8",
-	"2p7tsDENL1WAF6anef6QeZM9cSKOjAjjCuM8RINMOXo2fGPLk7yVq5GgS3DNLtDEsbjGBH68nq0o17iM",
-	"r75CUKmTyOaRzSrE3KdsbD+TvOaQoCTAGx54b8JW9MKjRG9IqOMpDNkVzd0Qvpk70xETw7647pp5GjCw",
-	"gmfQtZg/Pn6f5fdgaDFPrLJAvMYu7iAPujAIvMDDknwOOB+IY5aVxCduYbYDYF6EnTGxl52zifLrDD4M",
-	"MLW10jOjv+38yAzcgAOsLJdZi+XTiJsoD6QKTlctPFYkG0ycnhXx8DqHGyk0Vw0jD9LatCsD0cAgfGAQ",
-	"aFGXo9lA59tox8zjVJvyhqlsZizMZvOxIEApgY5xGGCq3SDbeU55UeZnDdszHDE7V9UzCCuDuRp9AS8W",
-	"6cuK+w3ccvOKg6vITsciRiaSqSiOUyIrfm3OUn5+LylNlBUDZk1H3/Yanc0tW2mkSvuQcBwZlDlmJM5T",
-	"hBWsuEeZT1mtvq6QPa+FaC/YVNOcmwHvcVcFMfJB0itxSSNzIlN+yQ3zs3LEDGIVcgwnXuRn/WiZMiRY",
-	"bsMoNSWtYqO1HvAFWW4rhbDSCwWDIxo23lIdjhuGFI7x2qorg4C7Upw4BTJAGr2egZJtcj022zTLIw1T",
-	"Gb9QPiREZWIsZiHlihZE0bvdY2N9lK42iIRyJVIZ0qaQozXXSa2ZtsZEZDrOpZjne9lt9a7XbraaLdPE",
-	"jGBedr31Zqu5bpXSMYr24l7Fwo/C+nvL4m8HSZEZJu7kVRNmbTWzLIThQ5h3ctsn4IYXOLkxIZco84jO",
-	"/e52HzXh+8U5/QF3p4hg6enqzsW0AiK1IQcCKTj1bdGPzLevAm6VDO18yNUYCPQZ7qFrMnWz5DuSKZVi",
-	"ACXgBZi6sxU6wSRpqpyeYPu6UHJWr4K5PNmcV+9mt3JOEleWkyr9jYimDyyZOUzjuFx17nvLJFFptwQq",
-	"GNN5pbnFl3dqbuksuk2TB87ui+/X3G/C3DVSgb1vtxeP8k2FDGw5wJcF5wHVqspxztuyAeq8JKXSp51W",
-	"+4EEdE6IRZBkTdfyeuzLQ1/yWSy4UZnfBzb8KmO/PJpLDiiUIj6iujErwlsHgGu8Nle0F4HYaLUWdcxx",
-	"uVaoIYtd1u/vUiyThX227+9TuZRturWXmKpabgb7bd7fr/Ym8a3vbS6Dkrx4VNFm87qnH2/9gsF2eobX",
-	"zPIjZRk5FK5+G/IqVzMIlT5jPZGR8rqnnpEN3pmZYM0mRf5k4BrRGgnRabXgemyNFkzPR0XbGUyZZESd",
-	"JdfmtUhdoZXsqnxzjieOqLb5k97c0Wo95lbuLAHVE5fe//SHFZY9upXc1gWHN0M6ZksbQfrJe6m0dfbY",
-	"FeVUqcL+yGml3C6xTiu3QeYo+Y5+EhVtyjO9lze+o0/OFUu5RTV12O9ie9jGsbr2/bSYqy/2yQxhMTeY",
-	"/wJgRtkJ9c4wGUaH47pkuYRIzUjsfBdWq0E7qRj6V3RCzDKUvXb0cn17a9WYYSwcGzUp4M4C09c2CdHY",
-	"+nqaWH+gUdu7lWKNLLMEsJwUHWqM9GM6qT/f1Jm/TNmvaxlzI2/jbMcsjS/gihqGZDQzQMfJYKb4DHwY",
-	"5DqP+ZHpL84qyGMPg4Abg+BaMjRJnYeF5pblLD0BCFyPRZznYNo8TZaXcnHGKuFTxDRiymbNujG66DOp",
-	"lBOuq1yZL9lYgw+rXJmhp1S1MuBYtvKCxthpvnilbw2DRE8zr0pticuA90k4zi/EOT+MtfLFMHcL+EZz",
-	"RdxolV83K5vgg1msxhLEbKmBOXUDmIgrao1exOcsJdZV1rG2RsBnJXmsteC2tdlvhh9lia1s9lEFa2qw",
-	"OAZ0VxEd8OzTCysb7c6Cy0xonV4zRVdnVg7Tvtn9zp0Y8MwdKIYQseGQopMxy4ax9kUsFAVq8IcDvlDZ",
-	"RxrqzIrUJfOgTizJhGKGr+EL85zOoQ19mYmkV0ykquB9FLLkfMTffxmgnzCD+0E4y6Kvj/2YBLqBLZ+d",
-	"uYEzUnpFEVBK6+5szN8zOfsUswv5C8a5ywbMTv5VP3JFNCl9YrUQSc++2yfpXUmEuXxz3xR8gIyrpHOZ",
-	"nsUlIc9uIM/+um55Xw6uJSyqhyoMjjt8ea0Bd/zMc2rh+ET94RGm0iNVjs9mY5UL66Cp1FnCxJovEvn7",
-	"tM4WK2P2NFSTJV+oLBpU1c6Mvu0ce80pmcQLTTOzGQ8Synvvd2cxlYJr2Bj7FymLbcli337IBD96MtX1",
-	"Jpkb7Y0b7GFafQbr7KTNBdwzaNebrRzipjcXtK87d4W4UfNOc6bU9C6bBq8m3mf4Ul4yZF2pN+XjJeP6",
-	"K8bYic3s4VpMH2Y3EJ/e/rVXLv84JvChLYEl7LZ+jPFrOizBUGpKLN610YokXLjJCqheeIYXxercNelm",
-	"ilnSLvpSue8T8MEd0ThSLizdtfFXt4fB7XCjaQZcSFfKcOpyrmd+wRrdc5S7/D7d8leFzxnf7RutfP7Y",
-	"1XjJP8O5fGfT4QHu4crVpwV6wVw9m8K1DGkZwef1AdYAUdia2ZMz6xhHEVFnLgwm5JKCTDkGbacilVnh",
-	"i1IAq7u21u68bLaarWa7+6r1qoXJgG6yBZV2nI/AhnJstP5GUwxE191YyUIJqR7j92zuRbl1aWuVRW1U",
-	"YRSVp6J9rHexYWJGzaWG2RB4j6ja2/Ivv3Cl3JqqJXmVD1HgD7dnt/8dAAD//w==",
+	"7H3rchu51eCr4Ot8VZaSJkVSkm1RlapwZDrDjC7+dMnsxK2oITZIIm4CdAMtmuNRavbvPsL+2UfYZ9rZ",
+	"F/kKB0A3+kKKkiUnM6UfyVjNBho45+Dcz8Fnb8inM84Ik8LrfvbIJzydxQT+fUTU/4t0OsXJwut65xOC",
+	"8FDSG4JSQRLP925wnMJLEZZY/XeYECxJdIWl1/U6rc7LRrvd6Lw+b73stl93t3eb7c723zzfI1NMY6/r",
+	"4Qj/yXyyOeRT+8vVDUnoiJLI645wLIjvjWgi5BXDU+J1vV6EPd+jkdf11EKuOh9nH7Zvrn/8x6fJq/l0",
+	"R47Yy2GU7IoFUa9N8ZhcpYn63ETKmehubcEz0XS+vIUj3Jyxsed7Mc6/dMhvSIyHap7ZhDNyxdLpNUm8",
+	"Lkvj2D6rLFbO+dUIDyVPrgjD17HzUzqLlgGo0+q22s2d3ZcKQGpfZg04wt6t75Ek4Ynwuu8vfW9KhMBj",
+	"9aPne4IIQTlT4NfYuRJ0zCi7Dz4AlnrY1askmnY+fNz5NP/x5eSajbZncri42RX/wGZdz4h+QkTf+hYP",
+	"WEoynUmDcv1Q/fGM1V8hVg0G01kBrQrZEstUeN1Oq6Vwf0r0MJfvnhGJ5IQgACJSv/toGBOcwFO1X3jo",
+	"8uMivNNxKiRGGu4OfBQU1EfPNAc5o2NGogErfR2eIsrq+P0z4Tw9O3hm/M+M/5nx/9YZf4EHn6SyyISP",
+	"+TWPFkjczYuBpz+IaWjQ3EGDa28HVnoxK26jhxiZIzwc8pRJf/V2nkny2ZR4RvSzRHnG6v0lSvtWIX9C",
+	"cEQScOUcKHPBiJgDzj9QzWqJGCZ0JuHIe+8SIgiTaD4hDDEO3LlBGaICxWQkuyi8ujIM4o/76B2Wkz9u",
+	"7aMj/KnRG5M/tvYD9q2UsxMWL/bRGRmmCdlHZ3hKzqgkfzzEn0IfzSd0OEFT/IEIsF2uEz4XJEFRwmfq",
+	"QcCGsLhmoESCQYrX9VZ/GK3+ruJrwwmZglSZKZglart/v2NSz/fkYqa+LmRC2RjOU/8cj6uQO58QdEMS",
+	"NRfiI9iZwpqPRjxB4WDUOMJyOAkRZyh81zs/+BZtTUnYRAOJhhPMxkQETEGd3JAkG21/8hFmEeIsXqif",
+	"WBk0wV2E39wOFGtPyMeUJor+ZJKSJSAJvPf/8bvGPy//EHj/Wbv/UyKTRW8k9RkvQuGMDDmLBEqZpDHC",
+	"Gf0oIMgJFVbuI54gHEUJEQLpp2QmSYTwGFPWdDf3eqe1auFTyug0nXrddrZUyiQZk8TTGpW8g+Idgg7S",
+	"Vmt7KPkHwuCfpEoT+hWhd2lfuoPkmwELzfhQbVYhV9IpgRNlIKWemWWgOU/jCJFPM5oQlLJUkGj5WfhB",
+	"bv9l3v70atbinXj349vJ3n+1pq3rV1F/Oz3rfNz+/ua7j6+jv7xke8Pqbl62dl631jk7axFOvqj3vcbf",
+	"cOPHVmPvqnH5eWf7tvYk3ap5xYwzoV3N3+DolHxMiQC9d8iZJAz+iWezmA6xQtjWP4RWTVwfNWU3OKbR",
+	"X85Ojouq5hGORzyZkgjBbxUFU7PtTBNSH43UEgfHf+0dDt5cmVG5emS+pI5lgoeSJOjF7QsUK9JiYyDy",
+	"azKmjKm/+Ajx63+QoUQfyALpXaMNLNH1QhLUfrXp3RZUL8VAEr1/BIo+FYhxifQX1VKaz9rZs3b2jNXf",
+	"gHa2ow3khOBI8d2ygayeN0DaT4naAkh/jCTnKOZsXPH0ruZmp/3em6uT48Mfrt4O+odvPIUgEiuEbGnU",
+	"ulwInqAhZor1XBOjgETerZ/NB7yxdz44Ob7qn56enLoTOqh3Z52mAmbDEk25kKjdauU8VNzFCOdYoISM",
+	"QBA+s8BnFviM1d8KC7x1Vcn/TMjI63q/28qzEbb0r2Krr7han92QmM+I1h2r5pdlGg6/AM7JuJwo5Us9",
+	"nydUSsK6aFrQDQO2EbpaX7jpI2y5r5xg6bBEMwXaCEucNdz0A+aMogLxGUlAcUURJ1qf+8D4HG2EF8ff",
+	"HZ98f5yNBIsIAUsPGHzxOiH4g0AYJWlM0EZY5rvhZhOdMIIIk8kCzUiCZgm/jslUWQu3vneQcCFOEjo2",
+	"rHEthfpucXJwenJ2dnVyOvjz4PjqtP9fF/2z8wKzVxgmDRAcCuoGKwKNEj5FWCGDJIjDuhBOCAAFxzGf",
+	"KzFTkASwg4Z51WJ3LUnwOH7sndb241FoD9UDpggXQSUpCrxb3xswZWPh+DHRODg+758e9w4LqNNmaHJD",
+	"EjTCNCYRkhxhJuaWns2aS3iy60Pwma+Bmd1W6/Ewc8anRHMIs2nOUA6JJlK8JSIS01gAwVKGqBQo5mMf",
+	"aX8N1QOsOWuQBpbbQUIiwiTFsXhc9GlmdXDaf9M/Ph/0Ds8KmGQ8c7VMsNDIo7CQETUK5QwLMedJ+dB9",
+	"nygVE+SajyxfV9zJvv91Tl77cWWDXbyyqudqh8Bw66CkNWCeZHvvKn5M7DEwDhwBGRiCa+FAZc7fJYlj",
+	"7eQ0fPiYy14qJwr2QyVMH5MMjk/Or3oX598qEjjonffflIlAew+sa0l7VksIP6NjBhTM1ZZLcutXh+xj",
+	"u+fcsReafaOhouQ5lRNzWoGXwWF9hxcxx9E554c4GZPHRNG73g+HJ703V+cnJ1eHvdM/9ysct2DsVEyl",
+	"l9uvd8BnJNZwGIGJqHbwVfDW3n4aBc7uBnYC+hdD7ZfoO/qNRlYC/leqRr4Fjv2o+DrtH5wcvxmAovW2",
+	"NzgsHSrrys9P/BT+VJgcpklCmLSBgBqEOV79CAnKhkQxDy3w8bN5+2zePmP1t2HetjuPxxud8CHTLkCS",
+	"aK5jYqhqfV3FSJZzFnRctYKBm55iSQ7plD6yZnLaO+9fHQ6OBudX/f9x0O+/KbFRJammmC2szm0ihaIS",
+	"KtxHyryFwKDSUl7vtJCJv5XZ65IZ3QliLMlXMVB2OnuPKBvXhZVSW8Gc1A91gLUZsP4NSRalYCyZIpr7",
+	"SXQYMoTYbgOCu6EFM5rgGxIwpUGTyEfkhjBHiaLjicxNA4hTOjkHznzLoGDe3nLCyrc6dJvc0CG5YPgG",
+	"01id28ckz7P+6V8HB/2ri+PeX3uDw943h1W9TM1wjQXJJb22AUp0d8wlHLHF1zF8H1nnMuY+FSidoes0",
+	"c3TBc7ShDN1lcNgE/qHMhwF7cPBWyARLMq7EQOxzbWBlXyafqJDrxz5WxSqyLxedV+azVg/njCA+QrMY",
+	"U3ZlrGL9RyYUlqvljiNnv84N+XWsK4g1Sc6PMCuBOWMshn8I7fqgwmblrA9pZd4c9Y5/uDob/Pl4cHxW",
+	"Ok35lAjHcFrA4t7Nv5wlgu7DPzXgU6krHpax+mw0Tkg+Q3kXz2r1s1r9jNXnqNGXR42wQGEu6kI/YDxB",
+	"YZn3hTp/ssD1rAsu4348joTOdwQ/T8bJqERTvEAbu+h6gSIywmksN40rUcnai9kBZ6OYDuVj6kP9o97g",
+	"8Oq8913/eHWCAGaZsmmUwMxnahP67BZBVpe19J75UeIPX0v+7T0uwRQ2C25ka4LpsjyaQ8BsUmFuTuVw",
+	"8hAtaf1YgKa+goqjYUejslvYmgKQqVpDpU7M4MnUm2cO/Sx3n7H665G7jxcJLwlRBBnyBSZmJGiYMbDQ",
+	"psNiFNMbErA7OJgRmBdMpLMZTySJjkhE8TnkID8e6704Prt49+7k9Lz/5uqo/2bQuzr/4V3Rk3CgP9VQ",
+	"ny5ZlV1U+XiR2TrLR1O1fiQXs68U29l9utjOC4FCFywh2lAkYB/12ZBHlI3DTYt0Ba5SPo0uGRAgXC8M",
+	"PZ8rcfuo6D3rnx73jvpVxSg7QhUzNwuZU6Hl/8MVoGde+iwhn7H6a5GQj2hm9Ew2GESLM1084ywbak6c",
+	"kAglZIyTKFZWFx+hmEhJEjTEgmw2vdxONuV/lDBbDQXMJtIhdBy/SxRflZSIDFBVBj7EcUySFzUWLdis",
+	"QmIWCYRH0tSv2fQK1DNDA6YMRp5KnedYStEYE6nsyJlcIJwkeCHACA8LHLGLFN5DHWWYOYuu4Zw4jk9G",
+	"cNpWYeJMv6/QW+MaNyoGeKDDrSkJER6Cj1QnD6VxrPi3+q8OT8gkJXXnv1IlZ+M3lKFZwscQpUG9eK62",
+	"rWFAjfvAZBJ0EbkhySJXezI/tdpUTCQR2u+Zwx2ARCWZwgJM8ZWuSFIyc4o/DfSPraw0CwDv3TrMqrxy",
+	"HUiyDoClDldLGz7icQQ5jop/NN0FrYOV+oUVzmAtaNPZvUAr9JiAPQEsb93iufcV0shBXd2bXyLqS7/6",
+	"5b5m5J8r/KPopWiiC0Y/pmQ5v9hHQnLFURSzWcyqJYdVUTHiyRT4aOYkwp8OCRvLidft7O743pQy+/e2",
+	"71YKvv97EIg/Xf7hT/Yf1UJT3/vUMCMaNXUkpf0hkQ4naumKPRaWqWCkuO09Gd4JIzabuiZhrMx8tLa4",
+	"Bs8/UC/eZmpkBW2Qi47eccoUXjZO3x6gl3ut9iaSHFZgUstNfXEhXQrLgIGvsIl616UabjaOs7FUICyR",
+	"flPz0RwvG1sb7//+z63Ln/75vtW+3Pz9Zg1ibh1dtrr+STrFDJkAk12nAaSvTlWfjWMqJk30hoNmP8OJ",
+	"IIgCUB16adcVHrsHCUCeL6X2bGQQr1mokIpl+2iKhxPKSEPp5OqJTmFGavpmwAL2E9ICHv0EzwT6KWA/",
+	"NRoN+J/6eafVQj+hanK+j4oFBT4qpfz7qFI/4FfMYL/OuWy+21bfrSSAupM4ycHZqG01qi6HP3tjB22h",
+	"ndaunf3tycUxzHrUP//25M0VfPHw8OT7/ptsyJ56uWgsqRGOU9m+2u6oV2ty7LIXttXn2/D5SuqkhmKd",
+	"yW2Hd2ApNckn5oVdjS6b/Z49BbDUJAXAC4oRsnSq6K4moFyqFi5g2fNryu8q/tqa2GldYm99zveSeowM",
+	"dZ7vVTGn1lm2bYshgPo0yLpk1qU+kPoUIKfwoC4J47KG4RT15ftx8p72UONYF9iMMI3ThDRRqCz/UDvr",
+	"QTmw6lyRtdtORAb/6qXLsspXw3usK+HzegqPFlG3wAKNJtGuKj8O313JKgsuhVWfLZoEjjHzWcly3Vdh",
+	"d2/Pz7ss7LRatX0WCjqOniRfr6+hmC8rg08d2/6W4FhO3hi4r8R0EVX54u1h5R88XWS7qCGr+lUvX9GD",
+	"6U+kwyERYpTGaAIzKUpUq6JMqS7DCRl+WE54q/DngOpLaG6VJeDSXK7etZ6E5gzaOq3W5VMT2WCKx+Ti",
+	"9LBWdcbXgsepJCgEh0WILk4PlS5jU/I7rZ3XTvmyj3pnB4MBtGcJ2MaMJEPCZIMwpTAgzBY6LkZiQTZ9",
+	"rU1iNIGYL4uQtYmVcR8wyrRWbTzYrgK+lvMk08nThJY08tbO64KyZ+d7/x+Nfz5IA8/ABDNZIM0SykC3",
+	"MlBxy7x979g0Ni2fEd3WlCd5J9MmOoQjMgYoyQTTGKKLEyoJEjM8JDp9ccpvSBSwazLiCWS8UmFMmSbq",
+	"CQSaMJVodQW6r2w/JjEFhVn9M+FxAcVqEfYVkdWLaS8N1CfAwgIGKyujTjvMHGS0FRst8vCSefSp1WoE",
+	"waf22yD49Oqt+ufe28vfO790Wtkvvdb/+98///Lzz41ffv5fQdppdV7D/+/98vP//eV//p////PPl8tn",
+	"vBfe7waAxoxvEihqIKmLbUzhWYUQXitDp91xT1cTnWnDFPohYAGUl4w569AITbCYFLoFeUOeJGQo0YQr",
+	"u+Ia9rFQOrz62TkfWfFbES+d1wW8vK4CZ55QSXTTBuPuOTVdHI6I9k1WqTs328ILQZJwSUVxE/XYQpcA",
+	"O6m54GLi0ut+LnSMMB83jPQB4tL6jNdzlKl1L3GTOe3gM7+YNT5tJU/mKapxmJU4O6yrjmebrT6GHLaF",
+	"mmg+4UIn+trCvpIH64Vw9/cwMe3i6FlO30tO6+Ti5QxD0x94I1+IPA0dqTOii3QBEgq5oGeRCE1IQnwU",
+	"cy5IvPCR4KbcHpviicxrYStGkzQmwhT6xnz4QUBaap4Hpbn9XZyl1dlZ7eGoYy16+07KUJmms0Uav3AT",
+	"hdYzHCKhzBrTbk9zICVYNZnb4gqnYYHZt6lDt/5lp0YAi7IPQ289ompRU8qw1I62KZ7N1Ja6nz0nb3qV",
+	"t3fAvqdy0jeOxFJ+9Z3jLrJM7Ox4LrSmkaeX3/oeZ2TNkIC7nFt/3ffzZVxmuMvnuR93JnbMStZgFpjT",
+	"XHedtWbHCU51nn5vzSYXZ2vYTVkWvfUDZ6tZfqIL4LofZJ5irxmp1XkfUmed5fOXZ/3pcqwVEblmkSG8",
+	"3Lmfw9OBs5N7cCeoT1LpsI97gBnHJq4AruIlQrXPIh2Yuiuh0DdpHLqBpRWpnAFUzMKvOY8JZrDz2r1c",
+	"zB62lfudJTfUvXrIsWE5TsR6vQHrkrBLvC4V3qWoaSZUIqC1TydlDwiWrB0SrImeOEkLq/d2TqdESDyd",
+	"qaXSaL0w4uCNBd86oKuADXJnzVVHzkqXA2/wptapwGf4Y5rHlGlUtFvWyfJwTETz+nvc+LHTeHX5ufPy",
+	"tjZUo9OO9cIednjyFOJa5SukUQitLnWZVGixbMKa4ZdyvezrdQDP6aEO4qdvD9D29vYeNFuF1xRZXpwf",
+	"+Fk4jcYx1VWORWysSJ3J9LwIS9JQU9fB/QLyTI7IujCvWozJWKmgcjixeplrhqCeRDHBQmfGaf1N96nJ",
+	"WgcGTD8WjtmJE4JiKiSJss4lgjBwsqh5CqpewCrhKZTg3Nyv1QSnlLmbaz/8qJeM6lt/PS6+ZJiTI3Tf",
+	"8UVxsJ6xfGyrAiupIfQBK3AyqNZdQOberF1EQV596Y6KeVn33Vs5g+u+4+tSve47h5sTdu+xrg67tiOF",
+	"LYFmneJzYd0092Ef2heD8+YAUO8tSDxCghBh4u2rzuZ6m3EE8mWNcyo7suvNZlSwpTMV6KT4SlWJfJqT",
+	"uz6OldpRt5Nf12ku91ZSAkNq934pjWq/HEctx0jdFvPBH963G3uX71uNvcvPbb+9A9rLEpTmUrXKLe6m",
+	"gnoOcfe4Ild4lOPw6MyioqcW2u/mhFEwGTM7wEW1S5e1MKscwQo2CupxAX6XS9jaE3py8Re4a7UZ8Jvy",
+	"0/qdVvvJfbWG660wfkASlS2fu1PIHc4BL99p9Vws9dhsK9X/5Y4TXwL1uNf4G8KNH1GrsYeuUBM1Qh8J",
+	"iRMJIUcdsTWuHJ4EDKOIjqlsIvsh3X8gvSPHEm1gtzokYKWUSxNkNKndakRjxOOIRJtN1ENiwhMJ6rua",
+	"NiHQoCMKmP6+o7vDeqsJaV2Eoyllvv4PBX8SV1rCjPoBw6mc+GhC4pmPwJ1F1HNg5j5KOJc+EmSYJlQu",
+	"/Nypo80z/V+eSl/nJ6czgN5o5CNTvuQjsRCSTH2UsoiMKKvNL11pKpYySLMbJi6dyyaajXsGNAHHFQQj",
+	"g99C0Bd8V/oV4evfhY9eXL3w0YvmC3j1ReOFTro3gDpTR9RY0flhrmvBohPp4eYRJWDR9QKF707OztGW",
+	"wsuWBqq+LAaKoNRp6qKd7YAVCTllMxxFJELXWJCXO2kSo43O7kuUYBbxKbqmUmyaZGYGwVJoB+l7xs2e",
+	"pePnMMQz+h1Z6BoFykbcVldhXX5uBgK1oCmmACsT5i1uVL8CRKvV0sCz3fIg9cGDDAs0SqB0K0Jq46j3",
+	"btBFGM1IIjgDKhMonSlyZRGYurpKQMsamJYmiM8h9XtEY4LkJOHpeILCP/fPkc7gZ5F7AY8h/aw5pwK9",
+	"Wp29EqXUOtMtWYD80HOlAkV8mE4h0UBvDcLeeCi1SZ532BkTRhL4CjRpshQ2IcMPImDakWqTenHmWs1E",
+	"HLSwEpDOgCVKUgaeDehCirO3TDRLFtaVN+6JYz6HqjoIZwkC4auA/e53sFRiJLJ6pFP9ISHZzu1byasO",
+	"CUgCqHYH34++6gSOEvmEhzJeoBEUaho3hK++bXXEmb5mqqu+00ChFjxhV0P+/PydTbqFDJos21kvYh+G",
+	"mIMcdlEYeIEH9yqZxfkIG2ZZykZmes16Akj/65pIHzT/zAJgtsbQRyHUm5RGWvzrwQ8siwkYQhvrlbtA",
+	"vy5sPpTlC3FGNvV6tEhWkHh/6cJhP1s3YKjSJjzLRdK50GpFoQJ4qACoQZeBWa3O10H93ONUm4cO+eVq",
+	"Logb+BCELWS1U4ZCyH8PLeUZ5UWoP2vYnjmyxeeUhcAp9XErH82AbYSrLzWylyGFBgrZDU2bwGV1dw7M",
+	"AmZUF8NBgUXvO92h0QdCZkJLB7XVs297jc7uS50BQ4VIlW6AGJkHTAEOy2K8RHdwL5POEDNYARLqZRxn",
+	"Dd8CtmEf2X4hPtrNkpqchiH7JVrKbp7SpbQKRaWKJgfKZh1bArzHDfP10N5GhqhmGr3KwomidaASqjsq",
+	"6wQXwhBoJqbxHKJRrK/A4qkM2MYrFKkDUFh9KpTqRSUinyTMSqVeogP6hDQE/ObcGmdpmpF5jtMMQJwN",
+	"IXVtwtPEV8cDs5y/NlEfDyd5iRWOBdc7wprOlFjiI0BzlvsW0xGBy7w2tlt2GwGz+zDnXo3IIvVznOUi",
+	"NFGPmYu+Il9NTyJoPM0+MD5nAdMKgUKctqwg/QmKO3xzJUwmG6SWAfogmvSiJKFKQVQYh6vChXtaNsLs",
+	"nrtwE9B5tk7ffuhPr5Tdgra509oO2JKqgg0nq+aFQOEZGTbeEkVX6iya062vKQgDZroBwicMlPbzpVjm",
+	"JyeKfdmin2GaxC+EDyDebKK3SoUIGGBOK8lLrx4w1w4o0htyNqLj1HJ+taoxkQE7ODk905sc5p3ctQ4V",
+	"0yFhgjh60NHgXJm+hWJXPiNM8DQZkiZPxltmkNhS7976nqQyzlQoz/ds6+Cu1262mi3IW5gRpn7setvN",
+	"VnNbW0QT0CtdhgjBcV6XJ3IAGoZSpCwRqu1pdcpJBkF1+SMTPtfnK3tJV1lFXRQ6iQKhYaP6D9/+Zs0d",
+	"/XPAwvzBxp0R880m+oar05wA22oISWbKaIL1USK6WX8IWzMXKllmC/2AqL9fUXJqToJmFmVWBmmkOJFg",
+	"qahZ1BJ8zX7ySzG1ti1NMKU8x4ZSkEwrqCIEbYOgPFwqdV6SDsrkH5jiKAv9gP4XMKUDEq2u4EhnyJpW",
+	"nZuA12sy5HmaTxZoR30K5D/HC4QDpvac8RcQVLCMsn7b093yM8pRJ8MyKFuDpzhR/jCzcJW+B0fI9suH",
+	"mqXa4qQmelvqbKpDVdCVVuksAau05dd3GChSAQ+ILQXcV0vV/BrGlwtnbfPT1Y1MfV2PvNPZC1h9NdFd",
+	"DVOR7peqOUWmUg5sRf+AmWsViZDf8Ghxz66ZmWc97+X4zaJYE+m2blxe75+nItyVOptnzxQShG5Ljs3C",
+	"ghy3Y7aWL/iiM12lQH/t4vtiTt1t0QlmPLWFeyk7rdZ9e5rCqR4s9d3Zd7eOiLf+wgsu07prTPIGmgWm",
+	"LmpSbpwWvWdENvLLUVd16K1cpgqL2NHgqRuYgXGr0iQWBrbvHlhziwoM3b57qHv/kRrTXmNM+R4IGLd7",
+	"97jaPkNqcGfv7sFuB+5b39tdB6DZlUCuw8nrvv986zvepveX0LgiO5L2qg+jJDupqhKPhdd97yl9wrtU",
+	"k7o22ArVAjRT63A3E5ers7WumvPWYTbIcOWAKbZs/CH2amhHEGribaIV0jwzAO4S5/t6kTXSPGArxXlR",
+	"gqJ6ARowZ01d5wZk7XBJSCqMaNZjjapu7yWhcpnAuJh9kcAYpXFJXnxvDCUrSnEtt14uOWpawixr3bI2",
+	"x69ppgOlh7i09n6meGQarbLAH1fk3VOm5NmJa8mU9j0RaIJrd4oULQUuZo8oWJwke229WmsUXBzF2o5/",
+	"D8HyAOnQ2lvvY0771X+VUHlCAaHZuVPckFmKSmyAS7NeWOjK1h/VusakRk50Wi00n2iXPHSEADeyCQdY",
+	"+x5cb/lFWjw11+rYBvTNCmccE6mLYL0vUdrcyLANn3r8gxsEfl/o4fYVGvB17tFxsVSgvOwKNAN0MD+V",
+	"OP1iWiqQziG9IUzbHZY+MlwJQyXaRDAEUsHkEfG+WPVeniD9NEp3qQCuxAL753h8F/ODdwzDW0Mhrtwm",
+	"98UMYTk3KG3OweyUeJeQyC6Hk/q6pEQp6yYyp3UbiAK4ia2CTLHahtCdbl5t773c9HXBklKWAmbiC3Ku",
+	"K0mVlS8XMx3tTgWJuqU7Wql1j8LlYWQkIY8VaoL96qsmuEOF9o6SyHnHKMi2FjNgEGvgSj/TtWVhrv6E",
+	"PgozzUf9kfu4wLeZZdaEAcOJrvbE1zEx8UOSxU2cOiuM5hMeZ4W0utiWZo2VjVcJswVAGiClS5/NHF3w",
+	"BpduEa+7sDbbcsDue2GtBU/hstqAwW211ySGQdU7a31tHszkwsYMa2+2DVgfDydZDyYTZdQxLD7Kgl6+",
+	"0l91pEBkHY6KAaYwz0QKswhCqE5diKYcTOJ4oeGZ1zWbe5S0xRGw/AImbTMYslb0pviRrU6mozzhEgwO",
+	"Gsc6eIBlwIxnF23stDtLWuCAg3pOwfVpbR0qfUX9JlgeMBvs5iMU0dGIQAjd5nrbKkVBEFHwgwlfCBu5",
+	"qTMuUpOqDppxgqcEyrQVX6jJ9tdgg0j9LCE3lKfCia3zpBBah79/H0IU3K77XjCzuYXlXJHgrqSh5nbg",
+	"2SQHzWfzJAeLSs8VAZVKzXJZwuWXGF/AXyCLs2jGHKjn2jtzgyUu3Lbi5IkqPqVNilUFQJl8OyVZ/c+a",
+	"Mq5UrKBGulsCnt0Anv2Huu19vXU9ga/OcIevrzUAxed5AXodX6g/rKEGPMAHV6dyPJmNVezlDKZSZw0T",
+	"q3ol6K/TOluujOnTUC4FeiFsrlNZO1P6tokcNhd4Gi81zRQxnswI670b5BlDTphdmfzXKY31TeU+3EUL",
+	"YRT1j1qTzMz2xkx2P63erjU/aZV0Urva7WYrW7FTSGpTUuvOnZMV1VxpzhReXWXTQCDvLsNXhwDzm9T0",
+	"BWrCh85z9X3nbBqF1cNqIX1q20g9vv2r+2b9dkzgU911nWuyfojxqwaswVBqLi5cRWguCpcSmQPqpWd4",
+	"WSaa6XXXTKEGsBgOsk1bAhauyDXDxWvEu+Z6SU3DyFC40jThOiR9QeDCVBTm3sEa3XOcOf68rxd0M188",
+	"s++btsIkOknl/QarAfdwEpf61yzRCyqV805JdaIZwdP6AGsW4ZCmfVKgSwgTNbiGX32gqG8StSzlmbiI",
+	"jlVCclZChoTJeJGFKp1+JMJHdBQwzBZ+lt/gBoVQ+DnwcBwHXheBXhhC7pj6Zrk/gTF0K4fk+6xdbpZ8",
+	"AS6EmqZAAVOygcTEesGdvCrjSyjlV0GiF9PBJUjylnwmAjbnyQdI4NCpaZCSZtYLsndZMEgR3pcYJBp0",
+	"pbsgK7jRBtpGlr4B+Xzgrdh0LBWwFsrBpf6qphCumQMjdT3TvaItTl+LW2MXfBH3wHF89m/CBEwcn6ey",
+	"lnOD3cD43CCr0nIrT3UxFAxHjKEwj8eENh+wmO3z0PANmLEPDeD8K+2R35J5AKF9nsq7WXUhqXc5wz4y",
+	"YficHTi3MflLGz74DpOH3NNuIRulkHQMZU3uJQvOdT+GZwSs2pBtg+tLMYChblZKn3ZarYCVG2nXclKn",
+	"OcZD2WmpRcYafTzWZxU1vTueJl0JPvSv8IG4mZRAMftOX2YqhYmprB0MLl+y+MxRvoCjKAbg5H2vvjDS",
+	"aBS1zAe+qNSZOrdyOFWfSVIGpSsLnia2J38hk7q7tdXuvGq2mq1mu/u69boFJdHmY0suATGxJJ34o2uW",
+	"TDEBrutKZBNPUjmBpm93quY6AcJcXd2gTDiziKwg93N9KBbK02pau+RTQK+o8mht5/pO/2itfxb8GtkU",
+	"jh15e3n73wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -26,7 +26,8 @@ const MaxBodyBytes = 16 << 10
 // is UTF-8 (RFC 8259 requires it; Go's decoder would silently replace bad
 // bytes) and well-formed JSON with nothing after the value (400
 // INVALID_JSON). The body is then held in memory for the validator and the
-// handler. For an operation without a request body, a body is ignored.
+// handler. An optional body may be empty; for an operation without a
+// request body, a body is ignored.
 func (s *Server) readBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rb := stateOf(r.Context()).route.Operation.RequestBody
@@ -35,7 +36,7 @@ func (s *Server) readBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := checkBody(r, rb.Value.Content); err != nil {
+		if err := checkBody(r, rb.Value); err != nil {
 			if err.status == http.StatusRequestEntityTooLarge {
 				// The rest of the body is not read: don't let the client send
 				// it on this connection.
@@ -48,7 +49,7 @@ func (s *Server) readBody(next http.Handler) http.Handler {
 	})
 }
 
-func checkBody(r *http.Request, content openapi3.Content) *apiError {
+func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 	if r.ContentLength > MaxBodyBytes {
 		return tooLarge()
 	}
@@ -60,11 +61,16 @@ func checkBody(r *http.Request, content openapi3.Content) *apiError {
 		return tooLarge()
 	}
 	if len(body) == 0 {
+		if !rb.Required {
+			r.Body = http.NoBody
+			return nil
+		}
 		return newAPIError(http.StatusBadRequest, gen.VALIDATIONERROR, "", "a request body is required")
 	}
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return newAPIError(http.StatusUnsupportedMediaType, gen.UNSUPPORTEDMEDIATYPE, "", "Content-Encoding "+enc+" is not accepted; send the body uncompressed")
 	}
+	content := rb.Content
 	accepted := make([]string, 0, len(content))
 	for mt := range content {
 		accepted = append(accepted, mt)

@@ -2,18 +2,21 @@ package impl
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/cors"
 
 	"meapi/gen"
 	"meapi/store"
@@ -23,7 +26,15 @@ import (
 // it; so will the PostgreSQL store.
 type Store interface {
 	SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
+	TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error
 	SignUp(ctx context.Context, in store.SignUp) (*store.Session, error)
+	SignIn(ctx context.Context, userID string, g store.Grant) (*store.Session, error)
+	SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error)
+	SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error)
+	UserByEmail(ctx context.Context, email string) (*store.User, error)
+	UserByUsername(ctx context.Context, username string) (*store.User, error)
+	RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error
+	SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error)
 	UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error)
 	Ping(ctx context.Context) error
 }
@@ -41,15 +52,25 @@ type Config struct {
 	// SigninLifetime ends a sign-in this long after its password was
 	// checked, however active (default 30 days).
 	SigninLifetime time.Duration
-	Password       PasswordParams
-	Logger         *slog.Logger
+	// MaxSigninsPerSession is how many accounts one browser may have
+	// signed in at once (default 5).
+	MaxSigninsPerSession int
+	// SigninLimits bound failed sign-ins (defaults: DefaultSigninLimits).
+	SigninLimits SigninLimits
+	// ClientAddressHeader, when set, is the header a trusted proxy puts the
+	// client's address in (X-Forwarded-For: its last entry; X-Real-IP).
+	// Unset, the address is the connection's.
+	ClientAddressHeader string
+	Password            PasswordParams
+	Logger              *slog.Logger
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 }
 
 const (
-	DefaultSessionIdleTimeout = 7 * 24 * time.Hour
-	DefaultSigninLifetime     = 30 * 24 * time.Hour
+	DefaultSessionIdleTimeout   = 7 * 24 * time.Hour
+	DefaultSigninLifetime       = 30 * 24 * time.Hour
+	DefaultMaxSigninsPerSession = 5
 )
 
 // Server implements the operations of openapi.yaml and the middlewares
@@ -60,7 +81,11 @@ type Server struct {
 	now                func() time.Time
 	idleTimeout        time.Duration
 	signinLifetime     time.Duration
+	maxSignins         int
+	limits             SigninLimits
+	addressHeader      string
 	passwords          *hasher
+	dummyHash          func() (string, error)
 	crossOrigin        *http.CrossOriginProtection
 	responseValidation ResponseValidation
 	routes             map[string]*routers.Route
@@ -81,6 +106,19 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
+	if len(cfg.TrustedOrigins) > 0 {
+		// A front end on a trusted origin may call the API with the
+		// cookie; CORS tells its browser so, on every response (errors
+		// included, so that the page can read them) and on preflights.
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins:   cfg.TrustedOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch},
+			AllowedHeaders:   []string{"Content-Type", "If-Match"},
+			ExposedHeaders:   []string{"ETag", "Retry-After"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}))
+	}
 	r.Use(s.recoverPanic, s.commonHeaders, combineIfMatch, s.loadSession)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "no operation at "+r.URL.Path))
@@ -118,6 +156,9 @@ func newServer(cfg Config) (*Server, error) {
 		now:                cfg.Now,
 		idleTimeout:        cmpOr(cfg.SessionIdleTimeout, DefaultSessionIdleTimeout),
 		signinLifetime:     cmpOr(cfg.SigninLifetime, DefaultSigninLifetime),
+		maxSignins:         cmpOr(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
+		limits:             cfg.SigninLimits.withDefaults(),
+		addressHeader:      http.CanonicalHeaderKey(cfg.ClientAddressHeader),
 		passwords:          newHasher(cmpOr(cfg.Password, DefaultPasswordParams), runtime.GOMAXPROCS(0)),
 		crossOrigin:        http.NewCrossOriginProtection(),
 		responseValidation: cmpOr(cfg.ResponseValidation, ValidateEnforce),
@@ -132,6 +173,12 @@ func newServer(cfg Config) (*Server, error) {
 	if _, err := ParseResponseValidation(string(s.responseValidation)); err != nil {
 		return nil, err
 	}
+	// Unknown accounts are checked against this hash, made with the
+	// current parameters, so that they take as long as wrong passwords.
+	// It is made on first use, not at start.
+	s.dummyHash = sync.OnceValues(func() (string, error) {
+		return s.passwords.hash(context.Background(), rand.Text())
+	})
 	for _, o := range cfg.TrustedOrigins {
 		if err := s.crossOrigin.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("trusted origin %q: %w", o, err)

@@ -52,17 +52,22 @@ func (s *Server) GetSession(ctx context.Context, _ gen.GetSessionRequestObject) 
 	if st.sessionErr != nil {
 		return nil, st.sessionErr
 	}
+	return gen.GetSession200JSONResponse(sessionEnvelope(st)), nil
+}
+
+// sessionEnvelope answers with the browser session's active user, or null.
+func sessionEnvelope(st *requestState) gen.SessionEnvelope {
 	data := gen.SessionData{}
 	if u := st.activeUser(); u != nil {
 		data.User.Set(apiUser(u))
 	} else {
 		data.User.SetNull()
 	}
-	return gen.GetSession200JSONResponse(gen.SessionEnvelope{
+	return gen.SessionEnvelope{
 		Status:  200,
 		Message: "",
 		Data:    data,
 		Session: st.clientSession(),
 		Errors:  noErrors,
-	}), nil
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/routers"
 
+	"meapi/gen"
 	"meapi/store"
 )
 
@@ -33,6 +34,8 @@ type requestState struct {
 	// sessionErr is why the session could not be loaded (the store
 	// failed); such a request is answered 500, not as signed out.
 	sessionErr error
+	// clientAddr is who the per-address sign-in limit counts.
+	clientAddr string
 }
 
 type stateKey struct{}
@@ -73,26 +76,56 @@ func tokenHash(value string) ([]byte, bool) {
 	return sum[:], true
 }
 
+// touchInterval is how often at most a session's use is written down:
+// its idle expiry moves, and the cookie is sent again with the new Max-Age.
+// Writing at every request would make every read a write.
+const touchInterval = time.Hour
+
 // loadSession puts the request's state in its context, with the browser
-// session its cookie names. It never refuses a request: a missing, malformed,
-// unknown or expired cookie is simply no session, and operations that need
-// one are refused later by the validator's security check.
+// session its cookie names. It never refuses a request: a missing,
+// malformed, unknown or expired cookie is simply no session (and is
+// cleared), and operations that need one are refused later by the
+// validator's security check. A session in use is renewed at most once per
+// touchInterval.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{}
+		st := &requestState{clientAddr: s.clientAddress(r)}
 		if c, err := r.Cookie(CookieName); err == nil {
-			if hash, ok := tokenHash(c.Value); ok {
-				sess, err := s.store.SessionByTokenHash(r.Context(), hash, s.now())
-				switch {
-				case err == nil:
-					st.session = sess
-				case !errors.Is(err, store.ErrNotFound):
-					st.sessionErr = err
-				}
-			}
+			s.resume(r.Context(), w, st, c.Value)
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
+}
+
+func (s *Server) resume(ctx context.Context, w http.ResponseWriter, st *requestState, token string) {
+	hash, ok := tokenHash(token)
+	if !ok {
+		w.Header().Add("Set-Cookie", clearCookie())
+		return
+	}
+	now := s.now()
+	sess, err := s.store.SessionByTokenHash(ctx, hash, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		w.Header().Add("Set-Cookie", clearCookie())
+		return
+	case err != nil:
+		st.sessionErr = err
+		return
+	}
+	st.session = sess
+	if now.Sub(sess.LastActiveAt) < touchInterval {
+		return
+	}
+	idle := now.Add(s.idleTimeout)
+	if err := s.store.TouchSession(ctx, sess.ID, now, idle); err != nil {
+		// The session stays valid until its old expiry; the next request
+		// tries again.
+		s.log.WarnContext(ctx, "renew session", "err", err)
+		return
+	}
+	sess.LastActiveAt, sess.IdleExpiresAt = now, idle
+	w.Header().Add("Set-Cookie", sessionCookie(token, sess, now))
 }
 
 // errNoSession is what the validator's security check reports for a
@@ -127,4 +160,54 @@ func sessionCookie(token string, sess *store.Session, now time.Time) string {
 		SameSite: http.SameSiteLaxMode,
 	}
 	return c.String()
+}
+
+// clearCookie is the Set-Cookie value that makes the browser drop the
+// session cookie.
+func clearCookie() string {
+	c := &http.Cookie{Name: CookieName, Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
+	return c.String()
+}
+
+// SwitchSignin answers POST /session/switch-sign-in.
+func (s *Server) SwitchSignin(ctx context.Context, req gen.SwitchSigninRequestObject) (gen.SwitchSigninResponseObject, error) {
+	st := stateOf(ctx)
+	if st.session == nil {
+		return nil, errNotAuthenticated
+	}
+	sess, err := s.store.SwitchSignin(ctx, st.session.ID, req.Body.SigninId, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return gen.SwitchSignin400JSONResponse{SwitchBadRequestJSONResponse: gen.SwitchBadRequestJSONResponse(errorEnvelope(st,
+			newAPIError(http.StatusBadRequest, gen.INVALIDSIGNIN, "/signin_id", "no sign-in of this browser session has this id")))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.session = sess
+	return gen.SwitchSignin200JSONResponse(userEnvelope(st, 200, st.activeUser())), nil
+}
+
+// SignOut answers POST /session/sign-out: the active sign-in ends, or all
+// of them. When none is left the session is gone and the cookie cleared.
+func (s *Server) SignOut(ctx context.Context, req gen.SignOutRequestObject) (gen.SignOutResponseObject, error) {
+	st := stateOf(ctx)
+	active := st.session.Active()
+	if active == nil {
+		return nil, errNotAuthenticated
+	}
+	signinID := active.ID
+	if req.Body != nil && req.Body.All != nil && *req.Body.All {
+		signinID = ""
+	}
+	sess, err := s.store.SignOut(ctx, st.session.ID, signinID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	st.session = sess
+	res := gen.SignOut200JSONResponse{Body: sessionEnvelope(st)}
+	if sess == nil {
+		c := clearCookie()
+		res.Headers.SetCookie = &c
+	}
+	return res, nil
 }

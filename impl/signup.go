@@ -36,7 +36,7 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 		return nil, internalError(errors.New("sign-up: validated request without a password"))
 	}
 	if len(errs) > 0 {
-		return gen.SignUp400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
+		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(
 			errorEnvelope(st, &apiError{status: http.StatusBadRequest, errors: errs}))}, nil
 	}
 	hash, err := s.passwords.hash(ctx, *body.Password)
@@ -47,19 +47,13 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 
 	token, tokenHash := newToken()
 	now := s.now()
-	in := store.SignUp{
-		User:            nu,
-		TokenHash:       tokenHash,
-		Now:             now,
-		IdleExpiresAt:   now.Add(s.idleTimeout),
-		SigninExpiresAt: now.Add(s.signinLifetime),
-	}
-	if st.session != nil {
-		in.SessionID = st.session.ID
-	}
-	sess, err := s.store.SignUp(ctx, in)
+	sess, err := s.store.SignUp(ctx, store.SignUp{User: nu, Grant: s.grant(st, tokenHash, now)})
 	if ce := conflictError(err); ce != nil {
 		return gen.SignUp409JSONResponse{SignUpConflictJSONResponse: gen.SignUpConflictJSONResponse(errorEnvelope(st, ce))}, nil
+	}
+	if errors.Is(err, store.ErrTooManySignins) {
+		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(
+			errorEnvelope(st, s.tooManySignins()))}, nil
 	}
 	if err != nil {
 		return nil, err

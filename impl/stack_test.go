@@ -193,6 +193,16 @@ type failingStore struct {
 	impl.Store
 	update  func() error
 	session func() error
+	lookup  func() error
+}
+
+func (f *failingStore) UserByEmail(ctx context.Context, email string) (*store.User, error) {
+	if f.lookup != nil {
+		if err := f.lookup(); err != nil {
+			return nil, err
+		}
+	}
+	return f.Store.UserByEmail(ctx, email)
 }
 
 func (f *failingStore) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error) {
@@ -248,5 +258,93 @@ func TestStoreFailureIsInternal(t *testing.T) {
 	// Without a cookie nothing is looked up, so nothing fails.
 	if r := ts.call(t, "GET", "/session", "", nil); r.status != http.StatusOK {
 		t.Errorf("GET /session without a cookie: got %d, want 200", r.status)
+	}
+
+	// An account that cannot be looked up is a failure, not a wrong password.
+	fs.lookup = func() error { return errors.New("database is locked") }
+	ct, b = jsonBody(map[string]any{"strategy": "plain_email", "email": a.user.Email, "password": "correct horse battery staple"})
+	ts.call(t, "POST", "/auth/signin", ct, b).wantError(t, http.StatusInternalServerError, "INTERNAL", "")
+	if n := ts.count(t, "signin_failures"); n != 0 {
+		t.Errorf("a store failure was counted as %d failed sign-ins", n)
+	}
+}
+
+// TestCrossSiteRefusedForEveryUnsafeOperation walks openapi.yaml, so that
+// an operation added later is covered without touching this test.
+func TestCrossSiteRefusedForEveryUnsafeOperation(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.signUp(t, nil)
+	doc, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if method == http.MethodGet {
+				continue
+			}
+			n++
+			for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+				r := ts.call(t, method, path, "application/json", []byte(`{}`), withCookie(a.token), withHeader(h[0], h[1]))
+				if r.status != http.StatusForbidden || len(r.env.Errors) != 1 || r.env.Errors[0].Code != "CROSS_ORIGIN_REQUEST" {
+					t.Errorf("%s %s with %s: %s: got %d, want 403 CROSS_ORIGIN_REQUEST\n%s", method, path, h[0], h[1], r.status, r.body)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("only %d unsafe operations found in openapi.yaml", n)
+	}
+	if me, _ := ts.me(t, a.token); me.ID != a.user.ID {
+		t.Errorf("the refused requests changed the session")
+	}
+}
+
+func TestCORS(t *testing.T) {
+	const app = "https://app.example.com"
+	ts := newTestServer(t, func(c *impl.Config) { c.TrustedOrigins = []string{app} })
+	a := ts.signUp(t, nil)
+
+	preflight := func(origin string) *response {
+		_, r := ts.send(t, "OPTIONS", "/me", "", nil, withHeader("Origin", origin),
+			withHeader("Access-Control-Request-Method", "PATCH"),
+			withHeader("Access-Control-Request-Headers", "content-type, if-match"))
+		return r
+	}
+	r := preflight(app)
+	h := r.header
+	if r.status/100 != 2 || h.Get("Access-Control-Allow-Origin") != app || h.Get("Access-Control-Allow-Credentials") != "true" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "if-match") {
+		t.Errorf("preflight from %s: %d %v", app, r.status, h)
+	}
+	if r := preflight("https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from an untrusted origin was allowed: %v", r.header)
+	}
+
+	// Real requests, errors included, carry the headers a page needs to
+	// read them, and the ETag is exposed to it.
+	r = ts.call(t, "GET", "/me", "", nil, withCookie(a.token), withHeader("Origin", app), withHeader("Sec-Fetch-Site", "cross-site"))
+	exposed := strings.ToLower(r.header.Get("Access-Control-Expose-Headers"))
+	if r.header.Get("Access-Control-Allow-Origin") != app || r.header.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(exposed, "etag") {
+		t.Errorf("GET /me from %s: %v", app, r.header)
+	}
+	r = ts.call(t, "PATCH", "/me", "application/json", []byte(`{"first_name":"Ada"}`), withHeader("Origin", app), withHeader("Sec-Fetch-Site", "cross-site"))
+	r.wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+	if r.header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("a 401 to %s lacks CORS headers: %v", app, r.header)
+	}
+	if r := ts.call(t, "GET", "/me", "", nil, withCookie(a.token), withHeader("Origin", "https://evil.example")); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an untrusted origin got CORS headers")
+	}
+}
+
+func TestNoCORSWithoutTrustedOrigins(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.call(t, "OPTIONS", "/me", "", nil, withHeader("Origin", "https://app.example.com"), withHeader("Access-Control-Request-Method", "PATCH"))
+	r.wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "")
+	if r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS headers without any trusted origin: %v", r.header)
 	}
 }

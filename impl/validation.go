@@ -181,6 +181,9 @@ func (t *translator) schema(err error) {
 		case "properties":
 			t.unknownMembers(e)
 			return
+		case "discriminator":
+			t.discriminator(e)
+			return
 		}
 		t.one(e)
 	case interface{ Unwrap() error }:
@@ -213,6 +216,24 @@ func (t *translator) unknownMembers(e *openapi3.SchemaError) {
 	for _, k := range keys {
 		t.add(problem(gen.UNKNOWNFIELD, base+"/"+escapePointer(k), fmt.Sprintf("%q is not a member this operation accepts", k)))
 	}
+}
+
+// discriminator describes a missing or unknown value of the member that
+// picks one of several body shapes (the sign-in strategy).
+func (t *translator) discriminator(e *openapi3.SchemaError) {
+	d := e.Schema.Discriminator
+	values := make([]string, 0, len(d.Mapping))
+	for v := range d.Mapping {
+		values = append(values, v)
+	}
+	slices.Sort(values)
+	name := d.PropertyName
+	path := append(e.JSONPointer(), name)
+	msg := name + " must be one of " + strings.Join(values, ", ")
+	if e.Value == nil {
+		msg = name + " is required: one of " + strings.Join(values, ", ")
+	}
+	t.add(problem(gen.VALIDATIONERROR, pointer(path), msg))
 }
 
 func (t *translator) one(e *openapi3.SchemaError) {

@@ -198,7 +198,8 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 
 // SignUp creates a user, signs them in on the caller's browser session (or
 // a new one) as its active sign-in, and gives the session the new token.
-// It returns the session as it stands afterwards.
+// It returns the session as it stands afterwards. Nothing is written when
+// any part fails.
 func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -206,7 +207,7 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 	}
 	defer tx.Rollback()
 
-	now := in.Now.UnixMilli()
+	now := in.Grant.Now.UnixMilli()
 	userID := newID("user")
 	var usernameFolded *string
 	if in.User.Username != nil {
@@ -224,32 +225,7 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign up: insert user: %w", err)
 	}
-
-	sessionID := in.SessionID
-	if sessionID != "" {
-		res, err := tx.ExecContext(ctx, `UPDATE browser_sessions SET token_hash = ?, last_active_at = ?, idle_expires_at = ?
-			WHERE id = ? AND idle_expires_at > ?`,
-			in.TokenHash, now, in.IdleExpiresAt.UnixMilli(), sessionID, now)
-		if err != nil {
-			return nil, fmt.Errorf("sign up: renew session: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			sessionID = "" // it ended meanwhile: start a new one
-		}
-	}
-	if sessionID == "" {
-		sessionID = newID("sess")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (id, token_hash, created_at, last_active_at, idle_expires_at)
-			VALUES (?, ?, ?, ?, ?)`, sessionID, in.TokenHash, now, now, in.IdleExpiresAt.UnixMilli()); err != nil {
-			return nil, fmt.Errorf("sign up: insert session: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO signins (id, session_id, user_id, created_at, expires_at, activated_seq)
-		VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(activated_seq), 0) + 1 FROM signins WHERE session_id = ?))`,
-		newID("signin"), sessionID, userID, now, in.SigninExpiresAt.UnixMilli(), sessionID); err != nil {
-		return nil, fmt.Errorf("sign up: insert sign-in: %w", err)
-	}
-	sess, err := loadSession(ctx, tx, sessionByIDQuery, sessionID, in.Now)
+	sess, err := grant(ctx, tx, userID, in.Grant)
 	if err != nil {
 		return nil, fmt.Errorf("sign up: %w", err)
 	}

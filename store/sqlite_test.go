@@ -48,12 +48,8 @@ func hashOf(token string) []byte {
 func signUp(t *testing.T, s *store.SQLite, email string, username *string, sessionID, token string) *store.Session {
 	t.Helper()
 	sess, err := s.SignUp(ctx, store.SignUp{
-		User:            store.NewUser{Email: email, PasswordHash: "$argon2id$test", Username: username},
-		SessionID:       sessionID,
-		TokenHash:       hashOf(token),
-		Now:             now,
-		IdleExpiresAt:   now.Add(7 * 24 * time.Hour),
-		SigninExpiresAt: now.Add(30 * 24 * time.Hour),
+		User:  store.NewUser{Email: email, PasswordHash: "$argon2id$test", Username: username},
+		Grant: grantFor(sessionID, token),
 	})
 	if err != nil {
 		t.Fatalf("SignUp(%s): %v", email, err)
@@ -62,6 +58,19 @@ func signUp(t *testing.T, s *store.SQLite, email string, username *string, sessi
 }
 
 func ptr(s string) *string { return &s }
+
+// grantFor is a sign-in on sessionID (or a new session) with token, at now,
+// with the default lifetimes and at most 5 accounts per session.
+func grantFor(sessionID, token string) store.Grant {
+	return store.Grant{
+		SessionID:       sessionID,
+		TokenHash:       hashOf(token),
+		Now:             now,
+		IdleExpiresAt:   now.Add(7 * 24 * time.Hour),
+		SigninExpiresAt: now.Add(30 * 24 * time.Hour),
+		MaxSignins:      5,
+	}
+}
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	s, path := openStore(t)
@@ -131,11 +140,9 @@ func TestSignUpAndSessionLookup(t *testing.T) {
 
 func TestSigninLifetimeEndsSession(t *testing.T) {
 	s, _ := openStore(t)
-	_, err := s.SignUp(ctx, store.SignUp{
-		User:      store.NewUser{Email: "a@example.com", PasswordHash: "x"},
-		TokenHash: hashOf("t"), Now: now,
-		IdleExpiresAt: now.Add(48 * time.Hour), SigninExpiresAt: now.Add(time.Hour),
-	})
+	g := grantFor("", "t")
+	g.IdleExpiresAt, g.SigninExpiresAt = now.Add(48*time.Hour), now.Add(time.Hour)
+	_, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: "a@example.com", PasswordHash: "x"}, Grant: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +189,8 @@ func TestSignUpUniqueness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := s.SignUp(ctx, store.SignUp{
-			User: store.NewUser{Email: tt.email, PasswordHash: "x", Username: tt.username}, TokenHash: hashOf(tt.email),
-			Now: now, IdleExpiresAt: now.Add(time.Hour), SigninExpiresAt: now.Add(time.Hour),
+			User:  store.NewUser{Email: tt.email, PasswordHash: "x", Username: tt.username},
+			Grant: grantFor("", tt.email),
 		})
 		for _, want := range tt.want {
 			if !errors.Is(err, want) {

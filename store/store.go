@@ -15,6 +15,9 @@ var (
 	ErrEmailTaken         = errors.New("email address taken")
 	ErrUsernameTaken      = errors.New("username taken")
 	ErrPreconditionFailed = errors.New("version does not match")
+	// ErrTooManySignins: the browser session already holds as many
+	// accounts as it may.
+	ErrTooManySignins = errors.New("too many sign-ins in this browser session")
 )
 
 // User is a person with an account.
@@ -97,19 +100,28 @@ type NewUser struct {
 	Username     *string
 }
 
-// SignUp creates a user and signs them in.
-type SignUp struct {
-	User NewUser
+// Grant is what signing an account in gives: a sign-in on the caller's
+// browser session, or on a new one, and a new token for it.
+type Grant struct {
 	// SessionID is the caller's browser session, or "" for none. When it
-	// no longer exists a new session is started instead.
+	// has ended meanwhile a new session is started instead.
 	SessionID string
 	// TokenHash is the SHA-256 of the new session token, which replaces
 	// the old one of an existing session.
 	TokenHash     []byte
 	Now           time.Time
 	IdleExpiresAt time.Time
-	// SigninExpiresAt is the end of the new sign-in's absolute lifetime.
+	// SigninExpiresAt is the end of the sign-in's absolute lifetime.
 	SigninExpiresAt time.Time
+	// MaxSignins is how many accounts one browser session may hold; a
+	// grant that would add one more fails with ErrTooManySignins.
+	MaxSignins int
+}
+
+// SignUp creates a user and signs them in.
+type SignUp struct {
+	User  NewUser
+	Grant Grant
 }
 
 // Change is one member of a profile update: Set says whether it is part of

@@ -67,6 +67,10 @@ type serveConfig struct {
 	trustedOrigins     string
 	idleTimeout        time.Duration
 	signinLifetime     time.Duration
+	maxAccounts        int
+	limits             impl.SigninLimits
+	addressHeader      string
+	sweepInterval      time.Duration
 	shutdownGrace      time.Duration
 }
 
@@ -82,6 +86,13 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", impl.DefaultSessionIdleTimeout, "end a browser session unused for this long")
 	fs.DurationVar(&c.signinLifetime, "signin-lifetime", impl.DefaultSigninLifetime, "end a sign-in this long after its password was checked")
+	fs.IntVar(&c.maxAccounts, "max-accounts", impl.DefaultMaxSigninsPerSession, "how many accounts one browser may have signed in at once")
+	fs.DurationVar(&c.limits.Window, "signin-window", impl.DefaultSigninLimits.Window, "the sliding window failed sign-ins are counted in")
+	fs.IntVar(&c.limits.PerAccount, "signin-limit-account", impl.DefaultSigninLimits.PerAccount, "failed sign-ins per account (or unknown email/username) in the window before 429")
+	fs.IntVar(&c.limits.PerAddress, "signin-limit-address", impl.DefaultSigninLimits.PerAddress, "failed sign-ins per client address (IPv6: per /64) in the window before 429")
+	fs.StringVar(&c.addressHeader, "client-address-header", "",
+		"header a trusted reverse proxy sets to the client's address (X-Forwarded-For: its last entry counts); unset, the connection's address is used. Set it only behind such a proxy: clients can send any header")
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", 10*time.Minute, "how often ended sessions, sign-ins and old sign-in failures are deleted")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: meapi serve [flags]\n\nEvery flag can also be set from the environment: --db as MEAPI_DB, --response-validation as MEAPI_RESPONSE_VALIDATION, and so on. A flag on the command line wins.\n\nflags:\n")
@@ -127,8 +138,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--response-validation: %w", err)
 	}
-	if c.idleTimeout <= 0 || c.signinLifetime <= 0 {
-		return errors.New("--session-idle-timeout and --signin-lifetime must be positive")
+	for name, d := range map[string]time.Duration{
+		"--session-idle-timeout": c.idleTimeout, "--signin-lifetime": c.signinLifetime,
+		"--signin-window": c.limits.Window, "--sweep-interval": c.sweepInterval, "--shutdown-grace": c.shutdownGrace,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive, got %s", name, d)
+		}
+	}
+	for name, n := range map[string]int{
+		"--max-accounts": c.maxAccounts, "--signin-limit-account": c.limits.PerAccount, "--signin-limit-address": c.limits.PerAddress,
+	} {
+		if n <= 0 {
+			return fmt.Errorf("%s must be positive, got %d", name, n)
+		}
 	}
 	var origins []string
 	for _, o := range strings.Split(c.trustedOrigins, ",") {
@@ -147,12 +170,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 	handler, err := impl.NewHandler(impl.Config{
-		Store:              st,
-		ResponseValidation: mode,
-		TrustedOrigins:     origins,
-		SessionIdleTimeout: c.idleTimeout,
-		SigninLifetime:     c.signinLifetime,
-		Logger:             log,
+		Store:                st,
+		ResponseValidation:   mode,
+		TrustedOrigins:       origins,
+		SessionIdleTimeout:   c.idleTimeout,
+		SigninLifetime:       c.signinLifetime,
+		MaxSigninsPerSession: c.maxAccounts,
+		SigninLimits:         c.limits,
+		ClientAddressHeader:  c.addressHeader,
+		Logger:               log,
 	})
 	if err != nil {
 		return err
@@ -173,6 +199,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "db", c.db, "response_validation", string(mode), "version", version)
 
+	go sweep(ctx, st, c.sweepInterval, c.limits.Window, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -188,4 +215,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sweep deletes what has ended, every interval until ctx is done: the
+// store would ignore it anyway, but it should not grow without bound.
+// Failed sign-ins older than the limits' window count for nothing.
+func sweep(ctx context.Context, st *store.SQLite, interval, window time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		swept, err := st.Sweep(ctx, now, now.Add(-window))
+		if err != nil {
+			log.Warn("sweep", "err", err)
+			continue
+		}
+		if swept != (store.Swept{}) {
+			log.Info("swept", "signins", swept.Signins, "sessions", swept.Sessions, "signin_failures", swept.Failures)
+		}
+	}
 }

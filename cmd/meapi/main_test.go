@@ -48,6 +48,9 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"serve", "--response-validation", "sometimes"},
 		{"serve", "--session-idle-timeout", "-1h"},
 		{"serve", "--trusted-origins", "not a url"},
+		{"serve", "--max-accounts", "0"},
+		{"serve", "--signin-limit-address", "-1"},
+		{"serve", "--sweep-interval", "0s"},
 		{"serve", "extra-argument"},
 	} {
 		args = append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--addr", "127.0.0.1:0")

@@ -59,19 +59,21 @@ CREATE TABLE signins (
 CREATE INDEX signins_user_id ON signins (user_id);
 CREATE INDEX signins_expires_at ON signins (expires_at);
 
--- Sign-in and sign-up attempts, kept so that limits on failures hold across
--- every replica that shares this database. subject is what the limit is
--- counted by, such as a folded email address or a client address.
-CREATE TABLE signin_attempts (
+-- Failed sign-ins, kept so that the limits on them hold across every
+-- replica that shares this database. subject is what a limit counts by:
+-- "id:" and the folded email or username, or "addr:" and a client address.
+-- A failure is recorded once per subject.
+CREATE TABLE signin_failures (
     id         INTEGER PRIMARY KEY,
     subject    TEXT    NOT NULL,
-    succeeded  INTEGER NOT NULL CHECK (succeeded IN (0, 1)),
     created_at INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX signin_attempts_subject ON signin_attempts (subject, created_at);
-CREATE INDEX signin_attempts_created_at ON signin_attempts (created_at);
+CREATE INDEX signin_failures_subject ON signin_failures (subject, created_at);
+CREATE INDEX signin_failures_created_at ON signin_failures (created_at);
 
+-- Sign-up attempts by client address, for a limit on sign-ups that is not
+-- enforced yet.
 CREATE TABLE signup_attempts (
     id         INTEGER PRIMARY KEY,
     subject    TEXT    NOT NULL,

@@ -1,0 +1,246 @@
+package impl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"meapi/gen"
+	"meapi/store"
+)
+
+// SigninLimits bound failed sign-ins in a sliding window: per account (or
+// per email or username that names none) and per client address. Past a
+// limit every sign-in for that account or from that address is refused
+// with 429, even with the right password, until enough failures have aged
+// out of the window. The failures are kept in the store, so the limits hold
+// across replicas.
+type SigninLimits struct {
+	Window     time.Duration
+	PerAccount int
+	PerAddress int
+}
+
+// DefaultSigninLimits: 10 failures of one account in 15 minutes is more than
+// a person mistyping or trying old passwords makes, and caps an online guesser
+// at under 1,000 guesses a day per account. 100 from one address leaves room
+// for an office or a school behind one NAT address.
+var DefaultSigninLimits = SigninLimits{Window: 15 * time.Minute, PerAccount: 10, PerAddress: 100}
+
+func (l SigninLimits) withDefaults() SigninLimits {
+	return SigninLimits{
+		Window:     cmpOr(l.Window, DefaultSigninLimits.Window),
+		PerAccount: cmpOr(l.PerAccount, DefaultSigninLimits.PerAccount),
+		PerAddress: cmpOr(l.PerAddress, DefaultSigninLimits.PerAddress),
+	}
+}
+
+var errInvalidCredentials = newAPIError(http.StatusUnauthorized, gen.INVALIDCREDENTIALS, "", "no account has this identifier and password")
+
+// SignIn answers POST /auth/signin. An unknown account, and a known one
+// with the wrong password, are answered alike and in about the same time:
+// the password is checked against a dummy hash when there is no account.
+func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.SignInResponseObject, error) {
+	st := stateOf(ctx)
+	if st.sessionErr != nil {
+		return nil, st.sessionErr
+	}
+	identifier, password, user, err := s.findAccount(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	subjects := []limitSubject{
+		{key: accountKey(user, identifier), limit: s.limits.PerAccount, what: "this account"},
+		{key: "addr:" + st.clientAddr, limit: s.limits.PerAddress, what: "this address"},
+	}
+	if refusal, err := s.checkSigninLimits(ctx, subjects, now); err != nil || refusal != nil {
+		if refusal != nil {
+			return gen.SignIn429JSONResponse{RateLimitedJSONResponse: gen.RateLimitedJSONResponse{
+				Body:    errorEnvelope(st, refusal.apiError),
+				Headers: gen.RateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
+			}}, nil
+		}
+		return nil, err
+	}
+
+	hash := ""
+	if user != nil {
+		hash = user.PasswordHash
+	} else if hash, err = s.dummyHash(); err != nil {
+		return nil, err
+	}
+	ok, err := s.passwords.verify(ctx, hash, password)
+	if err != nil {
+		return nil, fmt.Errorf("check password: %w", err)
+	}
+	if user == nil || !ok {
+		keys := []string{subjects[0].key, subjects[1].key}
+		if err := s.store.RecordSigninFailure(ctx, keys, now); err != nil {
+			return nil, err
+		}
+		return gen.SignIn401JSONResponse{InvalidCredentialsJSONResponse: gen.InvalidCredentialsJSONResponse(
+			errorEnvelope(st, errInvalidCredentials))}, nil
+	}
+
+	token, tokenHash := newToken()
+	sess, err := s.store.SignIn(ctx, user.ID, s.grant(st, tokenHash, now))
+	if errors.Is(err, store.ErrTooManySignins) {
+		return gen.SignIn400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(
+			errorEnvelope(st, s.tooManySignins()))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.session = sess
+	return gen.SignIn200JSONResponse{
+		Body:    userEnvelope(st, 200, st.activeUser()),
+		Headers: gen.SignIn200ResponseHeaders{SetCookie: sessionCookie(token, sess, now)},
+	}, nil
+}
+
+// findAccount reads a sign-in body and looks up the account it names; user
+// is nil when there is none.
+func (s *Server) findAccount(ctx context.Context, body *gen.SignInRequest) (identifier, password string, user *store.User, err error) {
+	strategy, err := body.Discriminator()
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch strategy {
+	case "plain_email":
+		b, asErr := body.AsSignInWithEmail()
+		if asErr != nil {
+			return "", "", nil, asErr
+		}
+		identifier, password = string(b.Email), deref(b.Password)
+		user, err = s.store.UserByEmail(ctx, identifier)
+	case "plain_username":
+		b, asErr := body.AsSignInWithUsername()
+		if asErr != nil {
+			return "", "", nil, asErr
+		}
+		identifier, password = b.Username, deref(b.Password)
+		user, err = s.store.UserByUsername(ctx, identifier)
+	default:
+		return "", "", nil, fmt.Errorf("sign-in: validated request with strategy %q", strategy)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return identifier, password, nil, nil
+	}
+	return identifier, password, user, err
+}
+
+func deref[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
+}
+
+// accountKey is what the per-account limit counts by: the account when
+// there is one, so that naming it by email or by username adds up, and
+// otherwise the identifier as typed, folded.
+func accountKey(user *store.User, identifier string) string {
+	if user != nil {
+		return "user:" + user.ID
+	}
+	return "id:" + strings.ToLower(identifier)
+}
+
+type limitSubject struct {
+	key   string
+	limit int
+	what  string // for the message: "this account", "this address"
+}
+
+type limitRefusal struct {
+	*apiError
+	retryAfter int
+}
+
+// checkSigninLimits returns a refusal when any subject has had its limit
+// of failures within the window. Retry-After is when the last of the
+// limited subjects is free again.
+func (s *Server) checkSigninLimits(ctx context.Context, subjects []limitSubject, now time.Time) (*limitRefusal, error) {
+	var until time.Time
+	var what string
+	for _, subj := range subjects {
+		at, err := s.store.SigninFailureAt(ctx, subj.key, now.Add(-s.limits.Window), subj.limit)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if free := at.Add(s.limits.Window); free.After(until) {
+			until, what = free, subj.what
+		}
+	}
+	if until.IsZero() {
+		return nil, nil
+	}
+	secs := max(int((until.Sub(now)+time.Second-1)/time.Second), 1)
+	return &limitRefusal{
+		apiError: newAPIError(http.StatusTooManyRequests, gen.RATELIMITEXCEEDED, "",
+			fmt.Sprintf("too many failed sign-ins for %s; try again in %d seconds", what, secs)),
+		retryAfter: secs,
+	}, nil
+}
+
+func (s *Server) tooManySignins() *apiError {
+	return newAPIError(http.StatusBadRequest, gen.TOOMANYSIGNINS, "",
+		fmt.Sprintf("this browser already has %d accounts signed in; sign one out first", s.maxSignins))
+}
+
+// grant is a sign-in on the caller's browser session, or a new one, with
+// a new token and the configured lifetimes.
+func (s *Server) grant(st *requestState, tokenHash []byte, now time.Time) store.Grant {
+	g := store.Grant{
+		TokenHash:       tokenHash,
+		Now:             now,
+		IdleExpiresAt:   now.Add(s.idleTimeout),
+		SigninExpiresAt: now.Add(s.signinLifetime),
+		MaxSignins:      s.maxSignins,
+	}
+	if st.session != nil {
+		g.SessionID = st.session.ID
+	}
+	return g
+}
+
+// clientAddress is the address the per-address limit counts by: the
+// connection's, or the one a trusted proxy put in the configured header.
+// IPv6 addresses count by their /64, which one client usually holds whole.
+func (s *Server) clientAddress(r *http.Request) string {
+	raw := ""
+	if s.addressHeader != "" {
+		if v := r.Header.Values(s.addressHeader); len(v) > 0 {
+			// The last entry is the one the trusted proxy added; the ones
+			// before it are whatever the client claimed.
+			list := strings.Split(v[len(v)-1], ",")
+			raw = strings.TrimSpace(list[len(list)-1])
+		}
+	}
+	addr, err := netip.ParseAddr(raw)
+	if err != nil {
+		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+		if splitErr != nil {
+			host = r.RemoteAddr
+		}
+		if addr, err = netip.ParseAddr(host); err != nil {
+			return host
+		}
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
+}
