@@ -403,3 +403,39 @@ func TestDeadCookieIsCleared(t *testing.T) {
 		t.Errorf("a request without a cookie got Set-Cookie %q", r.header.Get("Set-Cookie"))
 	}
 }
+
+// TestDefaultLimits pins the defaults docs/DECISIONS.md argues for: 5
+// accounts per browser, 10 failed sign-ins per account in 15 minutes.
+func TestDefaultLimits(t *testing.T) {
+	clk := newClock()
+	ts := newTestServer(t, withClock(clk))
+	jar := ""
+	for i := range 5 {
+		ct, b := jsonBody(map[string]any{"email": "acct" + strconv.Itoa(i) + "@example.com", "password": pw})
+		var opts []reqOption
+		if jar != "" {
+			opts = append(opts, withCookie(jar))
+		}
+		jar = ts.call(t, "POST", "/auth/signup", ct, b, opts...).token(t)
+	}
+	ct, b := jsonBody(map[string]any{"email": "sixth@example.com", "password": pw})
+	ts.call(t, "POST", "/auth/signup", ct, b, withCookie(jar)).wantError(t, http.StatusBadRequest, "TOO_MANY_SIGNINS", "")
+
+	for i := range 10 {
+		r := ts.signIn(t, "plain_email", "acct0@example.com", "wrong")
+		r.wantError(t, http.StatusUnauthorized, "INVALID_CREDENTIALS", "")
+		if i < 9 {
+			clk.advance(time.Minute)
+		}
+	}
+	r := ts.signIn(t, "plain_email", "acct0@example.com", pw)
+	r.wantError(t, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "")
+	// The first of the ten failed 9 minutes ago: free in 6 minutes.
+	if got := r.header.Get("Retry-After"); got != strconv.Itoa(6*60) {
+		t.Errorf("Retry-After %q, want %d", got, 6*60)
+	}
+	clk.advance(6 * time.Minute)
+	if r := ts.signIn(t, "plain_email", "acct0@example.com", pw); r.status != http.StatusOK {
+		t.Errorf("after the window: %d, want 200", r.status)
+	}
+}
