@@ -149,7 +149,7 @@ FROM browser_sessions bs
 JOIN signins si ON si.session_id = bs.id AND si.expires_at > ?2
 JOIN users u ON u.id = si.user_id
 WHERE %s = ?1 AND bs.idle_expires_at > ?2
-ORDER BY si.created_at, si.id`
+ORDER BY si.created_at, si.rowid`
 
 var (
 	sessionByTokenQuery = fmt.Sprintf(sessionQuery, "bs.token_hash")

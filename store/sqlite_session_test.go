@@ -43,7 +43,12 @@ func TestSignInAddsAndReactivates(t *testing.T) {
 	if got := userIDs(sess); len(got) != 2 || sess.Active().User.ID != ids[1] {
 		t.Fatalf("after two sign-ins: %v, active %s; want both, the second active", got, sess.Active().User.ID)
 	}
-	first := sess.Signins[0]
+	var first store.Signin
+	for _, si := range sess.Signins {
+		if si.User.ID == ids[0] {
+			first = si
+		}
+	}
 
 	// Signing in again as the first account makes its sign-in active,
 	// with a new lifetime, instead of adding one.
