@@ -5,7 +5,8 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench build generate check-generated lint fmt-check vet staticcheck clean
+.PHONY: run test bench build generate check-generated lint fmt-check vet staticcheck clean \
+	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
 run:
@@ -23,24 +24,76 @@ bench:
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meapi ./cmd/meapi
 
-## generate: regenerate gen/ from openapi.yaml
-generate:
-	$(GO) generate ./gen
+# The packages generated from openapi.yaml: the server side and the Go client.
+GENERATED := gen client
+# The TypeScript client, and the npm tools (spec linters, the API reference's renderer).
+TS    := sdk/typescript
+TOOLS := tools
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-## check-generated: fail when gen/ differs from a fresh generation
-check-generated:
+$(TS)/node_modules: $(TS)/package-lock.json
+	cd $(TS) && $(NPM_CI)
+	@touch $@
+
+$(TOOLS)/node_modules: $(TOOLS)/package-lock.json
+	cd $(TOOLS) && $(NPM_CI)
+	@touch $@
+
+## generate: regenerate gen/, client/ and the TypeScript types from openapi.yaml
+generate: $(TS)/node_modules
+	$(GO) generate $(addprefix ./,$(GENERATED))
+	cd $(TS) && npm run --silent generate
+
+## check-generated: fail when gen/, client/ or the TypeScript types differ from a fresh generation
+GENERATED_FILES = $(foreach d,$(GENERATED),$(wildcard $(d)/*.gen.go)) $(TS)/src/schema.d.ts
+check-generated: $(TS)/node_modules
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	cp gen/*.gen.go "$$tmp/" && \
-	$(GO) generate ./gen && \
-	for f in gen/*.gen.go; do \
-		if ! cmp -s "$$f" "$$tmp/$$(basename $$f)"; then \
+	for f in $(GENERATED_FILES); do mkdir -p "$$tmp/$$(dirname $$f)" && cp "$$f" "$$tmp/$$f"; done && \
+	$(MAKE) -s generate >/dev/null && \
+	status=0 && \
+	for f in $(GENERATED_FILES); do \
+		if ! cmp -s "$$tmp/$$f" "$$f"; then \
 			echo "check-generated: $$f differs from what openapi.yaml generates; run make generate and commit"; \
-			diff -u --label "$$f (committed)" --label "$$f (generated)" "$$tmp/$$(basename $$f)" "$$f" | head -40; \
-			cp "$$tmp"/*.gen.go gen/; \
-			exit 1; \
+			diff -u --label "$$f (committed)" --label "$$f (generated)" "$$tmp/$$f" "$$f" | head -40; \
+			cp "$$tmp/$$f" "$$f"; \
+			status=1; \
 		fi; \
 	done; \
-	echo "check-generated: gen/ matches openapi.yaml"
+	if [ $$status = 0 ]; then echo "check-generated: $(GENERATED_FILES) match openapi.yaml"; fi; \
+	exit $$status
+
+## lint-spec: Redocly CLI and Spectral on openapi.yaml (rules in redocly.yaml, .spectral.yaml)
+lint-spec: $(TOOLS)/node_modules
+	$(TOOLS)/node_modules/.bin/redocly lint openapi.yaml
+	$(TOOLS)/node_modules/.bin/spectral lint openapi.yaml --fail-severity=warn
+
+## check-breaking: fail when openapi.yaml breaks clients of the last release (see README, "Releasing")
+check-breaking:
+	tools/check-breaking.sh --self-test
+	tools/check-breaking.sh
+
+## docs-asset: copy Redoc's bundle from the pinned npm package into the binary's assets
+docs-asset: $(TOOLS)/node_modules
+	cp $(TOOLS)/node_modules/redoc/bundles/redoc.standalone.js impl/apidocs/redoc.standalone.js
+	cp $(TOOLS)/node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt impl/apidocs/
+	cp $(TOOLS)/node_modules/redoc/LICENSE impl/apidocs/redoc.LICENSE
+
+## check-docs-asset: fail when the embedded Redoc bundle is not the pinned npm package's
+check-docs-asset: $(TOOLS)/node_modules
+	@cmp $(TOOLS)/node_modules/redoc/bundles/redoc.standalone.js impl/apidocs/redoc.standalone.js && \
+	echo "check-docs-asset: impl/apidocs/redoc.standalone.js is redoc@$$(node -p 'require("./$(TOOLS)/node_modules/redoc/package.json").version')'s"
+
+## test-ts: the TypeScript client's tests, against a meapi built from this tree
+test-ts: $(TS)/node_modules
+	cd $(TS) && npm test
+
+## test-browser: load /docs in headless Chromium (needs /usr/bin/chromium or $$CHROMIUM)
+test-browser:
+	$(GO) test -count=1 -tags browser -run Browser ./impl
+
+## conformance: serve a fresh meapi and run `meapi conformance` against it
+conformance:
+	tools/conformance.sh
 
 ## lint: gofmt, go vet and staticcheck (pinned in tools.go)
 lint: fmt-check vet staticcheck

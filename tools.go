@@ -6,5 +6,6 @@ package meapi
 
 import (
 	_ "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen"
+	_ "github.com/oasdiff/oasdiff"
 	_ "honnef.co/go/tools/cmd/staticcheck"
 )

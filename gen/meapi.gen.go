@@ -257,9 +257,11 @@ type ErrorCode string
 
 // ErrorEnvelope A refusal or a failure. `data` is always null.
 type ErrorEnvelope struct {
-	Data    nullable.Nullable[map[string]interface{}] `json:"data"`
-	Errors  []Error                                   `json:"errors"`
-	Message string                                    `json:"message"`
+	// Data Only `null`. Members that may be null refer to this beside their
+	// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
+	Data    nullable.Nullable[NullValue] `json:"data"`
+	Errors  []Error                      `json:"errors"`
+	Message string                       `json:"message"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
@@ -304,6 +306,10 @@ type ImageURL = string
 //
 // Example: Ada
 type Name = string
+
+// NullValue Only `null`. Members that may be null refer to this beside their
+// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
+type NullValue = map[string]interface{}
 
 // Password 8 to 128 characters. Stored only as an argon2id hash.
 //
@@ -396,7 +402,7 @@ type SignUpRequest struct {
 	//
 	//
 	// Example: Ada
-	FirstName *Name `json:"first_name,omitempty"`
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
 	// LastName A first or last name. Leading and trailing white space is removed
 	// before it is stored. As sent it must be at most 100 characters,
@@ -405,7 +411,7 @@ type SignUpRequest struct {
 	//
 	//
 	// Example: Ada
-	LastName *Name `json:"last_name,omitempty"`
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
 
 	// Password 8 to 128 characters. Stored only as an argon2id hash.
 	//
@@ -421,7 +427,7 @@ type SignUpRequest struct {
 	//
 	//
 	// Example: ada
-	Username *Username `json:"username,omitempty"`
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
 // Signin One account signed in on this browser session.
@@ -467,13 +473,36 @@ type UpdateMeRequest struct {
 	Email *ReadOnlyMember `json:"email,omitempty"`
 
 	// EmailVerified A member of `User` that cannot be written. Any value is refused.
-	EmailVerified *ReadOnlyMember         `json:"email_verified,omitempty"`
-	FirstName     nullable.Nullable[Name] `json:"first_name,omitempty"`
+	EmailVerified *ReadOnlyMember `json:"email_verified,omitempty"`
+
+	// FirstName A first or last name. Leading and trailing white space is removed
+	// before it is stored. As sent it must be at most 100 characters,
+	// contain no control characters, and contain something other than white
+	// space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
 	// Id A member of `User` that cannot be written. Any value is refused.
-	Id       *ReadOnlyMember             `json:"id,omitempty"`
+	Id *ReadOnlyMember `json:"id,omitempty"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
+	// (percent-encode anything else), with a host and without user
+	// information.
+	//
+	//
+	// Example: https://images.example.com/ada.png
 	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
-	LastName nullable.Nullable[Name]     `json:"last_name,omitempty"`
+
+	// LastName A first or last name. Leading and trailing white space is removed
+	// before it is stored. As sent it must be at most 100 characters,
+	// contain no control characters, and contain something other than white
+	// space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
 
 	// PhoneNumber A member of `User` that cannot be written. Any value is refused.
 	PhoneNumber *ReadOnlyMember `json:"phone_number,omitempty"`
@@ -485,26 +514,69 @@ type UpdateMeRequest struct {
 	TwoFactorEnabled *ReadOnlyMember `json:"two_factor_enabled,omitempty"`
 
 	// UpdatedAt A member of `User` that cannot be written. Any value is refused.
-	UpdatedAt *ReadOnlyMember             `json:"updated_at,omitempty"`
-	Username  nullable.Nullable[Username] `json:"username,omitempty"`
+	UpdatedAt *ReadOnlyMember `json:"updated_at,omitempty"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared case-folded). A short list of reserved
+	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
+	// auth, help, me, meapi, null, root, security, session, signin, signout,
+	// signup, staff, support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
 // User A user, as the user themself sees it.
 type User struct {
-	CreatedAt     Timestamp                   `json:"created_at"`
-	Email         Email                       `json:"email"`
-	EmailVerified bool                        `json:"email_verified"`
-	FirstName     nullable.Nullable[Name]     `json:"first_name"`
-	Id            UserID                      `json:"id"`
-	ImageUrl      nullable.Nullable[ImageURL] `json:"image_url"`
-	LastName      nullable.Nullable[Name]     `json:"last_name"`
+	CreatedAt     Timestamp `json:"created_at"`
+	Email         Email     `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+
+	// FirstName A first or last name. Leading and trailing white space is removed
+	// before it is stored. As sent it must be at most 100 characters,
+	// contain no control characters, and contain something other than white
+	// space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name"`
+	Id        UserID                  `json:"id"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
+	// (percent-encode anything else), with a host and without user
+	// information.
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl nullable.Nullable[ImageURL] `json:"image_url"`
+
+	// LastName A first or last name. Leading and trailing white space is removed
+	// before it is stored. As sent it must be at most 100 characters,
+	// contain no control characters, and contain something other than white
+	// space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name"`
 
 	// PhoneNumber Not settable in this version; always null.
-	PhoneNumber      nullable.Nullable[string]   `json:"phone_number"`
-	PhoneVerified    bool                        `json:"phone_verified"`
-	TwoFactorEnabled bool                        `json:"two_factor_enabled"`
-	UpdatedAt        Timestamp                   `json:"updated_at"`
-	Username         nullable.Nullable[Username] `json:"username"`
+	PhoneNumber      nullable.Nullable[string] `json:"phone_number"`
+	PhoneVerified    bool                      `json:"phone_verified"`
+	TwoFactorEnabled bool                      `json:"two_factor_enabled"`
+	UpdatedAt        Timestamp                 `json:"updated_at"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared case-folded). A short list of reserved
+	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
+	// auth, help, me, meapi, null, root, security, session, signin, signout,
+	// signup, staff, support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username"`
 }
 
 // UserEnvelope A successful response whose data is a user.
@@ -714,6 +786,12 @@ type ServerInterface interface {
 	// SignUp Create an account and sign in as it
 	// (POST /auth/signup)
 	SignUp(w http.ResponseWriter, r *http.Request)
+	// GetAPIReference The API reference
+	// (GET /docs)
+	GetAPIReference(w http.ResponseWriter, r *http.Request)
+	// GetAPIReferenceScript The API reference's renderer
+	// (GET /docs/redoc.standalone.js)
+	GetAPIReferenceScript(w http.ResponseWriter, r *http.Request)
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -753,6 +831,18 @@ func (_ Unimplemented) SignIn(w http.ResponseWriter, r *http.Request) {
 // SignUp Create an account and sign in as it
 // (POST /auth/signup)
 func (_ Unimplemented) SignUp(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetAPIReference The API reference
+// (GET /docs)
+func (_ Unimplemented) GetAPIReference(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetAPIReferenceScript The API reference's renderer
+// (GET /docs/redoc.standalone.js)
+func (_ Unimplemented) GetAPIReferenceScript(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -832,6 +922,34 @@ func (siw *ServerInterfaceWrapper) SignUp(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SignUp(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAPIReference operation middleware
+func (siw *ServerInterfaceWrapper) GetAPIReference(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAPIReference(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAPIReferenceScript operation middleware
+func (siw *ServerInterfaceWrapper) GetAPIReferenceScript(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAPIReferenceScript(w, r)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -1123,6 +1241,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIDocument)
 	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/docs", wrapper.GetAPIReference)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/docs/redoc.standalone.js", wrapper.GetAPIReferenceScript)
+	})
 
 	return r
 }
@@ -1409,6 +1533,100 @@ func (response SignUp500JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	return err
 }
 
+type GetAPIReferenceRequestObject struct {
+}
+
+type GetAPIReferenceResponseObject interface {
+	VisitGetAPIReferenceResponse(w http.ResponseWriter) error
+}
+
+type GetAPIReference200ResponseHeaders struct {
+	ContentSecurityPolicy string
+}
+
+type GetAPIReference200TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       GetAPIReference200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetAPIReference200TexthtmlResponse) VisitGetAPIReferenceResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Security-Policy", fmt.Sprint(response.Headers.ContentSecurityPolicy))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAPIReference500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetAPIReference500JSONResponse) VisitGetAPIReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIReferenceScriptRequestObject struct {
+}
+
+type GetAPIReferenceScriptResponseObject interface {
+	VisitGetAPIReferenceScriptResponse(w http.ResponseWriter) error
+}
+
+type GetAPIReferenceScript200ResponseHeaders struct {
+	CacheControl string
+}
+
+type GetAPIReferenceScript200TextjavascriptResponse struct {
+	Body          io.Reader
+	Headers       GetAPIReferenceScript200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetAPIReferenceScript200TextjavascriptResponse) VisitGetAPIReferenceScriptResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/javascript")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAPIReferenceScript500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetAPIReferenceScript500JSONResponse) VisitGetAPIReferenceScriptResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -1671,6 +1889,20 @@ func (response GetOpenAPIDocument200ApplicationyamlResponse) VisitGetOpenAPIDocu
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetOpenAPIDocument500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetOpenAPIDocument500JSONResponse) VisitGetOpenAPIDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -1992,6 +2224,12 @@ type StrictServerInterface interface {
 	// SignUp Create an account and sign in as it
 	// (POST /auth/signup)
 	SignUp(ctx context.Context, request SignUpRequestObject) (SignUpResponseObject, error)
+	// GetAPIReference The API reference
+	// (GET /docs)
+	GetAPIReference(ctx context.Context, request GetAPIReferenceRequestObject) (GetAPIReferenceResponseObject, error)
+	// GetAPIReferenceScript The API reference's renderer
+	// (GET /docs/redoc.standalone.js)
+	GetAPIReferenceScript(ctx context.Context, request GetAPIReferenceScriptRequestObject) (GetAPIReferenceScriptResponseObject, error)
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -2112,6 +2350,54 @@ func (sh *strictHandler) SignUp(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(SignUpResponseObject); ok {
 		if err := validResponse.VisitSignUpResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAPIReference operation middleware
+func (sh *strictHandler) GetAPIReference(w http.ResponseWriter, r *http.Request) {
+	var request GetAPIReferenceRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAPIReference(ctx, request.(GetAPIReferenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAPIReference")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAPIReferenceResponseObject); ok {
+		if err := validResponse.VisitGetAPIReferenceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAPIReferenceScript operation middleware
+func (sh *strictHandler) GetAPIReferenceScript(w http.ResponseWriter, r *http.Request) {
+	var request GetAPIReferenceScriptRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAPIReferenceScript(ctx, request.(GetAPIReferenceScriptRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAPIReferenceScript")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAPIReferenceScriptResponseObject); ok {
+		if err := validResponse.VisitGetAPIReferenceScriptResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2355,154 +2641,160 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchu51eCr4Ot8VZaSJkVSkm1RlapwZDrDjC7+dMnsxK2oITZIIm4CdAMtmuNRavbvPsL+2UfYZ9rZ",
-	"F/kKB0A3+kKKkiUnM6UfyVjNBho45+Dcz8Fnb8inM84Ik8LrfvbIJzydxQT+fUTU/4t0OsXJwut65xOC",
-	"8FDSG4JSQRLP925wnMJLEZZY/XeYECxJdIWl1/U6rc7LRrvd6Lw+b73stl93t3eb7c723zzfI1NMY6/r",
-	"4Qj/yXyyOeRT+8vVDUnoiJLI645wLIjvjWgi5BXDU+J1vV6EPd+jkdf11EKuOh9nH7Zvrn/8x6fJq/l0",
-	"R47Yy2GU7IoFUa9N8ZhcpYn63ETKmehubcEz0XS+vIUj3Jyxsed7Mc6/dMhvSIyHap7ZhDNyxdLpNUm8",
-	"Lkvj2D6rLFbO+dUIDyVPrgjD17HzUzqLlgGo0+q22s2d3ZcKQGpfZg04wt6t75Ek4Ynwuu8vfW9KhMBj",
-	"9aPne4IIQTlT4NfYuRJ0zCi7Dz4AlnrY1askmnY+fNz5NP/x5eSajbZncri42RX/wGZdz4h+QkTf+hYP",
-	"WEoynUmDcv1Q/fGM1V8hVg0G01kBrQrZEstUeN1Oq6Vwf0r0MJfvnhGJ5IQgACJSv/toGBOcwFO1X3jo",
-	"8uMivNNxKiRGGu4OfBQU1EfPNAc5o2NGogErfR2eIsrq+P0z4Tw9O3hm/M+M/5nx/9YZf4EHn6SyyISP",
-	"+TWPFkjczYuBpz+IaWjQ3EGDa28HVnoxK26jhxiZIzwc8pRJf/V2nkny2ZR4RvSzRHnG6v0lSvtWIX9C",
-	"cEQScOUcKHPBiJgDzj9QzWqJGCZ0JuHIe+8SIgiTaD4hDDEO3LlBGaICxWQkuyi8ujIM4o/76B2Wkz9u",
-	"7aMj/KnRG5M/tvYD9q2UsxMWL/bRGRmmCdlHZ3hKzqgkfzzEn0IfzSd0OEFT/IEIsF2uEz4XJEFRwmfq",
-	"QcCGsLhmoESCQYrX9VZ/GK3+ruJrwwmZglSZKZglart/v2NSz/fkYqa+LmRC2RjOU/8cj6uQO58QdEMS",
-	"NRfiI9iZwpqPRjxB4WDUOMJyOAkRZyh81zs/+BZtTUnYRAOJhhPMxkQETEGd3JAkG21/8hFmEeIsXqif",
-	"WBk0wV2E39wOFGtPyMeUJor+ZJKSJSAJvPf/8bvGPy//EHj/Wbv/UyKTRW8k9RkvQuGMDDmLBEqZpDHC",
-	"Gf0oIMgJFVbuI54gHEUJEQLpp2QmSYTwGFPWdDf3eqe1auFTyug0nXrddrZUyiQZk8TTGpW8g+Idgg7S",
-	"Vmt7KPkHwuCfpEoT+hWhd2lfuoPkmwELzfhQbVYhV9IpgRNlIKWemWWgOU/jCJFPM5oQlLJUkGj5WfhB",
-	"bv9l3v70atbinXj349vJ3n+1pq3rV1F/Oz3rfNz+/ua7j6+jv7xke8Pqbl62dl631jk7axFOvqj3vcbf",
-	"cOPHVmPvqnH5eWf7tvYk3ap5xYwzoV3N3+DolHxMiQC9d8iZJAz+iWezmA6xQtjWP4RWTVwfNWU3OKbR",
-	"X85Ojouq5hGORzyZkgjBbxUFU7PtTBNSH43UEgfHf+0dDt5cmVG5emS+pI5lgoeSJOjF7QsUK9JiYyDy",
-	"azKmjKm/+Ajx63+QoUQfyALpXaMNLNH1QhLUfrXp3RZUL8VAEr1/BIo+FYhxifQX1VKaz9rZs3b2jNXf",
-	"gHa2ow3khOBI8d2ygayeN0DaT4naAkh/jCTnKOZsXPH0ruZmp/3em6uT48Mfrt4O+odvPIUgEiuEbGnU",
-	"ulwInqAhZor1XBOjgETerZ/NB7yxdz44Ob7qn56enLoTOqh3Z52mAmbDEk25kKjdauU8VNzFCOdYoISM",
-	"QBA+s8BnFviM1d8KC7x1Vcn/TMjI63q/28qzEbb0r2Krr7han92QmM+I1h2r5pdlGg6/AM7JuJwo5Us9",
-	"nydUSsK6aFrQDQO2EbpaX7jpI2y5r5xg6bBEMwXaCEucNdz0A+aMogLxGUlAcUURJ1qf+8D4HG2EF8ff",
-	"HZ98f5yNBIsIAUsPGHzxOiH4g0AYJWlM0EZY5rvhZhOdMIIIk8kCzUiCZgm/jslUWQu3vneQcCFOEjo2",
-	"rHEthfpucXJwenJ2dnVyOvjz4PjqtP9fF/2z8wKzVxgmDRAcCuoGKwKNEj5FWCGDJIjDuhBOCAAFxzGf",
-	"KzFTkASwg4Z51WJ3LUnwOH7sndb241FoD9UDpggXQSUpCrxb3xswZWPh+DHRODg+758e9w4LqNNmaHJD",
-	"EjTCNCYRkhxhJuaWns2aS3iy60Pwma+Bmd1W6/Ewc8anRHMIs2nOUA6JJlK8JSIS01gAwVKGqBQo5mMf",
-	"aX8N1QOsOWuQBpbbQUIiwiTFsXhc9GlmdXDaf9M/Ph/0Ds8KmGQ8c7VMsNDIo7CQETUK5QwLMedJ+dB9",
-	"nygVE+SajyxfV9zJvv91Tl77cWWDXbyyqudqh8Bw66CkNWCeZHvvKn5M7DEwDhwBGRiCa+FAZc7fJYlj",
-	"7eQ0fPiYy14qJwr2QyVMH5MMjk/Or3oX598qEjjonffflIlAew+sa0l7VksIP6NjBhTM1ZZLcutXh+xj",
-	"u+fcsReafaOhouQ5lRNzWoGXwWF9hxcxx9E554c4GZPHRNG73g+HJ703V+cnJ1eHvdM/9ysct2DsVEyl",
-	"l9uvd8BnJNZwGIGJqHbwVfDW3n4aBc7uBnYC+hdD7ZfoO/qNRlYC/leqRr4Fjv2o+DrtH5wcvxmAovW2",
-	"NzgsHSrrys9P/BT+VJgcpklCmLSBgBqEOV79CAnKhkQxDy3w8bN5+2zePmP1t2HetjuPxxud8CHTLkCS",
-	"aK5jYqhqfV3FSJZzFnRctYKBm55iSQ7plD6yZnLaO+9fHQ6OBudX/f9x0O+/KbFRJammmC2szm0ihaIS",
-	"KtxHyryFwKDSUl7vtJCJv5XZ65IZ3QliLMlXMVB2OnuPKBvXhZVSW8Gc1A91gLUZsP4NSRalYCyZIpr7",
-	"SXQYMoTYbgOCu6EFM5rgGxIwpUGTyEfkhjBHiaLjicxNA4hTOjkHznzLoGDe3nLCyrc6dJvc0CG5YPgG",
-	"01id28ckz7P+6V8HB/2ri+PeX3uDw943h1W9TM1wjQXJJb22AUp0d8wlHLHF1zF8H1nnMuY+FSidoes0",
-	"c3TBc7ShDN1lcNgE/qHMhwF7cPBWyARLMq7EQOxzbWBlXyafqJDrxz5WxSqyLxedV+azVg/njCA+QrMY",
-	"U3ZlrGL9RyYUlqvljiNnv84N+XWsK4g1Sc6PMCuBOWMshn8I7fqgwmblrA9pZd4c9Y5/uDob/Pl4cHxW",
-	"Ok35lAjHcFrA4t7Nv5wlgu7DPzXgU6krHpax+mw0Tkg+Q3kXz2r1s1r9jNXnqNGXR42wQGEu6kI/YDxB",
-	"YZn3hTp/ssD1rAsu4348joTOdwQ/T8bJqERTvEAbu+h6gSIywmksN40rUcnai9kBZ6OYDuVj6kP9o97g",
-	"8Oq8913/eHWCAGaZsmmUwMxnahP67BZBVpe19J75UeIPX0v+7T0uwRQ2C25ka4LpsjyaQ8BsUmFuTuVw",
-	"8hAtaf1YgKa+goqjYUejslvYmgKQqVpDpU7M4MnUm2cO/Sx3n7H665G7jxcJLwlRBBnyBSZmJGiYMbDQ",
-	"psNiFNMbErA7OJgRmBdMpLMZTySJjkhE8TnkID8e6704Prt49+7k9Lz/5uqo/2bQuzr/4V3Rk3CgP9VQ",
-	"ny5ZlV1U+XiR2TrLR1O1fiQXs68U29l9utjOC4FCFywh2lAkYB/12ZBHlI3DTYt0Ba5SPo0uGRAgXC8M",
-	"PZ8rcfuo6D3rnx73jvpVxSg7QhUzNwuZU6Hl/8MVoGde+iwhn7H6a5GQj2hm9Ew2GESLM1084ywbak6c",
-	"kAglZIyTKFZWFx+hmEhJEjTEgmw2vdxONuV/lDBbDQXMJtIhdBy/SxRflZSIDFBVBj7EcUySFzUWLdis",
-	"QmIWCYRH0tSv2fQK1DNDA6YMRp5KnedYStEYE6nsyJlcIJwkeCHACA8LHLGLFN5DHWWYOYuu4Zw4jk9G",
-	"cNpWYeJMv6/QW+MaNyoGeKDDrSkJER6Cj1QnD6VxrPi3+q8OT8gkJXXnv1IlZ+M3lKFZwscQpUG9eK62",
-	"rWFAjfvAZBJ0EbkhySJXezI/tdpUTCQR2u+Zwx2ARCWZwgJM8ZWuSFIyc4o/DfSPraw0CwDv3TrMqrxy",
-	"HUiyDoClDldLGz7icQQ5jop/NN0FrYOV+oUVzmAtaNPZvUAr9JiAPQEsb93iufcV0shBXd2bXyLqS7/6",
-	"5b5m5J8r/KPopWiiC0Y/pmQ5v9hHQnLFURSzWcyqJYdVUTHiyRT4aOYkwp8OCRvLidft7O743pQy+/e2",
-	"71YKvv97EIg/Xf7hT/Yf1UJT3/vUMCMaNXUkpf0hkQ4naumKPRaWqWCkuO09Gd4JIzabuiZhrMx8tLa4",
-	"Bs8/UC/eZmpkBW2Qi47eccoUXjZO3x6gl3ut9iaSHFZgUstNfXEhXQrLgIGvsIl616UabjaOs7FUICyR",
-	"flPz0RwvG1sb7//+z63Ln/75vtW+3Pz9Zg1ibh1dtrr+STrFDJkAk12nAaSvTlWfjWMqJk30hoNmP8OJ",
-	"IIgCUB16adcVHrsHCUCeL6X2bGQQr1mokIpl+2iKhxPKSEPp5OqJTmFGavpmwAL2E9ICHv0EzwT6KWA/",
-	"NRoN+J/6eafVQj+hanK+j4oFBT4qpfz7qFI/4FfMYL/OuWy+21bfrSSAupM4ycHZqG01qi6HP3tjB22h",
-	"ndaunf3tycUxzHrUP//25M0VfPHw8OT7/ptsyJ56uWgsqRGOU9m+2u6oV2ty7LIXttXn2/D5SuqkhmKd",
-	"yW2Hd2ApNckn5oVdjS6b/Z49BbDUJAXAC4oRsnSq6K4moFyqFi5g2fNryu8q/tqa2GldYm99zveSeowM",
-	"dZ7vVTGn1lm2bYshgPo0yLpk1qU+kPoUIKfwoC4J47KG4RT15ftx8p72UONYF9iMMI3ThDRRqCz/UDvr",
-	"QTmw6lyRtdtORAb/6qXLsspXw3usK+HzegqPFlG3wAKNJtGuKj8O313JKgsuhVWfLZoEjjHzWcly3Vdh",
-	"d2/Pz7ss7LRatX0WCjqOniRfr6+hmC8rg08d2/6W4FhO3hi4r8R0EVX54u1h5R88XWS7qCGr+lUvX9GD",
-	"6U+kwyERYpTGaAIzKUpUq6JMqS7DCRl+WE54q/DngOpLaG6VJeDSXK7etZ6E5gzaOq3W5VMT2WCKx+Ti",
-	"9LBWdcbXgsepJCgEh0WILk4PlS5jU/I7rZ3XTvmyj3pnB4MBtGcJ2MaMJEPCZIMwpTAgzBY6LkZiQTZ9",
-	"rU1iNIGYL4uQtYmVcR8wyrRWbTzYrgK+lvMk08nThJY08tbO64KyZ+d7/x+Nfz5IA8/ABDNZIM0SykC3",
-	"MlBxy7x979g0Ni2fEd3WlCd5J9MmOoQjMgYoyQTTGKKLEyoJEjM8JDp9ccpvSBSwazLiCWS8UmFMmSbq",
-	"CQSaMJVodQW6r2w/JjEFhVn9M+FxAcVqEfYVkdWLaS8N1CfAwgIGKyujTjvMHGS0FRst8vCSefSp1WoE",
-	"waf22yD49Oqt+ufe28vfO790Wtkvvdb/+98///Lzz41ffv5fQdppdV7D/+/98vP//eV//p////PPl8tn",
-	"vBfe7waAxoxvEihqIKmLbUzhWYUQXitDp91xT1cTnWnDFPohYAGUl4w569AITbCYFLoFeUOeJGQo0YQr",
-	"u+Ia9rFQOrz62TkfWfFbES+d1wW8vK4CZ55QSXTTBuPuOTVdHI6I9k1WqTs328ILQZJwSUVxE/XYQpcA",
-	"O6m54GLi0ut+LnSMMB83jPQB4tL6jNdzlKl1L3GTOe3gM7+YNT5tJU/mKapxmJU4O6yrjmebrT6GHLaF",
-	"mmg+4UIn+trCvpIH64Vw9/cwMe3i6FlO30tO6+Ti5QxD0x94I1+IPA0dqTOii3QBEgq5oGeRCE1IQnwU",
-	"cy5IvPCR4KbcHpviicxrYStGkzQmwhT6xnz4QUBaap4Hpbn9XZyl1dlZ7eGoYy16+07KUJmms0Uav3AT",
-	"hdYzHCKhzBrTbk9zICVYNZnb4gqnYYHZt6lDt/5lp0YAi7IPQ289ompRU8qw1I62KZ7N1Ja6nz0nb3qV",
-	"t3fAvqdy0jeOxFJ+9Z3jLrJM7Ox4LrSmkaeX3/oeZ2TNkIC7nFt/3ffzZVxmuMvnuR93JnbMStZgFpjT",
-	"XHedtWbHCU51nn5vzSYXZ2vYTVkWvfUDZ6tZfqIL4LofZJ5irxmp1XkfUmed5fOXZ/3pcqwVEblmkSG8",
-	"3Lmfw9OBs5N7cCeoT1LpsI97gBnHJq4AruIlQrXPIh2Yuiuh0DdpHLqBpRWpnAFUzMKvOY8JZrDz2r1c",
-	"zB62lfudJTfUvXrIsWE5TsR6vQHrkrBLvC4V3qWoaSZUIqC1TydlDwiWrB0SrImeOEkLq/d2TqdESDyd",
-	"qaXSaL0w4uCNBd86oKuADXJnzVVHzkqXA2/wptapwGf4Y5rHlGlUtFvWyfJwTETz+nvc+LHTeHX5ufPy",
-	"tjZUo9OO9cIednjyFOJa5SukUQitLnWZVGixbMKa4ZdyvezrdQDP6aEO4qdvD9D29vYeNFuF1xRZXpwf",
-	"+Fk4jcYx1VWORWysSJ3J9LwIS9JQU9fB/QLyTI7IujCvWozJWKmgcjixeplrhqCeRDHBQmfGaf1N96nJ",
-	"WgcGTD8WjtmJE4JiKiSJss4lgjBwsqh5CqpewCrhKZTg3Nyv1QSnlLmbaz/8qJeM6lt/PS6+ZJiTI3Tf",
-	"8UVxsJ6xfGyrAiupIfQBK3AyqNZdQOberF1EQV596Y6KeVn33Vs5g+u+4+tSve47h5sTdu+xrg67tiOF",
-	"LYFmneJzYd0092Ef2heD8+YAUO8tSDxCghBh4u2rzuZ6m3EE8mWNcyo7suvNZlSwpTMV6KT4SlWJfJqT",
-	"uz6OldpRt5Nf12ku91ZSAkNq934pjWq/HEctx0jdFvPBH963G3uX71uNvcvPbb+9A9rLEpTmUrXKLe6m",
-	"gnoOcfe4Ild4lOPw6MyioqcW2u/mhFEwGTM7wEW1S5e1MKscwQo2CupxAX6XS9jaE3py8Re4a7UZ8Jvy",
-	"0/qdVvvJfbWG660wfkASlS2fu1PIHc4BL99p9Vws9dhsK9X/5Y4TXwL1uNf4G8KNH1GrsYeuUBM1Qh8J",
-	"iRMJIUcdsTWuHJ4EDKOIjqlsIvsh3X8gvSPHEm1gtzokYKWUSxNkNKndakRjxOOIRJtN1ENiwhMJ6rua",
-	"NiHQoCMKmP6+o7vDeqsJaV2Eoyllvv4PBX8SV1rCjPoBw6mc+GhC4pmPwJ1F1HNg5j5KOJc+EmSYJlQu",
-	"/Nypo80z/V+eSl/nJ6czgN5o5CNTvuQjsRCSTH2UsoiMKKvNL11pKpYySLMbJi6dyyaajXsGNAHHFQQj",
-	"g99C0Bd8V/oV4evfhY9eXL3w0YvmC3j1ReOFTro3gDpTR9RY0flhrmvBohPp4eYRJWDR9QKF707OztGW",
-	"wsuWBqq+LAaKoNRp6qKd7YAVCTllMxxFJELXWJCXO2kSo43O7kuUYBbxKbqmUmyaZGYGwVJoB+l7xs2e",
-	"pePnMMQz+h1Z6BoFykbcVldhXX5uBgK1oCmmACsT5i1uVL8CRKvV0sCz3fIg9cGDDAs0SqB0K0Jq46j3",
-	"btBFGM1IIjgDKhMonSlyZRGYurpKQMsamJYmiM8h9XtEY4LkJOHpeILCP/fPkc7gZ5F7AY8h/aw5pwK9",
-	"Wp29EqXUOtMtWYD80HOlAkV8mE4h0UBvDcLeeCi1SZ532BkTRhL4CjRpshQ2IcMPImDakWqTenHmWs1E",
-	"HLSwEpDOgCVKUgaeDehCirO3TDRLFtaVN+6JYz6HqjoIZwkC4auA/e53sFRiJLJ6pFP9ISHZzu1byasO",
-	"CUgCqHYH34++6gSOEvmEhzJeoBEUaho3hK++bXXEmb5mqqu+00ChFjxhV0P+/PydTbqFDJos21kvYh+G",
-	"mIMcdlEYeIEH9yqZxfkIG2ZZykZmes16Akj/65pIHzT/zAJgtsbQRyHUm5RGWvzrwQ8siwkYQhvrlbtA",
-	"vy5sPpTlC3FGNvV6tEhWkHh/6cJhP1s3YKjSJjzLRdK50GpFoQJ4qACoQZeBWa3O10H93ONUm4cO+eVq",
-	"Logb+BCELWS1U4ZCyH8PLeUZ5UWoP2vYnjmyxeeUhcAp9XErH82AbYSrLzWylyGFBgrZDU2bwGV1dw7M",
-	"AmZUF8NBgUXvO92h0QdCZkJLB7XVs297jc7uS50BQ4VIlW6AGJkHTAEOy2K8RHdwL5POEDNYARLqZRxn",
-	"Dd8CtmEf2X4hPtrNkpqchiH7JVrKbp7SpbQKRaWKJgfKZh1bArzHDfP10N5GhqhmGr3KwomidaASqjsq",
-	"6wQXwhBoJqbxHKJRrK/A4qkM2MYrFKkDUFh9KpTqRSUinyTMSqVeogP6hDQE/ObcGmdpmpF5jtMMQJwN",
-	"IXVtwtPEV8cDs5y/NlEfDyd5iRWOBdc7wprOlFjiI0BzlvsW0xGBy7w2tlt2GwGz+zDnXo3IIvVznOUi",
-	"NFGPmYu+Il9NTyJoPM0+MD5nAdMKgUKctqwg/QmKO3xzJUwmG6SWAfogmvSiJKFKQVQYh6vChXtaNsLs",
-	"nrtwE9B5tk7ffuhPr5Tdgra509oO2JKqgg0nq+aFQOEZGTbeEkVX6iya062vKQgDZroBwicMlPbzpVjm",
-	"JyeKfdmin2GaxC+EDyDebKK3SoUIGGBOK8lLrx4w1w4o0htyNqLj1HJ+taoxkQE7ODk905sc5p3ctQ4V",
-	"0yFhgjh60NHgXJm+hWJXPiNM8DQZkiZPxltmkNhS7976nqQyzlQoz/ds6+Cu1262mi3IW5gRpn7setvN",
-	"VnNbW0QT0CtdhgjBcV6XJ3IAGoZSpCwRqu1pdcpJBkF1+SMTPtfnK3tJV1lFXRQ6iQKhYaP6D9/+Zs0d",
-	"/XPAwvzBxp0R880m+oar05wA22oISWbKaIL1USK6WX8IWzMXKllmC/2AqL9fUXJqToJmFmVWBmmkOJFg",
-	"qahZ1BJ8zX7ySzG1ti1NMKU8x4ZSkEwrqCIEbYOgPFwqdV6SDsrkH5jiKAv9gP4XMKUDEq2u4EhnyJpW",
-	"nZuA12sy5HmaTxZoR30K5D/HC4QDpvac8RcQVLCMsn7b093yM8pRJ8MyKFuDpzhR/jCzcJW+B0fI9suH",
-	"mqXa4qQmelvqbKpDVdCVVuksAau05dd3GChSAQ+ILQXcV0vV/BrGlwtnbfPT1Y1MfV2PvNPZC1h9NdFd",
-	"DVOR7peqOUWmUg5sRf+AmWsViZDf8Ghxz66ZmWc97+X4zaJYE+m2blxe75+nItyVOptnzxQShG5Ljs3C",
-	"ghy3Y7aWL/iiM12lQH/t4vtiTt1t0QlmPLWFeyk7rdZ9e5rCqR4s9d3Zd7eOiLf+wgsu07prTPIGmgWm",
-	"LmpSbpwWvWdENvLLUVd16K1cpgqL2NHgqRuYgXGr0iQWBrbvHlhziwoM3b57qHv/kRrTXmNM+R4IGLd7",
-	"97jaPkNqcGfv7sFuB+5b39tdB6DZlUCuw8nrvv986zvepveX0LgiO5L2qg+jJDupqhKPhdd97yl9wrtU",
-	"k7o22ArVAjRT63A3E5ers7WumvPWYTbIcOWAKbZs/CH2amhHEGribaIV0jwzAO4S5/t6kTXSPGArxXlR",
-	"gqJ6ARowZ01d5wZk7XBJSCqMaNZjjapu7yWhcpnAuJh9kcAYpXFJXnxvDCUrSnEtt14uOWpawixr3bI2",
-	"x69ppgOlh7i09n6meGQarbLAH1fk3VOm5NmJa8mU9j0RaIJrd4oULQUuZo8oWJwke229WmsUXBzF2o5/",
-	"D8HyAOnQ2lvvY0771X+VUHlCAaHZuVPckFmKSmyAS7NeWOjK1h/VusakRk50Wi00n2iXPHSEADeyCQdY",
-	"+x5cb/lFWjw11+rYBvTNCmccE6mLYL0vUdrcyLANn3r8gxsEfl/o4fYVGvB17tFxsVSgvOwKNAN0MD+V",
-	"OP1iWiqQziG9IUzbHZY+MlwJQyXaRDAEUsHkEfG+WPVeniD9NEp3qQCuxAL753h8F/ODdwzDW0Mhrtwm",
-	"98UMYTk3KG3OweyUeJeQyC6Hk/q6pEQp6yYyp3UbiAK4ia2CTLHahtCdbl5t773c9HXBklKWAmbiC3Ku",
-	"K0mVlS8XMx3tTgWJuqU7Wql1j8LlYWQkIY8VaoL96qsmuEOF9o6SyHnHKMi2FjNgEGvgSj/TtWVhrv6E",
-	"PgozzUf9kfu4wLeZZdaEAcOJrvbE1zEx8UOSxU2cOiuM5hMeZ4W0utiWZo2VjVcJswVAGiClS5/NHF3w",
-	"BpduEa+7sDbbcsDue2GtBU/hstqAwW211ySGQdU7a31tHszkwsYMa2+2DVgfDydZDyYTZdQxLD7Kgl6+",
-	"0l91pEBkHY6KAaYwz0QKswhCqE5diKYcTOJ4oeGZ1zWbe5S0xRGw/AImbTMYslb0pviRrU6mozzhEgwO",
-	"Gsc6eIBlwIxnF23stDtLWuCAg3pOwfVpbR0qfUX9JlgeMBvs5iMU0dGIQAjd5nrbKkVBEFHwgwlfCBu5",
-	"qTMuUpOqDppxgqcEyrQVX6jJ9tdgg0j9LCE3lKfCia3zpBBah79/H0IU3K77XjCzuYXlXJHgrqSh5nbg",
-	"2SQHzWfzJAeLSs8VAZVKzXJZwuWXGF/AXyCLs2jGHKjn2jtzgyUu3Lbi5IkqPqVNilUFQJl8OyVZ/c+a",
-	"Mq5UrKBGulsCnt0Anv2Huu19vXU9ga/OcIevrzUAxed5AXodX6g/rKEGPMAHV6dyPJmNVezlDKZSZw0T",
-	"q3ol6K/TOluujOnTUC4FeiFsrlNZO1P6tokcNhd4Gi81zRQxnswI670b5BlDTphdmfzXKY31TeU+3EUL",
-	"YRT1j1qTzMz2xkx2P63erjU/aZV0Urva7WYrW7FTSGpTUuvOnZMV1VxpzhReXWXTQCDvLsNXhwDzm9T0",
-	"BWrCh85z9X3nbBqF1cNqIX1q20g9vv2r+2b9dkzgU911nWuyfojxqwaswVBqLi5cRWguCpcSmQPqpWd4",
-	"WSaa6XXXTKEGsBgOsk1bAhauyDXDxWvEu+Z6SU3DyFC40jThOiR9QeDCVBTm3sEa3XOcOf68rxd0M188",
-	"s++btsIkOknl/QarAfdwEpf61yzRCyqV805JdaIZwdP6AGsW4ZCmfVKgSwgTNbiGX32gqG8StSzlmbiI",
-	"jlVCclZChoTJeJGFKp1+JMJHdBQwzBZ+lt/gBoVQ+DnwcBwHXheBXhhC7pj6Zrk/gTF0K4fk+6xdbpZ8",
-	"AS6EmqZAAVOygcTEesGdvCrjSyjlV0GiF9PBJUjylnwmAjbnyQdI4NCpaZCSZtYLsndZMEgR3pcYJBp0",
-	"pbsgK7jRBtpGlr4B+Xzgrdh0LBWwFsrBpf6qphCumQMjdT3TvaItTl+LW2MXfBH3wHF89m/CBEwcn6ey",
-	"lnOD3cD43CCr0nIrT3UxFAxHjKEwj8eENh+wmO3z0PANmLEPDeD8K+2R35J5AKF9nsq7WXUhqXc5wz4y",
-	"YficHTi3MflLGz74DpOH3NNuIRulkHQMZU3uJQvOdT+GZwSs2pBtg+tLMYChblZKn3ZarYCVG2nXclKn",
-	"OcZD2WmpRcYafTzWZxU1vTueJl0JPvSv8IG4mZRAMftOX2YqhYmprB0MLl+y+MxRvoCjKAbg5H2vvjDS",
-	"aBS1zAe+qNSZOrdyOFWfSVIGpSsLnia2J38hk7q7tdXuvGq2mq1mu/u69boFJdHmY0suATGxJJ34o2uW",
-	"TDEBrutKZBNPUjmBpm93quY6AcJcXd2gTDiziKwg93N9KBbK02pau+RTQK+o8mht5/pO/2itfxb8GtkU",
-	"jh15e3n73wEAAP//",
+	"7H3rcuO41eCr4GO+KtsJJUuy+2J1pSoatzqjjC/9+ZLZSdMxYRKSME0BagK0WtPj1OzffYT9s4+wz7TZ",
+	"F/kKBwAJUtTFbncnM+UfybQpggDOOTj3c/DJi/hkyhlhUnjdTx75iCfThMC/j4n6f5FNJjide13vYkwQ",
+	"jiS9JSgTJPV87xYnGbwUY4nVf6OUYEniayy9rtdpdZ432u1G5+VF63m3/bK796zZ7uz9zfM9MsE08boe",
+	"jvGfzJTNiE/sL9e3JKVDSmKvO8SJIL43pKmQ1wxPiNf1ejH2fI/GXtdTC7nufJi+37u9+enHj+MXs8m+",
+	"HLLnUZw+E3OiXpvgEbnOUjXdWMqp6O7uwjPRdGbexTFuTtnI870EFzMd8VuS4Eh9ZzrmjFyzbHJDUq/L",
+	"siSxzxYWK2f8eogjydNrwvBN4vyUTeNlAOq0uq12c//ZcwUgtS+zBhxj7873SJryVHjdd1e+NyFC4JH6",
+	"0fM9QYSgnCnwa+xcCzpilN0HHwBLPez6RRpPOu8/7H+c/fR8fMOGe1MZzW+fiR+xWdcTor8gou98iwcs",
+	"JZlMpUG5fqj+eMLqrxCrBoPZtIRWhWyJZSa8bqfVUrg/I3qYy3fPiURyTBAAEanffRQlBKfwVO0XHrr8",
+	"uAzvbJQJiZGGuwMfBQU16bnmIOd0xEg8YJXZ4SmirI7fPxHOl2cHT4z/ifE/Mf7fOuMv8eDTTJaZ8Am/",
+	"4fEcifW8GHj6g5iGBs0aGtx4O7DSy2l5Gz3EyAzhKOIZk/7q7TyR5JMp8YToJ4nyhNX7S5T2nUL+mOCY",
+	"pODKOVTmghExh5y/p5rVEhGldCrhyHtvUyIIk2g2JgwxDty5QRmiAiVkKLsovL42DOKPr9BbLMd/3H2F",
+	"jvHHRm9E/th6FbBvpZyesmT+Cp2TKEvJK3SOJ+ScSvLHI/wx9NFsTKMxmuD3RIDtcpPymSApilM+VQ8C",
+	"FsHimoESCQYpXtdbPTFaPa/ia9GYTECqTBXMUrXdv6/5qOd7cj5VswuZUjaC89S/wKNFyF2MCbolqfoW",
+	"4kPYmcKaj4Y8ReFg2DjGMhqHiDMUvu1dHH6LdickbKKBRNEYsxERAVNQJ7ckzUfbn3yEWYw4S+bqJ1YF",
+	"TbCO8Jt7gWLtKfmQ0VTRn0wzsgQkgffuP37X+MfVHwLvP2v3f0ZkOu8NpT7jZSick4izWKCMSZognNOP",
+	"AoIcU2HlPuIpwnGcEiGQfkqmksQIjzBlTXdzL/dbqxY+oYxOsonXbedLpUySEUk9rVHJNRTvEHSQtVp7",
+	"keTvCYN/kkWa0K8IvUv70hqSbwYsNONDtVmFXEknBE6UgZR6ZpaBZjxLYkQ+TmlKUMYyQeLlZ+EHufeX",
+	"Wfvji2mLd5JnH96MD/6rNWndvIj7e9l558Pe97fffXgZ/+U5O4gWd/O8tf+ytcnZ2YhwikW96zX+hhs/",
+	"tRoH142rT/t7d7Un6U59V0w5E9rV/A2Oz8iHjAjQeyPOJGHwTzydJjTCCmG7Pwqtmrg+aspucULjv5yf",
+	"npRVzWOcDHk6ITGC3xYUTM22c01ITRqrJQ5O/to7Gry+NqMK9cjMpI5liiNJUrR1t4USRVpsBER+Q0aU",
+	"MfUXHyJ+8yOJJHpP5kjvGm1jiW7mkqD2ix3vrqR6KQaS6v0jUPSpQIxLpGdUS2k+aWdP2tkTVn8D2tm+",
+	"NpBTgmPFd6sGsnreAGk/IWoLIP0xkpyjhLPRgqd3NTc76/deX5+eHP1w/WbQP3rtKQSRRCFkV6PW5ULw",
+	"BEWYKdZzQ4wCEnt3fv494I29i8HpyXX/7Oz0zP2gg3r3q5NMwNewRBMuJGq3WgUPFesY4QwLlJIhCMIn",
+	"FvjEAp+w+lthgXeuKvmfKRl6Xe93u0U2wq7+Vez2FVfrs1uS8CnRuuOi+WWZhsMvgHMyLsdK+VLPZymV",
+	"krAumpR0w4Bth67WF+74CFvuK8dYOizRfAJthxXOGu74AXNGUYH4lKSguKKYE63PvWd8hrbDy5PvTk6/",
+	"P8lHgkWEgKUHDGa8SQl+LxBGaZYQtB1W+W6400SnjCDCZDpHU5KiacpvEjJR1sKd7x2mXIjTlI4Ma9xI",
+	"oV4vTg7PTs/Pr0/PBn8enFyf9f/rsn9+UWL2CsOkAYJDQd1gRaBhyicIK2SQFHFYF8IpAaDgJOEzJWZK",
+	"kgB20DCvWuxuJAkex4+939p7PArtoXrAlOEiqCRlgXfnewOmbCycPCYaBycX/bOT3lEJddoMTW9JioaY",
+	"JiRGkiPMxMzSs1lzBU92fQim+RqYedZqPR5mzvmEaA5hNs0ZKiDRRIq3xERimgggWMoQlQIlfOQj7a+h",
+	"eoA1Zw3SwHI7TElMmKQ4EY+LPs2sDs/6r/snF4Pe0XkJk4znrpYxFhp5FBYypEahnGIhZjytHrrvU6Vi",
+	"glzzkeXrijvZ97/OyWs/rmywi1dW9UztEBhuHZS0BszTfO9dxY+JPQbGgSMgA0NwLRyoLPi7JEminZyG",
+	"D59w2cvkWME+UsL0Mcng5PTiund58a0igcPeRf91lQi098C6lrRntYLwczpiQMFcbbkit351yD6xey4c",
+	"e6HZN4oUJc+oHJvTCrwMDutbPE84ji84P8LpiDwmit72fjg67b2+vjg9vT7qnf25v8BxS8bOgqn0fO/l",
+	"PviMxAYOIzAR1Q6+Ct7ae19GgbO7gZ2A/sVQ+zn6jn6jkZWC/5WqkW+AYz8qvs76h6cnrwegaL3pDY4q",
+	"h8q68osTP4E/FSajLE0JkzYQUIMwx6sfI0FZRBTz0AIfP5m3T+btE1Z/G+Ztu/N4vNEJHzLtAiSp5jom",
+	"hqrW11WMZDlnQSeLVjBw0zMsyRGd0EfWTM56F/3ro8Hx4OK6/z8O+/3XFTaqJNUEs7nVuU2kUCyECl8h",
+	"Zd5CYFBpKS/3W8jE36rsdckX3Q8kWJKvYqDsdw4eUTZuCiultoI5qR/qAGszYP1bks4rwVgyQbTwk+gw",
+	"ZAix3QYEd0MLZjTGtyRgSoMmsY/ILWGOEkVHY1mYBhCndHIOnO8tg4J5e9cJK9/p0G16SyNyyfAtpok6",
+	"t49Jnuf9s78ODvvXlye9v/YGR71vjhb1MvWFGyxIIem1DVChuxMu4YjNv47h+8g6lzH3qUDZFN1kuaML",
+	"nqNtZegug8MO8A9lPgzYg4O3QqZYktFCDMQ+1wZWPjP5SIXcPPaxKlaRz1x2XplprR7OGUF8iKYJpuza",
+	"WMX6j1woLFfLHUfOqzo35NexriDWJDk/xqwC5pyxGP4htOuDCpuVszmklXlz3Dv54fp88OeTwcl55TQV",
+	"n0Q4gdMCFvezYuY8EfQV/FMDPpO64mEZq89H45QUX6ju4kmtflKrn7D6FDX6/KgRFigsRF3oB4ynKKzy",
+	"vlDnT5a4nnXB5dyPJ7HQ+Y7g58k5GZVogudo+xm6maOYDHGWyB3jSlSy9nJ6yNkwoZF8TH2of9wbHF1f",
+	"9L7rn6xOEMAsVzaNEpj7TG1Cn90iyOqqlt4zP0r8/mvJv4PHJZjSZsGNbE0wXZZHCwiYTSrMzaiMxg/R",
+	"kjaPBWjqK6k4GnY0rrqFrSkAmao1VOrEDL6YevPEoZ/k7hNWfz1y9/Ei4RUhiiBDvsTEjAQNcwYW2nRY",
+	"jBJ6SwK2hoMZgXnJRDad8lSS+JjEFF9ADvLjsd7Lk/PLt29Pzy76r6+P+68HveuLH96WPQmHeqqGmrpi",
+	"VXbRwuRlZussH03U+pGcT79SbOfZl4vtbAkUumAJ0bYiAfuozyIeUzYKdyzSFbgq+TS6ZECAcL009Hyh",
+	"xO2jove8f3bSO+4vKkb5EVowc/OQORVa/j9cAXripU8S8gmrvxYJ+YhmRs9kg0G0ONfFc86yrb6JUxKj",
+	"lIxwGifK6uJDlBApSYoiLMhO0yvsZFP+Rwmz1VDAbGIdQsfJ21TxVUmJyAG1yMAjnCQk3aqxaMFmFRKz",
+	"WCA8lKZ+zaZXoJ4ZGjBlMPJM6jzHSorGiEhlR07lHOE0xXMBRnhY4ohdpPAe6ijD1Fl0DefEbH46hNO2",
+	"ChPn+v07f/VrJ1mS/BX8oIoQapzoRhkBX3W4OyEhwhF4U3WaUZYkitN/bIx4w5RBqWeKNpsn5h/v9Fqu",
+	"vDoOslBnZyNAlKFpykcQ50G9ZKYAp6FIjQPC5CJ0Ebkl6bxQnHJPt9pvQiQR2nNaYA7ATCWZwALMunVN",
+	"k1rkBH8c6B9beXEXoK7YQc3KdSjKuhCWumwtdfmIJzFkSSoO1HQXtBFeaxdWOsW1oM2m9wKt0GMC9gVg",
+	"eeeW371bII0C1It78yvH4spfnLmvRcGnBQ5U9nM00SWjHzKynOO8QkJyxZMUu5pPF4sWF4XNkKcT4MS5",
+	"mwl/PCJsJMdet/Ns3/cmlNm/93y31vDd34NA/OnqD3+y/1gsVVXHzYxo1FSiVPaHRBaN1dIVgy0tU8FI",
+	"8et7ssxTRmw+dk3KWZV9aX1zA6lxqF68yxXRBbRBNjt6yylTeNk+e3OInh+02jtIcliBSU43FcqlhCss",
+	"Awbexibq3VSqwNkoycdSgbBE+k3NiQu8bO9uv/v7P3avfv7Hu1b7auf3OzWIuXO04cX1j7MJZsiEqOw6",
+	"DSB9dar6bJRQMW6i1xxsgylOBUEUgOrQS7uudNk9SADyYim1ZyOHeM1ChVRc20cTHI0pIw2l1asnOgka",
+	"qc83Axawn5FWEdDP8EygnwP2c6PRgP+pn/dbLfQzWkzv91G5JMFHlaIBHy1UIPgLhrRf554287bVvAsp",
+	"pO5HnPTifNSeGlVXBZC/sY920X7rmf36m9PLE/jqcf/i29PX1zDj0dHp9/3X+ZAD9XLZ3FIjHLe0fbXd",
+	"Ua/WZOnlL+yp6dsw/ULypYZindFuh3dgKTXpK+aFZxpdNn8+fwpgqUkrgBcUI2TZRNFdTUi6Um9cwrLn",
+	"1xTwLXh8a6KvdanB9VnjSyo6ctR5vreIObXOqnVcDiLUJ1LWpcMu9aLUJxE5pQt1aRxXNQynrHHfj5P3",
+	"tI8bJ7pEZ4hpkqWkicIYSxxqdz8oB1bNK7N228toQ/2ycEN82kzV0cLpDpif0SHai2qPw3FXMsmSO2LV",
+	"tGVzwjGEPikprnsyPDs48IsODfutVm2PhpJ2oz9SrNfX8CuWlcOnjmF/S3Aix68NxFfiuIykYvH2mPL3",
+	"ni7QndcQVP2ql6/owZQnsigiQgyzBI3hS4oG1aooU0pLNCbR+4eRnAOqz6G5VTaAS3OFYtf6IjRn0NZp",
+	"ta6+NJENJnhELs+OapVmfCN4kkmCQnB2hOjy7EhpMTadv9Paf+mUPvuod344GEBrl4BtT0kaESYbhClV",
+	"AWE21zE1kgiy42s9EqMxxItZjKw9nQllXVOm9Wnj/XZV740cL7k2nqW0oou39l/6ucVqm4A4ap/9/rv/",
+	"aPzjQbp4Djb4kgXaNKUMtCwDJbdk3PdOTJPU6pnRLVJ5WnRFbaIjODIjgJpMMU0gUjmmkiAxxRHRqZAT",
+	"fkvigN2QIU8he5YKY9Q0UU8g0ImpRKur2X1lBTKJKajO6p8pT0ooV4uwr4i89kx7fKDWARYWMFhZFZXa",
+	"+eYgp63Yapmnr8CUspc+tlqNIPjYfhMEH1+8Uf88eHP1e+eXTiv/pdf6f//7l3/+8kvjn7/8ryDrtDov",
+	"4f8P/vnL//3n//w///+XX66Wf/FedLAeIBpTvknOqIEsEEUuSRco45QlcxRqDxI6BltGaI/NBM8VPtVP",
+	"StarWbnxRhBBY6JsEJoGTPMhtB2Ccyncsc2swLOCTqeE9d4O0F6zhSTnCfDpoloMzfC86WqCarqrRWQt",
+	"8Ju3tk5vYUcv1TrbHZehNNG5tsKhfQQWcLjSEWcdGqMxFuNScyUv4mlKIonGXBlRN4CauTJY1M8OS8hr",
+	"Bcuk13lZIr2Xi/iepVQS3eNCbQ/aR+mmFxoDdQe4sFHDS0HScEkBdhP12FxXTDuZzGp/jEuv+6nUYMNM",
+	"bmTHAzQE62LfzK+o1v3ZXkWnz37uRrQ2uS2Ryh1o6/2Lak1XC8IQ9lUn5gyoHkN1sXWxaDbmQudV2zrK",
+	"irtvS7i7fphm4+L4SbW5l2qjc7mXMxxNleC63RJF1j8C1go10QAJhVxQTUmMxiQlPko4FySZ+0hw090A",
+	"m1qV3MVjC3TTLCHC1FUnPHovIAu4SDvTPHQdZ2p19le7g+pYk96+k6FVpel8kcaJ3kShdaOHSCgb0HQ3",
+	"1BxM6R6azG0ti9MfwuzblP1bZ7xTkoFF1eGjtx5TtagJZVhqr+QET6dqS91PnpOmvso1PmDfUznuG69r",
+	"JZ197bjLPPE9P55zrYwV2fx3vscZ2TAC4y5nHdOsW8ZVjrviO/fj7sSOWckazAILmutustb8OMGpLqod",
+	"rKXp4mwDUzMvWrBO83w1y090CVz3g8yX2GtOanWumsxZZ/X8FUmWuvptRQC0WWYIz/fv5x124OykeqwF",
+	"9WkmHfZxDzDjxARhwK++RKj2WWx0zTXZT77JmtH9Qq1I5QygYhZ+w3lCMIOd1+7lcvqwrdzvLLmZBWvU",
+	"JcNynASBzQZsSsIu8bpUuE7R00yoQkAbn07KHhBZ2jh+WhNqcnJEVu/tgk6IkHgyVUul8WYx18FrC75N",
+	"QLcANkhVNjdLOStdDrzB61o/DJ/iD1kRmKdx2e7ZJKnGsZrN6+9w46dO48XVp87zu9q4ls7y1gt72OEp",
+	"MrZrla+QxiF0FtVVaaHFsokBh5/L9fLZ6wBe0EMdxM/eHKK9vb0D6G0LrymyvLw49PPYI00SqotKy9hY",
+	"kamU63kxlqShPl0H90tI6zkmm8J80eJMR0oFldHY6mWuGYJ6EiUEC52IqPU33RYo79QYsInxKBRmK04J",
+	"SqiQJM4bxQjCwA+lvlNS9QK2EMtDKS48ILWa4IQyd3Pthx/1ilF+52/GxZcMc1Ky7jv+/uKAPmAWJylt",
+	"9dDc1/sguVNKWbvvGqvJbfcdX5cFd99vuOly9x77EAm6wHMurdvlPsdZe0xw0RsByt0FSYZIECJMssCq",
+	"s4KTZAPbxRGQVzXOpvwIbfY1oxIt/VKJFsqvLCp1Dz9Jmy1W4UWJ+rrV/mtOV7UNlGK2UkcPKvlar6oB",
+	"2xX+8iD4w7t24+DqXatxcPWp7bf3QfIvAX8hkRZP73qM1Z/Y9ePKp/RRSPez1V/Q40rdgAsEl0yqXE92",
+	"0enSUC1cFo7EAsRL6mMJRldL2MwX9HTiz3BnGlfyb8mP6Xda7S/uyzQcaoVxAJKhahmsz2h3uAO8vNYq",
+	"uFzq0dhTqvHzfSd+A+pjr/E3hBs/oVbjAF2jJmqEPhISpxKiljoIbFwdPA0YRjEdUdlEdiLdDiFbk7CJ",
+	"trFbrBKwSv6miVOaTHM1ojHkSUzinSbqITHmqQT1Vn02JdAvJA6Ynt/RbWG9i9ltXYTjCWW+/g8FfwtX",
+	"UntK/YDhTI59NCbJ1Efg7iHqOTBsH6WcSx8JEmUplXO/cHpo80X/l2fS18nO2RSgNxz6yFRT+UjMhSQT",
+	"H2UsJkPKapNVV5pSe6ujrPkFGFfOXRjNxj1jooDzBYQjg+9SHBl8PfoV4evfhY+2rrd8tNXcgle3Glu6",
+	"JsAA7lwdWWN1Foe7rkOMzvOHi1GUUEU3cxS+PT2/QLsKT7sayPouG6jRUqeri/b3AlYm7IxNcRyTGN1g",
+	"QZ7vZ2mCtjvPnqMUs5hP0A2VYsdkSjMITkK3St8zbum8WqCAIZ7S78hcl1BQNuS2+Avr6ngzEKgHTTAF",
+	"WJlIcXmj+hUgYq02Bp5t5gfZFR4kcaBhCpVlMVIbR723gy7CaEpSwRlQnUDZVJEvi030V/1Lyx6ho8iI",
+	"zyCvfEgTguQ45dlojMI/9y+QLhtgsXs/kDkKee9QBXq1OntjS6Wzp1tRAcmnF0rtiXmUTSB3QW8NIuc4",
+	"ktqELRoAjQgjKcwCPaQshY1J9F4ETDsebcYwzl2RuciDDlsCMiSwRGnGwBMATVJx/paJ/sjSuoq+QknC",
+	"Z1D0B+EfQSDcE7Df/Q6WSoyEVo90HQFkO9tv+1YSq0MCkgGK8cFXom9igaNEPuJIJnM0hDpSY7b7am6r",
+	"F071LVhdNU8DhVoQhV0N+YuLtzajF5J08lRqvYhXMMQc5LCLwsALPLj2ySzOR9gwz0qqM9Nr1h+A3MKu",
+	"iYxBb9I8YGRLIH2TzFAZafGvBz+waidgCG1vVo0D7cSwmShPSeKM7Oj1aBGtIPHuyoXDq3zdgKGFLuZ5",
+	"upNOtFYrChXAQwVADboczGp1vg6NFx6a2iR3SF5X3wI/uw9By1LKPGUohOT60FKeUWaE+rOG7ZkjW35O",
+	"WQicUh+36tEM2Ha4+s4le1dTaKCQXyC1A1xWNw/BLGBGlTEcFFj0K6d5NXpPyFRo6aC2ev5tr9F59lwn",
+	"0VAhMqUrIEZmAVOAw7IcX9AN5qukE2EGK0BCvYyTvB9dwLbtI9vOxEfP8jwpp5/Jqwot5Rdj6UpfhaJK",
+	"GZUDZbOOXQHe1oaZPbSXpSnzXuGqt7BwomgdqITqhs86oYQwBJqK6YuHaJzoG7p4JgO2/QLF6gCUVp8J",
+	"pYpRichHCV+lUi/RAX1KGgJ+cy61szTNyKzAaQ4gziLIhhvzLPXV8cCs4K9N1MfRuKjfwongekdY05kS",
+	"S3wIaM7T6RI6JHDX2PZey24jYHYf5tyrEXlke4bz2H0T9Zi5hyz21edJDH2x2XvGZyxgWiFQiNOWFqQb",
+	"QeWIb26syWWD1DJAH0STzpOmVCmMCuNwk7lwT8t2mF/DF+4AOs83uVYA2ucr5bekfe639gK2pGRh28lC",
+	"2RIoPCdR4w1RdKXOojnd+haFMGCmWSFMYaD0qliKZX5yrNiXrSiKsjTZEj6AeKeJ3igVImCAOa00L70Z",
+	"wdyKoEgv4mxIR5nl/GpVIyIDdnh6dq43GRWN5rUOldCIMEEcPeh4cKFM4VItLp8SJniWRqTJ09GuGSR2",
+	"1bt3viepTHIVyvM929m467WbrWYL4vxTwtSPXW+v2WruaQtpDHqlyxAhmMzr8ioOQcNQipQlQrU9rU45",
+	"yROoLt9izGf6fOUv6RKuuItCJ7AeGjaq//Dtb9b80T8HLCwebK+NMO800TdcneYU2FZDSDJVRhSsjxLR",
+	"zdtX2IK8UMkyW0UIRP39iopYcxI0s6iyMshMxakEy0V9RS3B1+ynuLNTa9vSBB+q39hWCpLpVFWGoO1f",
+	"VIQXpc7j0UGMYoIJjvNQCeh/AVM6INHqCo510q3pJLoDeL0hES/SYvLANOpTIP8ZniMcMLXnnL+AoIJl",
+	"VPXbnm7mn1OOOhmWQdkCP8WJioe5xav0PThCeYLmfqtdX/nURG8qjVd1aAea5iqdJWALtwboKxYUqYBH",
+	"xNYZvlJL1fwaxlercm1v1tV9Vn1dLr3fOQhYfanSun6uSLdz1ZwiVykHtuHAgJlbH4mQ3/B4fs+mnrnn",
+	"u2g1+c28XHDpdpZc3o6gCN2vS1Utsk1KCTV3FWdmaUGOGzJfy2fM6HxuoX/Axr0Byjlod2WnmPHOlq7N",
+	"7LRa9225Cqd6sNSXZ9/dPSbe5gsvuVDrblkp+nuWmLqoSVFxOgifE9ko7m5d1UB44a5XWMS+Bk/dwByM",
+	"uws9bGFge/3AmkteYOje+qHu9UxqTHuDMdVrKmDcs/XjatsgqcGdg/WD3Qbhd773bBOA5jcWuQ4nr/vu",
+	"053veJveXUFfjfxI2ptIjJLspHZKPBJe952n9AnvSn3UtcFWqBagmVoHvPlwtfRb66oFb43yQYYrB0yx",
+	"ZeMPsTdXO4JQE28TrZDmuQGwTpy/0ouskeYBWynOyxIU1QvQgDlr6joXNGuHS0oyYUSzHmtUdXttCpXL",
+	"BMbl9LMExjBLKvLie2MoWVGKa7n1cslR07FmWWeZjTl+Ta8fqG7ElbX3c8Uj12iVBf64Iu+eMqXI5ttI",
+	"prTviUATbFsrUrQUuJw+omBxktK19WqtUXBxlCsk/j0EywOkQ+tgs8mc7rD/KqHyBQWEZudOMUBuKSqx",
+	"AS7NemER8wiQPiKyLsjhOqNTwmKSGnfQlPBpQpQBfkZiHjURuJ11fZr2zY6IMlZIDDEvY8+Dk97+qS/m",
+	"mPH0vTIghwllpI6JjojsvR2ckSFJCQO+tEbLk+Sj3B3LieY9+UmquWV9If757cXxESy9ciRsA75zg4/G",
+	"W57QaF4fFlLjoXIOnNP6V+EjIecJ0TIVot/geizupDB36q28U35hC59LVCUaUmvvvR3oQj8DaksxOUqE",
+	"Qze7KaAeXOU4URrqj8tpCchkS6DibXSTsTghkI80zW4SKsb6ikE2ndgCwhAmCgGUormONs5hvg0p5Ed8",
+	"i/UC70sn6C/4Fuu5dCMkPKnSC47GpHGoCzEXYTGQuUsWqCA3ZjURbOUJOf9W5LAlLAtIV1GGLsf/aSkh",
+	"dFothVwI8kEDGwhMmQCj9RiCM7+4OZBn5h4xe+NGLSnoyn3vc8xAN/fEJmh4/L2bZvKu1LTyK3Qc7dyj",
+	"xWylq8KyOx8N0MGhpRR071Ep54jeEqY9GUupRDsdlkidPDfROPCNDbyuN/cNSTgbCSS5r1vqKXkY9i/w",
+	"KLT+f3OuQIQ5l0dx5saWl0ihY+J9todheeLYl/EtVKplK2xKgWadjgfvGL1uA7t/4U7Pz9Z7lis9lc05",
+	"5DYh3hXUt8hoXF+umEqKE5OAoPkvBDvdfHdBJlhtQ+huYS/2Dp7bwnZlEwbMhFHlTNfcKx1JsWQ4V5kg",
+	"cbdyUza1USC4wpEMJaS3QzcFf/FVE8OmQgeBSOy8Y/wAtsQ7YBBS5coM1SWnYWHlhT4KcwNP/VG48iGE",
+	"kycUhgHDqS4ih/ponSZB8vCwU36J0WzMk7zlgFb7aN7e3jjPMZsDpAFSummE+UYXgl6mQsBuqu7a8HzL",
+	"AbvvteEWPKUrwwMGd4YrTjGrvTnc116QqZzb1Ija+8UD1sfROO9jZ5IpdKieD/PYvq/MdB0QFXmXuHIc",
+	"PSwSMMM8UGqY1oSD509pCAqeRQcIc5uddqwErOBk2jViyFrRm+JHtukBHRZ53+BXoUmiY6RYBsyyxu39",
+	"dmdJGzGIw80oRHisS4dKX1G/yQkKmM3p4UMU0yGoDhLZEhBbvCwIIgp+8MEtYbWhOsabmQoWcACkeEKg",
+	"oYXiCzVFQDmvx2iaklvKM+GkECme72QQwd+/DyHZx677XjDLtbRKilywLleyuRd4NpdL89kil8ui0nNF",
+	"wEIBd1X1u/ocHxPwF0g5L3trDtVzLYBvscSlO6+cVHbFp7TnZFVidC7fzkieF72hjKvUMKmR7paAZzeA",
+	"Z/+hbntfb11fICRhuMPX1xqA4ov0J72Oz9QfNlADHhBqqFM5vpgrqdxRHzxCnQ08SYsXM/86nVDLlTF9",
+	"GqoVglvCpnRWtTNlBJgEieYca2fNUnPAdhDKfVFONtEMC3ST0USCM8WHG8FBv1f/qLUTzddem4/dT6u3",
+	"ay1O2oIXye13ZFfs1JfbTPy6c+f42x7ZKCt9e5VlBgkO68x3nRpRXICp770UPrT7rG/2adPLrOJWi5oz",
+	"28Hv8a143bLwt2PIn+nLMrg+Bw+hFjVgAw5Uc9/sKkJzUbiUyBxQLz30yzJ0TYPRZga1xOUwuW0JFbBw",
+	"RQ6uDUOaD3bNrcCahpGhcKWawi12+l7XualMLqIm9V6C8zwT/2slI5gZz+37ppc7iU8zeb/BasA9gmeV",
+	"PlhLFImFDhxOa4ZUM4IvGxupWYRDmvZJiS4hfN7gGn71AfS+SWCtOKd0DgckraYkIkwm8zyFw+lrJHxE",
+	"hwHDbO7neV9usByFnwIPJ0ngdREokiHk1Ko5q31OjGW8cEi+z3uU50lp4HOoaS4WMCUbSEJsdNDJNzXO",
+	"h0reKSTAMh10h+IXyaciYDOevofENp2yC6m6Zr06vLEkSK4I73MsGA26yhW+NY5DZdFt52ltkOcM7o0d",
+	"x7QB86IadO+vai7j2kUwEjB2vyi00x/nzhgSn8U9cJKc/5swAZPfxDNZy7nB0GB8ZpC10NCvSAE0FAxH",
+	"jKGwiFOHNk+6nAX50LA22L0PDWz/Kw2Y35I9ASlPPJPrWXWp2GE5wz426UkFO3Au0fOXNo7xHSYPOfnd",
+	"UpZeqRgDyj/dG2+cW9oMzwjYYmPHba7vMgKGurNQIrrfagWsentBLSd1muw8lJ1WWu1s0A9oc1ZR0wPo",
+	"y6RxwkT/CqeJm2EOFPPKaYZPpTBBmI2TZKp34z5xlM/gKIoBOPUwq2OJRqOoZT4wo1Jn6vzQ4URNk2YM",
+	"oopznqX2IpRShUl3d7fdedFsNVvNdvdl62UL2k2YyZbcvGSTIiAhUtdymiIrXNfdzCbkZXIMzSPXquY6",
+	"MUyKPJvf+YrIGxd8qg8oQ9luTYuo4hPQnaQ6Wtu5vtO6X+ufJUdI/gnHjry7uvvvAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

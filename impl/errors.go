@@ -116,7 +116,7 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	return gen.ErrorEnvelope{
 		Status:  ae.status,
 		Message: summaries[ae.errors[0].Code],
-		Data:    nullable.NewNullNullable[map[string]any](),
+		Data:    nullable.NewNullNullable[gen.NullValue](),
 		Session: st.clientSession(),
 		Errors:  ae.errors,
 	}

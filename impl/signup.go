@@ -20,18 +20,10 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 	body := req.Body
 	var errs []gen.Error
 	nu := store.NewUser{Email: string(body.Email)}
-	if body.FirstName != nil {
-		v := cleanName("first_name", *body.FirstName, &errs)
-		nu.FirstName = &v
-	}
-	if body.LastName != nil {
-		v := cleanName("last_name", *body.LastName, &errs)
-		nu.LastName = &v
-	}
-	if body.Username != nil {
-		checkUsername(*body.Username, &errs)
-		nu.Username = body.Username
-	}
+	// Absent and null are the same here: no value.
+	nu.FirstName = change(body.FirstName, func(v string) string { return cleanName("first_name", v, &errs) }).Value
+	nu.LastName = change(body.LastName, func(v string) string { return cleanName("last_name", v, &errs) }).Value
+	nu.Username = change(body.Username, func(v string) string { checkUsername(v, &errs); return v }).Value
 	if body.Password == nil {
 		return nil, internalError(errors.New("sign-up: validated request without a password"))
 	}

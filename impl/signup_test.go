@@ -135,7 +135,6 @@ func TestSignUpRefusals(t *testing.T) {
 		{"password a number", `{"email":"a@example.com","password":12345678}`, 400, []string{"VALIDATION_ERROR", "/password"}},
 		{"first_name too long", `{"email":"a@example.com","password":"correct horse","first_name":"` + long + `"}`, 400, []string{"VALIDATION_ERROR", "/first_name"}},
 		{"last_name blank", `{"email":"a@example.com","password":"correct horse","last_name":" "}`, 400, []string{"VALIDATION_ERROR", "/last_name"}},
-		{"first_name null", `{"email":"a@example.com","password":"correct horse","first_name":null}`, 400, []string{"VALIDATION_ERROR", "/first_name"}},
 		{"username reserved", `{"email":"a@example.com","password":"correct horse","username":"Root"}`, 400, []string{"VALIDATION_ERROR", "/username"}},
 		{"username bad", `{"email":"a@example.com","password":"correct horse","username":"-ada"}`, 400, []string{"VALIDATION_ERROR", "/username"}},
 		{"unknown member", `{"email":"a@example.com","password":"correct horse","role":"admin"}`, 400, []string{"UNKNOWN_FIELD", "/role"}},
@@ -191,6 +190,15 @@ func TestSignUpAddsToBrowserSession(t *testing.T) {
 	}
 	if n := ts.count(t, "browser_sessions"); n != 1 {
 		t.Errorf("%d browser sessions, want 1", n)
+	}
+}
+
+// TestSignUpNullMeansAbsent: an optional member sent as null is no value.
+func TestSignUpNullMeansAbsent(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.signUp(t, map[string]any{"first_name": nil, "last_name": nil, "username": nil})
+	if a.user.FirstName != nil || a.user.LastName != nil || a.user.Username != nil {
+		t.Errorf("user: %+v; want the null members unset", a.user)
 	}
 }
 

@@ -348,3 +348,23 @@ func TestNoCORSWithoutTrustedOrigins(t *testing.T) {
 		t.Errorf("CORS headers without any trusted origin: %v", r.header)
 	}
 }
+
+func TestAPIReference(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.call(t, "GET", "/docs", "", nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(r.body), `<redoc spec-url="openapi.yaml">`) || !strings.Contains(string(r.body), `src="docs/redoc.standalone.js"`) {
+		t.Errorf("GET /docs: %d %q\n%s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("Content-Security-Policy %q: want the page limited to this server", csp)
+	}
+	want, err := os.ReadFile(filepath.Join("apidocs", "redoc.standalone.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = ts.call(t, "GET", "/docs/redoc.standalone.js", "", nil)
+	if r.status != http.StatusOK || !bytes.Equal(r.body, want) || r.header.Get("Cache-Control") != "public, max-age=86400" {
+		t.Errorf("GET /docs/redoc.standalone.js: %d, %d bytes, Cache-Control %q", r.status, len(r.body), r.header.Get("Cache-Control"))
+	}
+}

@@ -1,7 +1,8 @@
-// Command meapi serves the meapi API.
+// Command meapi serves the meapi API, and tests deployments of it.
 //
-//	meapi serve [flags]   serve HTTP (every flag also from MEAPI_<FLAG>)
-//	meapi version         print the version
+//	meapi serve [flags]                    serve HTTP (every flag also from MEAPI_<FLAG>)
+//	meapi conformance --base-url URL       contract-test a running deployment
+//	meapi version                          print the version
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"meapi"
+	"meapi/conformance"
 	"meapi/impl"
 	"meapi/store"
 )
@@ -28,7 +31,12 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	var failed casesFailed
+	switch {
+	case errors.As(err, &failed):
+		os.Exit(1) // the report says which; nothing to add
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "meapi:", err)
 		os.Exit(2)
 	}
@@ -37,8 +45,9 @@ func main() {
 const usage = `usage: meapi <command> [flags]
 
 commands:
-  serve     serve the API (meapi serve --help for its flags)
-  version   print the version
+  serve        serve the API (meapi serve --help for its flags)
+  conformance  contract-test a running deployment (meapi conformance --help)
+  version      print the version
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "conformance":
+		return runConformance(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "meapi %s (%s)\n", version, runtime.Version())
 		return nil
@@ -239,4 +250,47 @@ func sweep(ctx context.Context, st *store.SQLite, interval, window time.Duration
 			log.Info("swept", "signins", swept.Signins, "sessions", swept.Sessions, "signin_failures", swept.Failures)
 		}
 	}
+}
+
+// casesFailed is the error of a conformance run in which cases failed:
+// exit status 1, where 2 is for a run that could not be made at all.
+type casesFailed int
+
+func (n casesFailed) Error() string { return fmt.Sprintf("%d conformance cases failed", int(n)) }
+
+func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("meapi conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	baseURL := fs.String("base-url", "", "where the API under test is served, e.g. https://staging.example.com (required)")
+	timeout := fs.Duration("timeout", 15*time.Second, "the longest one request may take")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: meapi conformance --base-url URL\n\n"+
+			"Creates throwaway accounts on the deployment at URL, exercises every operation of the\n"+
+			"openapi.yaml built into this binary, refusals included, and checks every response against it.\n"+
+			"Prints one line per case and a last line \"N passed, N failed\"; exits 0 only when all pass.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *baseURL == "" {
+		fs.Usage()
+		return errors.New("--base-url is required")
+	}
+	res, err := conformance.Run(ctx, conformance.Config{
+		BaseURL: *baseURL,
+		Spec:    meapi.OpenAPIYAML,
+		Out:     stdout,
+		Client:  &http.Client{Timeout: *timeout},
+	})
+	if err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return casesFailed(res.Failed)
+	}
+	return nil
 }

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"meapi/impl"
+	"meapi/store"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -126,5 +130,41 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 		default: // nobody is reading any more
 		}
 		b.partial = b.partial[i+1:]
+	}
+}
+
+// TestConformanceCommand runs `meapi conformance` against a server that
+// passes and against nothing at all.
+func TestConformanceCommand(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"conformance", "--base-url", srv.URL}, &out, io.Discard); err != nil {
+		t.Errorf("against meapi: %v\n%s", err, out.String())
+	}
+	if !strings.HasSuffix(strings.TrimSpace(out.String()), " passed, 0 failed") {
+		t.Errorf("last line of:\n%s", out.String())
+	}
+
+	// Nothing listens there: every case fails, and the error says how many.
+	srv.Close()
+	out.Reset()
+	err = run(context.Background(), []string{"conformance", "--base-url", srv.URL, "--timeout", "2s"}, &out, io.Discard)
+	var failed casesFailed
+	if !errors.As(err, &failed) || int(failed) == 0 {
+		t.Errorf("against a closed port: %v", err)
+	}
+	if err := run(context.Background(), []string{"conformance"}, io.Discard, io.Discard); err == nil {
+		t.Errorf("without --base-url: no error")
 	}
 }
