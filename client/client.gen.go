@@ -622,6 +622,9 @@ type InvalidCredentials = ErrorEnvelope
 // NotAuthenticated A refusal or a failure. `data` is always null.
 type NotAuthenticated = ErrorEnvelope
 
+// NotFound A refusal or a failure. `data` is always null.
+type NotFound = ErrorEnvelope
+
 // PayloadTooLarge A refusal or a failure. `data` is always null.
 type PayloadTooLarge = ErrorEnvelope
 
@@ -1025,6 +1028,18 @@ type ClientInterface interface {
 	// Corresponds with PATCH /me (the `UpdateMe` operationId).
 	UpdateMeWithApplicationMergePatchPlusJSONBody(ctx context.Context, params *UpdateMeParams, body UpdateMeApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMetrics Metrics for Prometheus
+	//
+	// Counters, gauges and histograms in Prometheus' text format: requests
+	// by route pattern, method and status, their latency, responses that
+	// broke this document, failed and rate-limited sign-ins, store errors,
+	// open connections. Served here unless the server was started with
+	// `--metrics-addr`, in which case this path is 404 and the metrics are
+	// on that address only.
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOpenAPIDocument This document
 	//
 	// The OpenAPI document the server was built from, byte for byte.
@@ -1375,6 +1390,28 @@ func (c *Client) UpdateMe(ctx context.Context, params *UpdateMeParams, body Upda
 // Corresponds with PATCH /me (the `UpdateMe` operationId).
 func (c *Client) UpdateMeWithApplicationMergePatchPlusJSONBody(ctx context.Context, params *UpdateMeParams, body UpdateMeApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateMeRequestWithApplicationMergePatchPlusJSONBody(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMetrics Metrics for Prometheus
+//
+// Counters, gauges and histograms in Prometheus' text format: requests
+// by route pattern, method and status, their latency, responses that
+// broke this document, failed and rate-limited sign-ins, store errors,
+// open connections. Served here unless the server was started with
+// `--metrics-addr`, in which case this path is 404 and the metrics are
+// on that address only.
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1782,6 +1819,33 @@ func NewUpdateMeRequestWithBody(server string, params *UpdateMeParams, contentTy
 	return req, nil
 }
 
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOpenAPIDocumentRequest constructs an http.Request for the GetOpenAPIDocument method
 func NewGetOpenAPIDocumentRequest(server string) (*http.Request, error) {
 	var err error
@@ -2170,6 +2234,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /me (the `UpdateMe` operationId).
 	UpdateMeWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, params *UpdateMeParams, body UpdateMeApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMeResponse, error)
+
+	// GetMetricsWithResponse Metrics for Prometheus
+	//
+	// Counters, gauges and histograms in Prometheus' text format: requests
+	// by route pattern, method and status, their latency, responses that
+	// broke this document, failed and rate-limited sign-ins, store errors,
+	// open connections. Served here unless the server was started with
+	// `--metrics-addr`, in which case this path is 404 and the metrics are
+	// on that address only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
 
 	// GetOpenAPIDocumentWithResponse This document
 	//
@@ -2755,6 +2833,54 @@ func (r UpdateMeResponse) ContentType() string {
 	return ""
 }
 
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMetricsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetMetricsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOpenAPIDocumentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3329,6 +3455,26 @@ func (c *ClientWithResponses) UpdateMeWithApplicationMergePatchPlusJSONBodyWithR
 	return ParseUpdateMeResponse(rsp)
 }
 
+// GetMetricsWithResponse Metrics for Prometheus
+//
+// Counters, gauges and histograms in Prometheus' text format: requests
+// by route pattern, method and status, their latency, responses that
+// broke this document, failed and rate-limited sign-ins, store errors,
+// open connections. Served here unless the server was started with
+// `--metrics-addr`, in which case this path is 404 and the metrics are
+// on that address only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
+}
+
 // GetOpenAPIDocumentWithResponse This document
 //
 // The OpenAPI document the server was built from, byte for byte.
@@ -3883,6 +4029,39 @@ func ParseUpdateMeResponse(rsp *http.Response) (*UpdateMeResponse, error) {
 			headers.ETag = value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil

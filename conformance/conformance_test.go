@@ -25,10 +25,11 @@ func startServer(t *testing.T, mode impl.ResponseValidation, wrap func(http.Hand
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	stack, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var h http.Handler = stack
 	if wrap != nil {
 		h = wrap(h)
 	}

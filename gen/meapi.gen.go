@@ -625,6 +625,9 @@ type InvalidCredentials = ErrorEnvelope
 // NotAuthenticated A refusal or a failure. `data` is always null.
 type NotAuthenticated = ErrorEnvelope
 
+// NotFound A refusal or a failure. `data` is always null.
+type NotFound = ErrorEnvelope
+
 // PayloadTooLarge A refusal or a failure. `data` is always null.
 type PayloadTooLarge = ErrorEnvelope
 
@@ -801,6 +804,9 @@ type ServerInterface interface {
 	// UpdateMe Update the active user's profile
 	// (PATCH /me)
 	UpdateMe(w http.ResponseWriter, r *http.Request, params UpdateMeParams)
+	// GetMetrics Metrics for Prometheus
+	// (GET /metrics)
+	GetMetrics(w http.ResponseWriter, r *http.Request)
 	// GetOpenAPIDocument This document
 	// (GET /openapi.yaml)
 	GetOpenAPIDocument(w http.ResponseWriter, r *http.Request)
@@ -861,6 +867,12 @@ func (_ Unimplemented) GetMe(w http.ResponseWriter, r *http.Request) {
 // UpdateMe Update the active user's profile
 // (PATCH /me)
 func (_ Unimplemented) UpdateMe(w http.ResponseWriter, r *http.Request, params UpdateMeParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetMetrics Metrics for Prometheus
+// (GET /metrics)
+func (_ Unimplemented) GetMetrics(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1019,6 +1031,20 @@ func (siw *ServerInterfaceWrapper) UpdateMe(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateMe(w, r, params)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMetrics operation middleware
+func (siw *ServerInterfaceWrapper) GetMetrics(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMetrics(w, r)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -1242,6 +1268,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIDocument)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/metrics", wrapper.GetMetrics)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/docs", wrapper.GetAPIReference)
 	})
 	r.Group(func(r chi.Router) {
@@ -1260,6 +1289,8 @@ type InternalJSONResponse ErrorEnvelope
 type InvalidCredentialsJSONResponse ErrorEnvelope
 
 type NotAuthenticatedJSONResponse ErrorEnvelope
+
+type NotFoundJSONResponse ErrorEnvelope
 
 type PayloadTooLargeJSONResponse ErrorEnvelope
 
@@ -1865,6 +1896,52 @@ func (response UpdateMe500JSONResponse) VisitUpdateMeResponse(w http.ResponseWri
 	return err
 }
 
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetMetrics404JSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMetrics500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetMetrics500JSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIDocumentRequestObject struct {
 }
 
@@ -2239,6 +2316,9 @@ type StrictServerInterface interface {
 	// UpdateMe Update the active user's profile
 	// (PATCH /me)
 	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
+	// GetMetrics Metrics for Prometheus
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetOpenAPIDocument This document
 	// (GET /openapi.yaml)
 	GetOpenAPIDocument(ctx context.Context, request GetOpenAPIDocumentRequestObject) (GetOpenAPIDocumentResponseObject, error)
@@ -2499,6 +2579,30 @@ func (sh *strictHandler) UpdateMe(w http.ResponseWriter, r *http.Request, params
 	}
 }
 
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(w http.ResponseWriter, r *http.Request) {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx, request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		if err := validResponse.VisitGetMetricsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetOpenAPIDocument operation middleware
 func (sh *strictHandler) GetOpenAPIDocument(w http.ResponseWriter, r *http.Request) {
 	var request GetOpenAPIDocumentRequestObject
@@ -2641,160 +2745,166 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcuO41eCr4GO+KtsJJUuy+2J1pSoatzqjjC/9+ZLZSdMxYRKSME0BagK0WtPj1OzffYT9s4+wz7TZ",
-	"F/kKBwAJUtTFbncnM+UfybQpggDOOTj3c/DJi/hkyhlhUnjdTx75iCfThMC/j4n6f5FNJjide13vYkwQ",
-	"jiS9JSgTJPV87xYnGbwUY4nVf6OUYEniayy9rtdpdZ432u1G5+VF63m3/bK796zZ7uz9zfM9MsE08boe",
-	"jvGfzJTNiE/sL9e3JKVDSmKvO8SJIL43pKmQ1wxPiNf1ejH2fI/GXtdTC7nufJi+37u9+enHj+MXs8m+",
-	"HLLnUZw+E3OiXpvgEbnOUjXdWMqp6O7uwjPRdGbexTFuTtnI870EFzMd8VuS4Eh9ZzrmjFyzbHJDUq/L",
-	"siSxzxYWK2f8eogjydNrwvBN4vyUTeNlAOq0uq12c//ZcwUgtS+zBhxj7873SJryVHjdd1e+NyFC4JH6",
-	"0fM9QYSgnCnwa+xcCzpilN0HHwBLPez6RRpPOu8/7H+c/fR8fMOGe1MZzW+fiR+xWdcTor8gou98iwcs",
-	"JZlMpUG5fqj+eMLqrxCrBoPZtIRWhWyJZSa8bqfVUrg/I3qYy3fPiURyTBAAEanffRQlBKfwVO0XHrr8",
-	"uAzvbJQJiZGGuwMfBQU16bnmIOd0xEg8YJXZ4SmirI7fPxHOl2cHT4z/ifE/Mf7fOuMv8eDTTJaZ8Am/",
-	"4fEcifW8GHj6g5iGBs0aGtx4O7DSy2l5Gz3EyAzhKOIZk/7q7TyR5JMp8YToJ4nyhNX7S5T2nUL+mOCY",
-	"pODKOVTmghExh5y/p5rVEhGldCrhyHtvUyIIk2g2JgwxDty5QRmiAiVkKLsovL42DOKPr9BbLMd/3H2F",
-	"jvHHRm9E/th6FbBvpZyesmT+Cp2TKEvJK3SOJ+ScSvLHI/wx9NFsTKMxmuD3RIDtcpPymSApilM+VQ8C",
-	"FsHimoESCQYpXtdbPTFaPa/ia9GYTECqTBXMUrXdv6/5qOd7cj5VswuZUjaC89S/wKNFyF2MCbolqfoW",
-	"4kPYmcKaj4Y8ReFg2DjGMhqHiDMUvu1dHH6LdickbKKBRNEYsxERAVNQJ7ckzUfbn3yEWYw4S+bqJ1YF",
-	"TbCO8Jt7gWLtKfmQ0VTRn0wzsgQkgffuP37X+MfVHwLvP2v3f0ZkOu8NpT7jZSick4izWKCMSZognNOP",
-	"AoIcU2HlPuIpwnGcEiGQfkqmksQIjzBlTXdzL/dbqxY+oYxOsonXbedLpUySEUk9rVHJNRTvEHSQtVp7",
-	"keTvCYN/kkWa0K8IvUv70hqSbwYsNONDtVmFXEknBE6UgZR6ZpaBZjxLYkQ+TmlKUMYyQeLlZ+EHufeX",
-	"Wfvji2mLd5JnH96MD/6rNWndvIj7e9l558Pe97fffXgZ/+U5O4gWd/O8tf+ytcnZ2YhwikW96zX+hhs/",
-	"tRoH142rT/t7d7Un6U59V0w5E9rV/A2Oz8iHjAjQeyPOJGHwTzydJjTCCmG7Pwqtmrg+aspucULjv5yf",
-	"npRVzWOcDHk6ITGC3xYUTM22c01ITRqrJQ5O/to7Gry+NqMK9cjMpI5liiNJUrR1t4USRVpsBER+Q0aU",
-	"MfUXHyJ+8yOJJHpP5kjvGm1jiW7mkqD2ix3vrqR6KQaS6v0jUPSpQIxLpGdUS2k+aWdP2tkTVn8D2tm+",
-	"NpBTgmPFd6sGsnreAGk/IWoLIP0xkpyjhLPRgqd3NTc76/deX5+eHP1w/WbQP3rtKQSRRCFkV6PW5ULw",
-	"BEWYKdZzQ4wCEnt3fv494I29i8HpyXX/7Oz0zP2gg3r3q5NMwNewRBMuJGq3WgUPFesY4QwLlJIhCMIn",
-	"FvjEAp+w+lthgXeuKvmfKRl6Xe93u0U2wq7+Vez2FVfrs1uS8CnRuuOi+WWZhsMvgHMyLsdK+VLPZymV",
-	"krAumpR0w4Bth67WF+74CFvuK8dYOizRfAJthxXOGu74AXNGUYH4lKSguKKYE63PvWd8hrbDy5PvTk6/",
-	"P8lHgkWEgKUHDGa8SQl+LxBGaZYQtB1W+W6400SnjCDCZDpHU5KiacpvEjJR1sKd7x2mXIjTlI4Ma9xI",
-	"oV4vTg7PTs/Pr0/PBn8enFyf9f/rsn9+UWL2CsOkAYJDQd1gRaBhyicIK2SQFHFYF8IpAaDgJOEzJWZK",
-	"kgB20DCvWuxuJAkex4+939p7PArtoXrAlOEiqCRlgXfnewOmbCycPCYaBycX/bOT3lEJddoMTW9JioaY",
-	"JiRGkiPMxMzSs1lzBU92fQim+RqYedZqPR5mzvmEaA5hNs0ZKiDRRIq3xERimgggWMoQlQIlfOQj7a+h",
-	"eoA1Zw3SwHI7TElMmKQ4EY+LPs2sDs/6r/snF4Pe0XkJk4znrpYxFhp5FBYypEahnGIhZjytHrrvU6Vi",
-	"glzzkeXrijvZ97/OyWs/rmywi1dW9UztEBhuHZS0BszTfO9dxY+JPQbGgSMgA0NwLRyoLPi7JEminZyG",
-	"D59w2cvkWME+UsL0Mcng5PTiund58a0igcPeRf91lQi098C6lrRntYLwczpiQMFcbbkit351yD6xey4c",
-	"e6HZN4oUJc+oHJvTCrwMDutbPE84ji84P8LpiDwmit72fjg67b2+vjg9vT7qnf25v8BxS8bOgqn0fO/l",
-	"PviMxAYOIzAR1Q6+Ct7ae19GgbO7gZ2A/sVQ+zn6jn6jkZWC/5WqkW+AYz8qvs76h6cnrwegaL3pDY4q",
-	"h8q68osTP4E/FSajLE0JkzYQUIMwx6sfI0FZRBTz0AIfP5m3T+btE1Z/G+Ztu/N4vNEJHzLtAiSp5jom",
-	"hqrW11WMZDlnQSeLVjBw0zMsyRGd0EfWTM56F/3ro8Hx4OK6/z8O+/3XFTaqJNUEs7nVuU2kUCyECl8h",
-	"Zd5CYFBpKS/3W8jE36rsdckX3Q8kWJKvYqDsdw4eUTZuCiultoI5qR/qAGszYP1bks4rwVgyQbTwk+gw",
-	"ZAix3QYEd0MLZjTGtyRgSoMmsY/ILWGOEkVHY1mYBhCndHIOnO8tg4J5e9cJK9/p0G16SyNyyfAtpok6",
-	"t49Jnuf9s78ODvvXlye9v/YGR71vjhb1MvWFGyxIIem1DVChuxMu4YjNv47h+8g6lzH3qUDZFN1kuaML",
-	"nqNtZegug8MO8A9lPgzYg4O3QqZYktFCDMQ+1wZWPjP5SIXcPPaxKlaRz1x2XplprR7OGUF8iKYJpuza",
-	"WMX6j1woLFfLHUfOqzo35NexriDWJDk/xqwC5pyxGP4htOuDCpuVszmklXlz3Dv54fp88OeTwcl55TQV",
-	"n0Q4gdMCFvezYuY8EfQV/FMDPpO64mEZq89H45QUX6ju4kmtflKrn7D6FDX6/KgRFigsRF3oB4ynKKzy",
-	"vlDnT5a4nnXB5dyPJ7HQ+Y7g58k5GZVogudo+xm6maOYDHGWyB3jSlSy9nJ6yNkwoZF8TH2of9wbHF1f",
-	"9L7rn6xOEMAsVzaNEpj7TG1Cn90iyOqqlt4zP0r8/mvJv4PHJZjSZsGNbE0wXZZHCwiYTSrMzaiMxg/R",
-	"kjaPBWjqK6k4GnY0rrqFrSkAmao1VOrEDL6YevPEoZ/k7hNWfz1y9/Ei4RUhiiBDvsTEjAQNcwYW2nRY",
-	"jBJ6SwK2hoMZgXnJRDad8lSS+JjEFF9ADvLjsd7Lk/PLt29Pzy76r6+P+68HveuLH96WPQmHeqqGmrpi",
-	"VXbRwuRlZussH03U+pGcT79SbOfZl4vtbAkUumAJ0bYiAfuozyIeUzYKdyzSFbgq+TS6ZECAcL009Hyh",
-	"xO2jove8f3bSO+4vKkb5EVowc/OQORVa/j9cAXripU8S8gmrvxYJ+YhmRs9kg0G0ONfFc86yrb6JUxKj",
-	"lIxwGifK6uJDlBApSYoiLMhO0yvsZFP+Rwmz1VDAbGIdQsfJ21TxVUmJyAG1yMAjnCQk3aqxaMFmFRKz",
-	"WCA8lKZ+zaZXoJ4ZGjBlMPJM6jzHSorGiEhlR07lHOE0xXMBRnhY4ohdpPAe6ijD1Fl0DefEbH46hNO2",
-	"ChPn+v07f/VrJ1mS/BX8oIoQapzoRhkBX3W4OyEhwhF4U3WaUZYkitN/bIx4w5RBqWeKNpsn5h/v9Fqu",
-	"vDoOslBnZyNAlKFpykcQ50G9ZKYAp6FIjQPC5CJ0Ebkl6bxQnHJPt9pvQiQR2nNaYA7ATCWZwALMunVN",
-	"k1rkBH8c6B9beXEXoK7YQc3KdSjKuhCWumwtdfmIJzFkSSoO1HQXtBFeaxdWOsW1oM2m9wKt0GMC9gVg",
-	"eeeW371bII0C1It78yvH4spfnLmvRcGnBQ5U9nM00SWjHzKynOO8QkJyxZMUu5pPF4sWF4XNkKcT4MS5",
-	"mwl/PCJsJMdet/Ns3/cmlNm/93y31vDd34NA/OnqD3+y/1gsVVXHzYxo1FSiVPaHRBaN1dIVgy0tU8FI",
-	"8et7ssxTRmw+dk3KWZV9aX1zA6lxqF68yxXRBbRBNjt6yylTeNk+e3OInh+02jtIcliBSU43FcqlhCss",
-	"Awbexibq3VSqwNkoycdSgbBE+k3NiQu8bO9uv/v7P3avfv7Hu1b7auf3OzWIuXO04cX1j7MJZsiEqOw6",
-	"DSB9dar6bJRQMW6i1xxsgylOBUEUgOrQS7uudNk9SADyYim1ZyOHeM1ChVRc20cTHI0pIw2l1asnOgka",
-	"qc83Axawn5FWEdDP8EygnwP2c6PRgP+pn/dbLfQzWkzv91G5JMFHlaIBHy1UIPgLhrRf554287bVvAsp",
-	"pO5HnPTifNSeGlVXBZC/sY920X7rmf36m9PLE/jqcf/i29PX1zDj0dHp9/3X+ZAD9XLZ3FIjHLe0fbXd",
-	"Ua/WZOnlL+yp6dsw/ULypYZindFuh3dgKTXpK+aFZxpdNn8+fwpgqUkrgBcUI2TZRNFdTUi6Um9cwrLn",
-	"1xTwLXh8a6KvdanB9VnjSyo6ctR5vreIObXOqnVcDiLUJ1LWpcMu9aLUJxE5pQt1aRxXNQynrHHfj5P3",
-	"tI8bJ7pEZ4hpkqWkicIYSxxqdz8oB1bNK7N228toQ/2ycEN82kzV0cLpDpif0SHai2qPw3FXMsmSO2LV",
-	"tGVzwjGEPikprnsyPDs48IsODfutVm2PhpJ2oz9SrNfX8CuWlcOnjmF/S3Aix68NxFfiuIykYvH2mPL3",
-	"ni7QndcQVP2ql6/owZQnsigiQgyzBI3hS4oG1aooU0pLNCbR+4eRnAOqz6G5VTaAS3OFYtf6IjRn0NZp",
-	"ta6+NJENJnhELs+OapVmfCN4kkmCQnB2hOjy7EhpMTadv9Paf+mUPvuod344GEBrl4BtT0kaESYbhClV",
-	"AWE21zE1kgiy42s9EqMxxItZjKw9nQllXVOm9Wnj/XZV740cL7k2nqW0oou39l/6ucVqm4A4ap/9/rv/",
-	"aPzjQbp4Djb4kgXaNKUMtCwDJbdk3PdOTJPU6pnRLVJ5WnRFbaIjODIjgJpMMU0gUjmmkiAxxRHRqZAT",
-	"fkvigN2QIU8he5YKY9Q0UU8g0ImpRKur2X1lBTKJKajO6p8pT0ooV4uwr4i89kx7fKDWARYWMFhZFZXa",
-	"+eYgp63Yapmnr8CUspc+tlqNIPjYfhMEH1+8Uf88eHP1e+eXTiv/pdf6f//7l3/+8kvjn7/8ryDrtDov",
-	"4f8P/vnL//3n//w///+XX66Wf/FedLAeIBpTvknOqIEsEEUuSRco45QlcxRqDxI6BltGaI/NBM8VPtVP",
-	"StarWbnxRhBBY6JsEJoGTPMhtB2Ccyncsc2swLOCTqeE9d4O0F6zhSTnCfDpoloMzfC86WqCarqrRWQt",
-	"8Ju3tk5vYUcv1TrbHZehNNG5tsKhfQQWcLjSEWcdGqMxFuNScyUv4mlKIonGXBlRN4CauTJY1M8OS8hr",
-	"Bcuk13lZIr2Xi/iepVQS3eNCbQ/aR+mmFxoDdQe4sFHDS0HScEkBdhP12FxXTDuZzGp/jEuv+6nUYMNM",
-	"bmTHAzQE62LfzK+o1v3ZXkWnz37uRrQ2uS2Ryh1o6/2Lak1XC8IQ9lUn5gyoHkN1sXWxaDbmQudV2zrK",
-	"irtvS7i7fphm4+L4SbW5l2qjc7mXMxxNleC63RJF1j8C1go10QAJhVxQTUmMxiQlPko4FySZ+0hw090A",
-	"m1qV3MVjC3TTLCHC1FUnPHovIAu4SDvTPHQdZ2p19le7g+pYk96+k6FVpel8kcaJ3kShdaOHSCgb0HQ3",
-	"1BxM6R6azG0ti9MfwuzblP1bZ7xTkoFF1eGjtx5TtagJZVhqr+QET6dqS91PnpOmvso1PmDfUznuG69r",
-	"JZ197bjLPPE9P55zrYwV2fx3vscZ2TAC4y5nHdOsW8ZVjrviO/fj7sSOWckazAILmutustb8OMGpLqod",
-	"rKXp4mwDUzMvWrBO83w1y090CVz3g8yX2GtOanWumsxZZ/X8FUmWuvptRQC0WWYIz/fv5x124OykeqwF",
-	"9WkmHfZxDzDjxARhwK++RKj2WWx0zTXZT77JmtH9Qq1I5QygYhZ+w3lCMIOd1+7lcvqwrdzvLLmZBWvU",
-	"JcNynASBzQZsSsIu8bpUuE7R00yoQkAbn07KHhBZ2jh+WhNqcnJEVu/tgk6IkHgyVUul8WYx18FrC75N",
-	"QLcANkhVNjdLOStdDrzB61o/DJ/iD1kRmKdx2e7ZJKnGsZrN6+9w46dO48XVp87zu9q4ls7y1gt72OEp",
-	"MrZrla+QxiF0FtVVaaHFsokBh5/L9fLZ6wBe0EMdxM/eHKK9vb0D6G0LrymyvLw49PPYI00SqotKy9hY",
-	"kamU63kxlqShPl0H90tI6zkmm8J80eJMR0oFldHY6mWuGYJ6EiUEC52IqPU33RYo79QYsInxKBRmK04J",
-	"SqiQJM4bxQjCwA+lvlNS9QK2EMtDKS48ILWa4IQyd3Pthx/1ilF+52/GxZcMc1Ky7jv+/uKAPmAWJylt",
-	"9dDc1/sguVNKWbvvGqvJbfcdX5cFd99vuOly9x77EAm6wHMurdvlPsdZe0xw0RsByt0FSYZIECJMssCq",
-	"s4KTZAPbxRGQVzXOpvwIbfY1oxIt/VKJFsqvLCp1Dz9Jmy1W4UWJ+rrV/mtOV7UNlGK2UkcPKvlar6oB",
-	"2xX+8iD4w7t24+DqXatxcPWp7bf3QfIvAX8hkRZP73qM1Z/Y9ePKp/RRSPez1V/Q40rdgAsEl0yqXE92",
-	"0enSUC1cFo7EAsRL6mMJRldL2MwX9HTiz3BnGlfyb8mP6Xda7S/uyzQcaoVxAJKhahmsz2h3uAO8vNYq",
-	"uFzq0dhTqvHzfSd+A+pjr/E3hBs/oVbjAF2jJmqEPhISpxKiljoIbFwdPA0YRjEdUdlEdiLdDiFbk7CJ",
-	"trFbrBKwSv6miVOaTHM1ojHkSUzinSbqITHmqQT1Vn02JdAvJA6Ynt/RbWG9i9ltXYTjCWW+/g8FfwtX",
-	"UntK/YDhTI59NCbJ1Efg7iHqOTBsH6WcSx8JEmUplXO/cHpo80X/l2fS18nO2RSgNxz6yFRT+UjMhSQT",
-	"H2UsJkPKapNVV5pSe6ujrPkFGFfOXRjNxj1jooDzBYQjg+9SHBl8PfoV4evfhY+2rrd8tNXcgle3Glu6",
-	"JsAA7lwdWWN1Foe7rkOMzvOHi1GUUEU3cxS+PT2/QLsKT7sayPouG6jRUqeri/b3AlYm7IxNcRyTGN1g",
-	"QZ7vZ2mCtjvPnqMUs5hP0A2VYsdkSjMITkK3St8zbum8WqCAIZ7S78hcl1BQNuS2+Avr6ngzEKgHTTAF",
-	"WJlIcXmj+hUgYq02Bp5t5gfZFR4kcaBhCpVlMVIbR723gy7CaEpSwRlQnUDZVJEvi030V/1Lyx6ho8iI",
-	"zyCvfEgTguQ45dlojMI/9y+QLhtgsXs/kDkKee9QBXq1OntjS6Wzp1tRAcmnF0rtiXmUTSB3QW8NIuc4",
-	"ktqELRoAjQgjKcwCPaQshY1J9F4ETDsebcYwzl2RuciDDlsCMiSwRGnGwBMATVJx/paJ/sjSuoq+QknC",
-	"Z1D0B+EfQSDcE7Df/Q6WSoyEVo90HQFkO9tv+1YSq0MCkgGK8cFXom9igaNEPuJIJnM0hDpSY7b7am6r",
-	"F071LVhdNU8DhVoQhV0N+YuLtzajF5J08lRqvYhXMMQc5LCLwsALPLj2ySzOR9gwz0qqM9Nr1h+A3MKu",
-	"iYxBb9I8YGRLIH2TzFAZafGvBz+waidgCG1vVo0D7cSwmShPSeKM7Oj1aBGtIPHuyoXDq3zdgKGFLuZ5",
-	"upNOtFYrChXAQwVADboczGp1vg6NFx6a2iR3SF5X3wI/uw9By1LKPGUohOT60FKeUWaE+rOG7ZkjW35O",
-	"WQicUh+36tEM2Ha4+s4le1dTaKCQXyC1A1xWNw/BLGBGlTEcFFj0K6d5NXpPyFRo6aC2ev5tr9F59lwn",
-	"0VAhMqUrIEZmAVOAw7IcX9AN5qukE2EGK0BCvYyTvB9dwLbtI9vOxEfP8jwpp5/Jqwot5Rdj6UpfhaJK",
-	"GZUDZbOOXQHe1oaZPbSXpSnzXuGqt7BwomgdqITqhs86oYQwBJqK6YuHaJzoG7p4JgO2/QLF6gCUVp8J",
-	"pYpRichHCV+lUi/RAX1KGgJ+cy61szTNyKzAaQ4gziLIhhvzLPXV8cCs4K9N1MfRuKjfwongekdY05kS",
-	"S3wIaM7T6RI6JHDX2PZey24jYHYf5tyrEXlke4bz2H0T9Zi5hyz21edJDH2x2XvGZyxgWiFQiNOWFqQb",
-	"QeWIb26syWWD1DJAH0STzpOmVCmMCuNwk7lwT8t2mF/DF+4AOs83uVYA2ucr5bekfe639gK2pGRh28lC",
-	"2RIoPCdR4w1RdKXOojnd+haFMGCmWSFMYaD0qliKZX5yrNiXrSiKsjTZEj6AeKeJ3igVImCAOa00L70Z",
-	"wdyKoEgv4mxIR5nl/GpVIyIDdnh6dq43GRWN5rUOldCIMEEcPeh4cKFM4VItLp8SJniWRqTJ09GuGSR2",
-	"1bt3viepTHIVyvM929m467WbrWYL4vxTwtSPXW+v2WruaQtpDHqlyxAhmMzr8ioOQcNQipQlQrU9rU45",
-	"yROoLt9izGf6fOUv6RKuuItCJ7AeGjaq//Dtb9b80T8HLCwebK+NMO800TdcneYU2FZDSDJVRhSsjxLR",
-	"zdtX2IK8UMkyW0UIRP39iopYcxI0s6iyMshMxakEy0V9RS3B1+ynuLNTa9vSBB+q39hWCpLpVFWGoO1f",
-	"VIQXpc7j0UGMYoIJjvNQCeh/AVM6INHqCo510q3pJLoDeL0hES/SYvLANOpTIP8ZniMcMLXnnL+AoIJl",
-	"VPXbnm7mn1OOOhmWQdkCP8WJioe5xav0PThCeYLmfqtdX/nURG8qjVd1aAea5iqdJWALtwboKxYUqYBH",
-	"xNYZvlJL1fwaxlercm1v1tV9Vn1dLr3fOQhYfanSun6uSLdz1ZwiVykHtuHAgJlbH4mQ3/B4fs+mnrnn",
-	"u2g1+c28XHDpdpZc3o6gCN2vS1Utsk1KCTV3FWdmaUGOGzJfy2fM6HxuoX/Axr0Byjlod2WnmPHOlq7N",
-	"7LRa9225Cqd6sNSXZ9/dPSbe5gsvuVDrblkp+nuWmLqoSVFxOgifE9ko7m5d1UB44a5XWMS+Bk/dwByM",
-	"uws9bGFge/3AmkteYOje+qHu9UxqTHuDMdVrKmDcs/XjatsgqcGdg/WD3Qbhd773bBOA5jcWuQ4nr/vu",
-	"053veJveXUFfjfxI2ptIjJLspHZKPBJe952n9AnvSn3UtcFWqBagmVoHvPlwtfRb66oFb43yQYYrB0yx",
-	"ZeMPsTdXO4JQE28TrZDmuQGwTpy/0ouskeYBWynOyxIU1QvQgDlr6joXNGuHS0oyYUSzHmtUdXttCpXL",
-	"BMbl9LMExjBLKvLie2MoWVGKa7n1cslR07FmWWeZjTl+Ta8fqG7ElbX3c8Uj12iVBf64Iu+eMqXI5ttI",
-	"prTviUATbFsrUrQUuJw+omBxktK19WqtUXBxlCsk/j0EywOkQ+tgs8mc7rD/KqHyBQWEZudOMUBuKSqx",
-	"AS7NemER8wiQPiKyLsjhOqNTwmKSGnfQlPBpQpQBfkZiHjURuJ11fZr2zY6IMlZIDDEvY8+Dk97+qS/m",
-	"mPH0vTIghwllpI6JjojsvR2ckSFJCQO+tEbLk+Sj3B3LieY9+UmquWV9If757cXxESy9ciRsA75zg4/G",
-	"W57QaF4fFlLjoXIOnNP6V+EjIecJ0TIVot/geizupDB36q28U35hC59LVCUaUmvvvR3oQj8DaksxOUqE",
-	"Qze7KaAeXOU4URrqj8tpCchkS6DibXSTsTghkI80zW4SKsb6ikE2ndgCwhAmCgGUormONs5hvg0p5Ed8",
-	"i/UC70sn6C/4Fuu5dCMkPKnSC47GpHGoCzEXYTGQuUsWqCA3ZjURbOUJOf9W5LAlLAtIV1GGLsf/aSkh",
-	"dFothVwI8kEDGwhMmQCj9RiCM7+4OZBn5h4xe+NGLSnoyn3vc8xAN/fEJmh4/L2bZvKu1LTyK3Qc7dyj",
-	"xWylq8KyOx8N0MGhpRR071Ep54jeEqY9GUupRDsdlkidPDfROPCNDbyuN/cNSTgbCSS5r1vqKXkY9i/w",
-	"KLT+f3OuQIQ5l0dx5saWl0ihY+J9todheeLYl/EtVKplK2xKgWadjgfvGL1uA7t/4U7Pz9Z7lis9lc05",
-	"5DYh3hXUt8hoXF+umEqKE5OAoPkvBDvdfHdBJlhtQ+huYS/2Dp7bwnZlEwbMhFHlTNfcKx1JsWQ4V5kg",
-	"cbdyUza1USC4wpEMJaS3QzcFf/FVE8OmQgeBSOy8Y/wAtsQ7YBBS5coM1SWnYWHlhT4KcwNP/VG48iGE",
-	"kycUhgHDqS4ih/ponSZB8vCwU36J0WzMk7zlgFb7aN7e3jjPMZsDpAFSummE+UYXgl6mQsBuqu7a8HzL",
-	"AbvvteEWPKUrwwMGd4YrTjGrvTnc116QqZzb1Ija+8UD1sfROO9jZ5IpdKieD/PYvq/MdB0QFXmXuHIc",
-	"PSwSMMM8UGqY1oSD509pCAqeRQcIc5uddqwErOBk2jViyFrRm+JHtukBHRZ53+BXoUmiY6RYBsyyxu39",
-	"dmdJGzGIw80oRHisS4dKX1G/yQkKmM3p4UMU0yGoDhLZEhBbvCwIIgp+8MEtYbWhOsabmQoWcACkeEKg",
-	"oYXiCzVFQDmvx2iaklvKM+GkECme72QQwd+/DyHZx677XjDLtbRKilywLleyuRd4NpdL89kil8ui0nNF",
-	"wEIBd1X1u/ocHxPwF0g5L3trDtVzLYBvscSlO6+cVHbFp7TnZFVidC7fzkieF72hjKvUMKmR7paAZzeA",
-	"Z/+hbntfb11fICRhuMPX1xqA4ov0J72Oz9QfNlADHhBqqFM5vpgrqdxRHzxCnQ08SYsXM/86nVDLlTF9",
-	"GqoVglvCpnRWtTNlBJgEieYca2fNUnPAdhDKfVFONtEMC3ST0USCM8WHG8FBv1f/qLUTzddem4/dT6u3",
-	"ay1O2oIXye13ZFfs1JfbTPy6c+f42x7ZKCt9e5VlBgkO68x3nRpRXICp770UPrT7rG/2adPLrOJWi5oz",
-	"28Hv8a143bLwt2PIn+nLMrg+Bw+hFjVgAw5Uc9/sKkJzUbiUyBxQLz30yzJ0TYPRZga1xOUwuW0JFbBw",
-	"RQ6uDUOaD3bNrcCahpGhcKWawi12+l7XualMLqIm9V6C8zwT/2slI5gZz+37ppc7iU8zeb/BasA9gmeV",
-	"PlhLFImFDhxOa4ZUM4IvGxupWYRDmvZJiS4hfN7gGn71AfS+SWCtOKd0DgckraYkIkwm8zyFw+lrJHxE",
-	"hwHDbO7neV9usByFnwIPJ0ngdREokiHk1Ko5q31OjGW8cEi+z3uU50lp4HOoaS4WMCUbSEJsdNDJNzXO",
-	"h0reKSTAMh10h+IXyaciYDOevofENp2yC6m6Zr06vLEkSK4I73MsGA26yhW+NY5DZdFt52ltkOcM7o0d",
-	"x7QB86IadO+vai7j2kUwEjB2vyi00x/nzhgSn8U9cJKc/5swAZPfxDNZy7nB0GB8ZpC10NCvSAE0FAxH",
-	"jKGwiFOHNk+6nAX50LA22L0PDWz/Kw2Y35I9ASlPPJPrWXWp2GE5wz426UkFO3Au0fOXNo7xHSYPOfnd",
-	"UpZeqRgDyj/dG2+cW9oMzwjYYmPHba7vMgKGurNQIrrfagWsentBLSd1muw8lJ1WWu1s0A9oc1ZR0wPo",
-	"y6RxwkT/CqeJm2EOFPPKaYZPpTBBmI2TZKp34z5xlM/gKIoBOPUwq2OJRqOoZT4wo1Jn6vzQ4URNk2YM",
-	"oopznqX2IpRShUl3d7fdedFsNVvNdvdl62UL2k2YyZbcvGSTIiAhUtdymiIrXNfdzCbkZXIMzSPXquY6",
-	"MUyKPJvf+YrIGxd8qg8oQ9luTYuo4hPQnaQ6Wtu5vtO6X+ufJUdI/gnHjry7uvvvAAAA//8=",
+	"7H3rcuO41eCr4GO+KtsJJUu2+2J1pSoatzqjjG+fL5lv0nRMmIQkjClATYBWa3qcmv27j7B/9hH2mTb7",
+	"Ils4AEiQoi52uzuZKf9Ixk0RBHDOwbmfg09exMcTzgiTwut88shHPJ4kBP4+Iur/RTYe43TmdbyLEUE4",
+	"kvSOoEyQ1PO9O5xk8FKMJVb/jVKCJYmvsfQ63k5r52Wj3W7svL5ovey0X3d2XzTbO7t/83yPjDFNvI6H",
+	"Y/wnM2Uz4mP7y/UdSemAktjrDHAiiO8NaCrkNcNj4nW8bow936Ox1/HUQq53Pkxud+9ufvrx4+jVdLwn",
+	"B+xlFKcvxIyo18Z4SK6zVE03knIiOtvb8Ew0nZm3cYybEzb0fC/BxUyH/I4kOFLfmYw4I9csG9+Q1Ouw",
+	"LEnss7nFyim/HuBI8vSaMHyTOD9lk3gRgHZanVa7uffipQKQ2pdZA46xd+97JE15KrzO+yvfGxMh8FD9",
+	"6PmeIEJQzhT4NXauBR0yyh6CD4ClHnb9Ko3HO7cf9j5Of3o5umGD3YmMZncvxI/YrOsZ0V8Q0fe+xQOW",
+	"kown0qBcP1T/eMbqrxCrBoPZpIRWhWyJZSa8zk6rpXB/RvQwl++eE4nkiCAAIlK/+yhKCE7hqdovPHT5",
+	"cRne2TATEiMNdwc+Cgpq0nPNQc7pkJG4zyqzw1NEWR2/fyacL88Onhn/M+N/Zvy/dcZf4sEnmSwz4WN+",
+	"w+MZEqt5MfD0RzENDZoVNLj2dmCll5PyNrqIkSnCUcQzJv3l23kmyWdT4hnRzxLlGasPlyjte4X8EcEx",
+	"ScGVc6DMBSNiDji/pZrVEhGldCLhyHunKRGESTQdEYYYB+7coAxRgRIykB0UXl8bBvHHN+gUy9Eft9+g",
+	"I/yx0R2SP7beBOxbKScnLJm9QeckylLyBp3jMTmnkvzxEH8MfTQd0WiExviWCLBdblI+FSRFccon6kHA",
+	"IlhcM1AiwSDF63jLJ0bL51V8LRqRMUiViYJZqrb79xUf9XxPziZqdiFTyoZwnnoXeDgPuYsRQXckVd9C",
+	"fAA7U1jz0YCnKOwPGkdYRqMQcYbC0+7Fwbdoe0zCJupLFI0wGxIRMAV1ckfSfLT9yUeYxYizZKZ+YlXQ",
+	"BKsIv7kbKNaekg8ZTRX9yTQjC0ASeO//43eNf1z9IfD+s3b/Z0Sms+5A6jNehsI5iTiLBcqYpAnCOf0o",
+	"IMgRFVbuI54iHMcpEQLpp2QiSYzwEFPWdDf3eq+1bOFjyug4G3uddr5UyiQZktTTGpVcQfEOQQdZq7Ub",
+	"SX5LGPxJ5mlCvyL0Lu1LK0i+GbDQjA/VZhVyJR0TOFEGUuqZWQaa8iyJEfk4oSlBGcsEiRefhR/k7l+m",
+	"7Y+vJi2+k7z48G60/1+tcevmVdzbzc53Pux+f/fdh9fxX16y/Wh+Ny9be69b65ydtQinWNT7buNvuPFT",
+	"q7F/3bj6tLd7X3uS7tV3xYQzoV3N3+D4jHzIiAC9N+JMEgZ/4skkoRFWCNv+UWjVxPVRU3aHExr/5fzk",
+	"uKxqHuFkwNMxiRH8Nqdgarada0Jq0lgtsX/81+5h/+21GVWoR2YmdSxTHEmSoo37DZQo0mJDIPIbMqSM",
+	"qX/xAeI3P5JIolsyQ3rXaBNLdDOTBLVfbXn3JdVLMZBU7x+Bok8FYlwiPaNaSvNZO3vWzp6x+hvQzva0",
+	"gZwSHCu+WzWQ1fMGSPsxUVsA6Y+R5BwlnA3nPL3LudlZr/v2+uT48Ifrd/3e4VtPIYgkCiHbGrUuF4In",
+	"KMJMsZ4bYhSQ2Lv38+8Bb+xe9E+Or3tnZydn7gcd1LtfHWcCvoYlGnMhUbvVKnioWMUIp1iglAxAED6z",
+	"wGcW+IzV3woLvHdVyf9MycDreL/bLrIRtvWvYrunuFqP3ZGET4jWHefNL8s0HH4BnJNxOVLKl3o+TamU",
+	"hHXQuKQbBmwzdLW+cMtH2HJfOcLSYYnmE2gzrHDWcMsPmDOKCsQnJAXFFcWcaH3ulvEp2gwvj787Pvn+",
+	"OB8JFhEClh4wmPEmJfhWIIzSLCFoM6zy3XCriU4YQYTJdIYmJEWTlN8kZKyshXvfO0i5ECcpHRrWuJZC",
+	"vVqcHJydnJ9fn5z1/9w/vj7r/ddl7/yixOwVhkkDBIeCusGKQIOUjxFWyCAp4rAuhFMCQMFJwqdKzJQk",
+	"AeygYV612F1LEjyNH3uvtft0FNpF9YApw0VQScoC7973+kzZWDh5SjT2jy96Z8fdwxLqtBma3pEUDTBN",
+	"SIwkR5iJqaVnu+ZN+weN0atRPZ/9MK6aOHYfCJbzNTD4otV6Ogye8zHRnMQAhzNUQKyJFA+KicQ0EUDY",
+	"lCEqBUr40Efar0P1AGv2GuSChXeQkpgwSXEinhbNmqkdnPXe9o4v+t3D8xLGGc9dMiMsNJIpLGRAjeI5",
+	"wUJMeVo9nN+nShUF+ecjy/8VF7Pvf50T2n5aGWIXr6zvqdohMOY6KGlNmaf53juKbxN7XIyjR0CmhuBa",
+	"iFBZyAFJkkQ7Qw2/Puaym8mRgn2khO5TksHxycV19/LiW0UCB92L3tsqEWgvg3VBaQ9sBeHndMiAgrna",
+	"ckW+/eqQfWz3XDgAQ7NvFClKnlI5MqcVWF3T4Ogdz9iT4+bdyeXxHE4K5QFLtD0mMqVR1Vg65hIN1Iq+",
+	"DgL2nhIBmpdSoRlorHYJRDXBcgTQPsWzhOP4gvNDnA7JUwL9tPvD4Un37fXFycn1Yffsz705OVgyQecM",
+	"2Je7r/fAkyfWcOOB4a528FWQ1N79Mmq13Q3sBLRihtov0Xf0G42sFLziVI18B/LxSfF11js4OX7bB/X3",
+	"Xbd/WGFhNsBS8Ncx/FNhMsrSlDBpwzM1CHNiLTESlEVEsWqthuFnp8Oz0+EZq78Np0N75+l4oxPUZdox",
+	"S1LNdUxkW62voxjJYs6Cjud9E8BNz7Akh3RMn1gPPOte9K4P+0f9i+vefx/0em8rbFRJqjFmM2vhmPit",
+	"mAvgvkEynelwrdIJX++1kImKVtnrgi+6H0iwJF/FHNzb2X9C2bgurJSRAEa+fqjD3s2A9e5IOquEyMkY",
+	"0cJ7pYPDIUTcGxByDy2Y0QjfkYApe4XEPiJ3hDkqKx2OZGGIQfTYyQRxvrcICubtbSfYf68D6ukdjcgl",
+	"w3eYJurcPiV5nvfO/to/6F1fHnf/2u0fdr85nNfL1BdusCCFpNcWV41irI7Y7Ou4GZ5Y5zJOGCpQNkE3",
+	"We5+hOdok0qxEA5bwD+UsdZnjw6pC5liSYZzkSn7XJuz+czkIxVy/YjUsghSPnPZpWimtXo4ZwTxAZok",
+	"mLJr44PQ/8iFwmK13HGvvalzDn8dUwoigJLzI8wqYM4Zi+EfQjuaqLC5UutDWpk3R93jH67P+38+7h+f",
+	"V05T8UmEEzgt4N94Ucycp+e+gT814DOp61AWsfp8NE5J8YXqLp7V6me1+hmrz7G8z4/lYYHCQtSFfsB4",
+	"isIq7wt1VmuJ61mHZ879eBILnYUKfp6ck1GJxniGNl+gmxmKyQBnidwyjlslay8nB5wNEhrJp9SHekfd",
+	"/uH1Rfe73vHytA3McmXTKIG5h9qmWdotgqyuauld86PEt19L/u0/LcGUNgtOe2uC6WJJWkDAbFJhbkpl",
+	"NHqMlrR+5EVTX0nF0bCjcdXha00ByB+uoVInQvPF1JtnDv0sd5+x+uuRu0+Xn1ARogjqFkpMzEjQMGdg",
+	"oU1SxiihdyRgKziYEZiXTGSTCU8liY9ITPEFZIY/Heu9PD6/PD09Obvovb0+6r3td68vfjgtexIO9FQN",
+	"NXXFquygucnLzNZZPhqr9SM5m3yl2M6LLxfb2RAodMESok1FAvZRj0U8pmwYblmkK3BVspx0IYcA4Xpp",
+	"6PlCidsnRe957+y4e9SbV4zyIzRn5uYJClRo+f94BeiZlz5LyGes/lok5BOaGV2TowfR4lwXzznLpvom",
+	"TkmMUjLEaZwoq4sPUEKkJCmKsCBbTa+wk01RJiXM1qgBs4l1CB0np6niq5ISkQNqnoFHOElIulFj0YLN",
+	"KiRmsUB4IE1VoU1mQV0zNGDKYOSZ1NmnlYSYIZHKjpzIGcJpimcCjPCwxBE7SOE91FGGibPoGs6J2exk",
+	"AKdtGSbO9fv3/vLXjrMk+Sv4QRUh1DjRjTICvupwe0xChCPwpuqkrixJFKf/2BjyhilOU88UbTaPzR/v",
+	"9VquvDoOMlf9aCNAlKFJyocQ50HdZKoAp6FIjQPC5CJ0ELkj6axQnHJPt9pvQiQR2nNaYA7ATCUZwwLM",
+	"unWlmVrkGH/s6x9beckdoK7YQc3KdSjKuhAWumwtdfmIJzHkrioO1HQXtBZeaxdWOsW1oM0mDwKt0GMC",
+	"9gVgee8WRb6fI40C1PN78yvH4sqfn7mnRcGnOQ5U9nM00SWjHzKymOO8QUJyxZMUu5pN5ktJ54XNgKdj",
+	"4MS5mwl/PCRsKEdeZ+fFnu+NKbP/3vXdCtD3fw8C8aerP/zJ/jFfQKyOmxnRqKkPquwPiSwaqaUrBlta",
+	"poKR4tcPZJknjNgs+ZoEvyr70vrmGlLjQL14nyuic2iDGgN0yilTeNk8e3eAXu632ltIcliBKRkwdeOl",
+	"hCssAwbexibq3lRq89kwycdSgbBE+k3NiQu8bG5vvv/7P7avfv7H+1b7auv3WzWIuXe04fn1j7IxZsiE",
+	"qOw6DSB9dap6bJhQMWqitxxsgwlOBUEUgOrQS7uuoNw9SADyYim1ZyOHeM1ChVRc20djHI0oIw2l1asn",
+	"OuUcqc83Axawn5FWEdDP8EygnwP2c6PRgP+pn/daLfQzmi+68FG5UMRHlVIOH83VhfhzhrRf554287bV",
+	"vHMJu+5HnGTufNSuGlVXm5G/sYe20V7rhf06pJyqrx71Lr49eXsNMx4ennzfe5sP2Vcvl80tNcJxS9tX",
+	"2zvq1ZosvfyFXTV9G6afS77UUKwz2u3wHVhKTfqKeeGFRpetasifAlhq0grgBcUIWTZWdFcTkq5UgZew",
+	"7Pk1ZZVzHt+a6GtdInZ9jv6COhs3W3gec2qdVeu4HESoT6SsS4dd6EWpTyJyCkrq0jiuahhOWeN+GCfv",
+	"ah83TnTh1ADTJEtJE4UxljjU7n5QDqyaV2bttsPUmvpl4Yb4tJ6qo4XTPTA/o0O059Ueh+MuZZIld8Sy",
+	"acvmhGMIfVJSXHfKeLG/7xd9M/ZardrOGSXtRn+kWK+v4VcsK4dPHcP+luBEjt4aiC/FcRlJxeLtMeW3",
+	"ni6bntUQVP2qF6/o0ZQnsigiQgyyBI3gS4oG1aooU0pLNCLR7eNIzgHV59DcMhvApblCsWt9EZozaNtp",
+	"ta6+NJH1x3hILs8Oa5VmfCN4kkmCQnB2hOjy7FBpMTadf6e199opSPdR9/yg34eGOwHbnJA0Ikw2CFOq",
+	"AsJspmNqJBFky9d6JEYjiBezGFl7OhPKuqZM69PG++2q3ms5XnJtPEtpRRdv7b32c4vVtmZx1D77/ff/",
+	"0fjHo3TxHGzwJQu0SUoZaFkGSm4hv+8dm9a11TOjG9fytOhV20SHcGSGADWZYppApHJEJUFigiOiUyHH",
+	"/I7EAbshA55C9iwVxqhpoq5AoBNTiZb3GPCVFcgkpqA6qz9TnpRQrhZhXxF5pZ/2+ECtAywsYLCyKiq1",
+	"881BTlux1TJPX4IpZS99bLUaQfCx/S4IPr56p/7cf3f1e+eXnVb+S7f1f//XL//85ZfGP3/5n0G209p5",
+	"Df+//89f/s8//8f//n+//HK1+IsPooPVANGY8k1yRg1kgShySTpHGScsmaFQe5DQEdgyQntsxnim8Kl+",
+	"UrJezcqNN4IIGhNlg9A0YJoPoc0QnEvhlm0xBp4VdDIhrHvaR7vNFpKcJ8Cni9o8NMWzpqsJqumu5pE1",
+	"x29ObVXk3I5eq3W2d1yG0kTn2gqHph5YwOFKh5zt0BiNsBiVWl55EU9TEkk04sqIugHUzJTBon52WEJe",
+	"mVkmvZ3XJdJ7PY/vaUol0Z1H1PagqZduRaIxUHeACxs1vBQkDReUxTdRl810HbuTyaz2x7j0Op9KbU/M",
+	"5EZ2PEJDsC729fyKat2f7VV0bj/I3YjWJrclUrkDbbV/Ua3pak4Ywr7qxJwB1VOoLrYKGU1HXOi8alu1",
+	"WnH3bQh314/TbFwcP6s2D1JtdC73YoajqRJctxuiyPpHwFqhAh0goZALqimJ0YikxEcJ54IkMx8JbnpO",
+	"YFOrkrt4bDl0miVEmCr2hEe3ArKAi7QzzUNXcabWzt5yd1Ada9LbdzK0qjSdL9I40ZsotG70EAllA5qe",
+	"k5qDKd1Dk7mtZXG6dph9m2YM1hnvlGRgUXX46K3HVC1qTBmW2is5xpOJ2lLnk+ekqS9zjffZ91SOesbr",
+	"WklnXznuMk98z4/nTCtjRTb/ve9xRtaMwLjLWcU065ZxleOu+M7DuDuxY5ayBrPAguY666w1P05wqotq",
+	"B2tpujhbw9TMixas0zxfzeITXQLXwyDzJfaak1qdqyZz1lk9f0WSpa5+WxIAbZYZwsu9h3mHHTg7qR4r",
+	"QX2SSYd9PADMODFBGPCrLxCqPRYbXXNF9pNvsmZ0F1crUjkDqJiF33CeEMxg57V7uZw8bisPO0tuZsEK",
+	"dcmwHCdBYL0B65KwS7wuFa5S9DQTqhDQ2qeTskdEltaOn9aEmpwckeV7u6BjIiQeT9RSabxezLX/1oJv",
+	"HdDNgQ1Slc19X85KFwOv/7bWD8Mn+ENWBOZpXLZ71kmqcaxm8/p73Phpp/Hq6tPOy/vauJbO8tYLe9zh",
+	"KTK2a5WvkMYh9HvVVWmhxbKJAYefy/Xy2esAXtBDHcTP3h2g3d3dfeg4DK8psry8OPDz2CNNEqqLSsvY",
+	"WJKplOt5MZakoT5dB/dLSOs5IuvCfN7iTIdKBZXRyOplrhmCuhIlBAudiKj1N92EKe+fGbCx8SgUZitO",
+	"CUqokCTO2/IIwsAPpb5TUvUCNhfLQykuPCC1muCYMndz7ccf9YpRfu+vx8UXDHNSsh46/uHigD5iFicp",
+	"bfnQ3Nf7KLlTSll76BqryW0PHV+XBffQb7jpcg8e+xgJOsdzLq3b5SHHWXtMcNEbAcrdBUkGSBAiTLLA",
+	"srOCk2QN28URkFc1zqb8CK33NaMSLfxSiRbKr8wrdY8/SestVuFFifq61f5rTtdczyckiNTRg0q+1ptq",
+	"wHaJvzwI/vC+3di/et9q7F99avvtPZD8C8BfSKT507saY/UndvW48il9EtL9bPUX9LhSj+YCwSWTKteT",
+	"XXS6NFQLl7kjMQfxkvpYgtHVAjbzBT2d+DPcmcaV/FvyY/o7rfYX92UaDrXEOADJULUMVme0O9wBXl5p",
+	"FVwu9GjsKtX45Z4TvwH1sdv4G8KNn1CrsY+uURM1Qh8JiVMJUUsdBDauDp4GDKOYDqlsIjuRboeQrUjY",
+	"RJvYLVYJWCV/08QpTaa5GtEY8CQm8VYTdZEY8VSCeqs+mxLdWS9gen5Ht4X1zme3dRCOx5T5+j8U/C1c",
+	"Se0J9QOGMzny0YgkEx+Bu4eo58CwfZRyLn0kSJSlVM78wumhzRf9X55JXyc7ZxOA3mDgI1NN5SMxE5KM",
+	"fZSxmAwoq01WXWpK7S6PsubXklw5N5Q0Gw+MiQLO5xCODL5LcWTw9ehXhK9/Fz7auN7w0UZzA17daGzo",
+	"mgADuHN1ZI3VWRzuug4xOs8frqtRQhXdzFB4enJ+gbYVnrY1kPUNQ1CjpU5XB+3tBqxM2Bmb4DgmMbrB",
+	"grzcy9IEbe68eIlSzGI+RjdUii2TKc0gOAm9QX3PuKXzaoEChnhCvyMzXUJB2YDb4i+sq+PNQKAeNMYU",
+	"YGUixeWN6leAiLXaGHi2mR9kV3iQxIEGKVSWxUhtHHVP+x2E0YSkgjOgOoGyiSJfFpvor/pLyx6ho8iI",
+	"TyGvfEATguQo5dlwhMI/9y6QLhtgsXtrkzkKeadWBXq1OnuPTqWPqltRAcmnF0rtiXmUjSF3QW8NIuc4",
+	"ktqELRoADQkjKcwCPaQshY1IdCsCph2PNmMY567IXORBhy0BGRJYojRj4AmAlrQ4f8tEf2RpXUVfoSTh",
+	"Uyj6g/CPIBDuCdjvfgdLJUZCq0e6jgCyne23fSuJ1SEByQDF+OAr0ffjwFEiH3EkkxkaQB2pMdt9NbfV",
+	"Cyf6brKOmqeBQi2Iwo6G/MXFqc3ohSSdPJVaL+INDDEHOeygMPACDy7jMovzETbMs5LqzPSa9Qcgt7Bj",
+	"ImPQmzQPGNkSSN8kM1RGWvzrwY+s2gkYQpvrVeNAOzFsJspTkjgjW3o9WkQrSLy/cuHwJl83YGiut3ye",
+	"7qQTrdWKQgXwUAFQgy4Hs1qdr0PjhYemNskdktfVt8DP7kPQspQyTxkKIbk+tJRnlBmh/lnD9syRLT+n",
+	"LAROqY9b9WgGbDNcfhOWvUErNFDIr/XaAi6rm4dgFjCjyhgOCiz6jdMqHN0SMhFaOqitnn/bbey8eKmT",
+	"aKgQmdIVECPTgCnAYVmOL+i2/1XSiTCDFSChXsZJ3o8uYJv2kW1n4qMXeZ6U08/kTYWW8uvKdKWvQlGl",
+	"jMqBslnHtgBva8PMHtor7JR5r3DVnVs4UbQOVEJ1e22dUEIYAk3F9MVDNE70vWk8kwHbfIVidQBKq88E",
+	"NBSWiHyU8FUq9RId0KekIeA356pBS9OMTAuc5gDiLIJsuBHPUl8dD8wK/tpEPRyNivotnAiud4Q1nSmx",
+	"xAeA5jydLqEDAjfAbe627DYCZvdhzr0akUe2pziP3TdRl5nb4WJffZ7E0IWc3TI+ZQHTCoFCnLa0IN0I",
+	"Kkd8c49QLhuklgH6IJp0njSlSmFUGIf75YV7WjbD/HLEcKtZMPz8i3q8QOF/N4zXt9GPDdMzE20IELYW",
+	"4ZC+hwMmMNN0ttm2+VNVpbuJrlEHNeCyDDki6ZQq+QZY44wo9fdFq5XrutL23zfsSN/EOKDa1VtQxAZ0",
+	"6EcJZUTAls7Xub8C7mlQ+nxJod5r7QZsQRXGppNYsyFQeE6ixjuijopiL4Zh6es6woCZ/oswhUH8m2Ip",
+	"lp/LkeLItkgqytJkQ/hANVtN9E5pRQEDYjQdthddwWGu31CnKeJsQIeZFWZqVUMiA3ZwcnauNxkVNxVo",
+	"tTChEWGCOKrdUf9CWfel8mI+IUzwLI1Ik6fDbTNIbKt3731PUpnkWqHne7ZZc8drN1vNFqQuTAhTP3a8",
+	"3WaruauNvhGoyi6Ph/g4r0sVOQClSemG9lyp7WkN0ckHQXUpJCM+1Swjf0lXpcUdFDq5AqGRDPofvv3N",
+	"WnT654CFxYPNlUHzrSb6hisGlcIJaQhJJsouhPVRIjp5Rw5bYxgq8WwLI4Gov19S5GsOtz5JVe4MybY4",
+	"lWCMqa+oJfj6/BSXw2oDQpp4SvUbm0rnM823yhC0LZmKiKnUqUk6LlNMMMZxHv0BlTZgSq0lWgPDsc4j",
+	"Ns1RtwCvNyTiRaZPHmtHPQrkP8UzxXfUnnOWCbIXllFV2bv6NoicctTJsDzX1iwq5lo8zI14pcLCEcpz",
+	"Tvda7fpiriZ6V+klq6NV0AdYqWEBm7t2Qt/RoUgFnDy2dPKNWqoWQTC+Wmhs280ubx3r6wrwvZ39gNVX",
+	"X61qUYt0h1rNKXItuW97KPSZuV6UCPkNj2cP7FOaO/OL7pnfzMo1pG6zzMUdFopshFXZt0UCTSlH6L7i",
+	"ny0tyPGs5mv5jBmdz821RFi73UE5re6+7OczDufS/aw7rdZDu8jCqe4vdE/ad7ePiLf+wkte4bpreoqW",
+	"pSWmLmqybpymyOdENopLgpf1RJ67VBgWsafBUzcwB+P2XFteGNhePbDmliAYurt6qHsPmBrTXmNM9eYN",
+	"GPdi9bjazk5q8M7+6sFuz/N733uxDkDzq7FcH5rXef/p3nccaO+voFVIfiTtVTZG73eyVSUeCq/z3lP6",
+	"hHelPuqalUtUC1C2bUzBfLhaza7V74K3Rvkgw5UDptiycfHYK9IdQaiJt4mWSPPcplklzt/oRdZI84At",
+	"FedlCYrqBWjAnDV1nJvAtQ8pJZkwolmPNdaHvXeHykUC43LyWQJjkCUVefG9sf2sKMW13Hqx5KhpwrOo",
+	"Wc7aHL+mfREUbOLK2nu54pFrtJwls6cVeQ+UKUWC4loypf1ABJr44UqRoqXA5eQJBYuTZ68Ncmtgg9em",
+	"XPTx7yFYHiEdWvvrTeY0vP1XCZUvKCA0O3fqG3JLUYkN8NLWC4uYR4D0IZF1cRvXv54SFpPUeLgmhE8S",
+	"ogzwMxLzqInAsaJL7rS7eUiUsUJi4dyYBXEH+09918iUp7fKgBwklJE6JjoksnvaPyMDkhIGfGmFlifJ",
+	"R7k9kmPNe/KTVHOd/1xI99uLo0NYeuVI2J6C5wYfjVOe0GhWH+lS46EYEPzt+lfhIyFnCdEyFQL64E0t",
+	"rtkwlzJ6VQ7kL9vC5xJViYbU2runfV27aEBtKSZHiXDoZjsF1IP3HydKQ/1xMS0BmWwIVLyNbjIWJwRS",
+	"rCbZTULFSN9RySZjWxMZwkQhgFI0V9HGOcy3JoX8iO+wXuBD6QT9Bd9hPZfu7YTHVXrB0Yg0DnRt6Tws",
+	"+jL3MgMV5MZs7uEz3qR/K3LYEJYFpMsoQ3cY+GkhIey0Wgq5ELeEnjwQazMxU+sxhPhEcfUkz8zVaPYS",
+	"kVpS0M0IvM8xA910Gptz4vFbN3PmfakP51doorrzgK65lUYRiy4NNUAHh5ZS0L0npZxDekeY9mQspBLt",
+	"dFggdfJ0SxOTMDbwqnbjNyThbCiQ5L7uEqjkYdi7wMPQhjTMuQIR5tyHxZkbLl8ghY6I99kehsW5cF/G",
+	"t1ApAK6wKQWaVToevGP0ujXs/rlLYT9b71ms9FQ255DbmHhXULIjo1F9BWYqKU5MToXmvxC/dVP4BRlj",
+	"tQ2hG6C92t1/aWv1lU0YMBMZllPdRkDpSIolw7nKBIk7lSvZqQ1swa2UZCAhYx8aRPjzr5qwPBU6rkVi",
+	"5x3jB7BV6wGDKDFXZqiuog0LKy/0UZgbeOofhSsfQjh5jmQYMJzqungo+daZHySPeDsVpRhNRzzJuyjk",
+	"F6OamnrjPMdsBpAGSOk+GOYbHYjjmaIHu6m6++nzLQfsoffTW/CU7qYPGFxOrzjFtPaKel97QSZyZrM9",
+	"ai+yD1gPR6O8NZ/JD9HZB3yQpyv4ykzXMV6RN74rpwaERU5pmMd+DdMac/D8KQ1BwbNoamEu6NOOlYAV",
+	"nEy7RgxZK3pT/Mj2caCDIpUd/Co0SXTYF8uAWda4udfeWdAZLY9ibhUuHSp9Rf0mzSlgNk2JD1BMB6A6",
+	"SGSrWmw9tiCIKPjBBzeE1YbqGG9minLAAZDiMYEeHYov1NQ15bweo0lK7ijPhJMVpXi+kxQF//59CPlL",
+	"dt0PglmupVWy/oJV6Z/N3cCz6WmazxbpaRaVnisC5mrSq6rf1ef4mIC/QBZ92VtzoJ5rAXyHJS5d4+Vk",
+	"5ys+pT0ny3K9c/l2RvJU7zVlXKUsS410twQ8uwE8+w912/t66/oCIQnDHb6+1gAUX2R06XV8pv6whhrw",
+	"iFBDncrxxVxJ5UsCwCO0s4Ynaf6u6V+nE2qxMqZPQ7XocUPYLNWqdqaNAH1F/CJL4IBnTKciD3E2NM6T",
+	"ERUSbG7ojnyaglAkmdhAyqxHutSzk1uSAbuZoZRnEtQ6tS0fqRHcJFOAkeWbrNoES8KimZ8nCAkjHG9S",
+	"fkvK+aa+vUcV0nSxJA0b97bBcF+3/dLpicIPGJ8QpoQlIxHYQk10rv1iIwKZ9pBL4eR+TXEe/bB5GI2G",
+	"AVoDx3EaQi9b7SqBZPz8PnolrPZae7lGYUYhnJKAcRO/sHEeJekWGj0aRev5VCDc+0B3ykWxuqY+hntr",
+	"nfl3PGPx0xquZrNgHRaEtcyMNSk+zRnW7saFBq1t65V7UytovsloIsEd6MM1/bAG9Uetp8N87a352MPs",
+	"UrvWAkdzflC3CZldsdP0wZbH1CHTOSFP7FYofXsZUiBFZ5UDSif3FLfS6stohQ89eOs78NoUQGt61KLm",
+	"zLbVfHo/lO4j+ttxRZ3pG2y4PgePoRY1YA0ZWnMJ9DJCc1G4kMgcUC889IvS5k3X32YGBf7lRA/bpy1g",
+	"4ZLEeBtINx/smKu6NQ0jQ+HKuIKrJfVlyzPTLqCI+9Wz/PO8POZrpdOYGc/t++aCBRKfZPJhg9WAB4R/",
+	"K83pFkinubY4Tr+UVDOCLxvdq1mEQ5r2SYkuIQGkwTX86lNAeiarvOJe1VlIkEmekogwmczyJCSn2Zjw",
+	"ER0EDLOZn2cuuukeKPwUeDhJAq+DwBQKIdFdzVltPmR8O3OH5Pv84oA8rRK8ZjUd/wKmZANJiI1vO0ng",
+	"xn1WSQaHrHSm00agIk3yiQjYlKe3kJqp8+ghf96sVwfoFqR5KML7HBtcg65yr3aN65slM52ZDYmZUHwA",
+	"DrotxzgHA7maNtJb1vHJtexhJGDsYXkUTtOqe2MKfxb3wEly/m/CBEyGHs9kLecGU5nxqUHWXJfNIonV",
+	"UDAcMYbCItMitMUL5TzexyZmgOfmsakZ/0oT/LdkEUPSHs/kalZdqkBazLCPTIJdwQ6cmy39hd2cfIfJ",
+	"Q6FMp5RnWqqQgpps9xoq5+pEwzPAGK50W93k+oIxYKhbc3Xbe61WwKpXitRyUqfz1WPZaaX/1RpNutZn",
+	"FTWNub5MIjJM9K9w+7k1EkAxb5wbKqgUJoy4dppX9cLqZ47yGRxFMQCnomt5NNxoFLXMB2ZU6kxdJCUc",
+	"q2nSjEFcfMaz1N5OVKqR6mxvt3deNVvNVrPded163YIeMGayBdeh2bQecGrpAmtT+YjrWg7alNJMjqCj",
+	"60rVXKc2SpG74JyviLybyKf6lAiopa/p21Z8AloGVUdrO9d37tPQ+mfJEZJ/wrEj76/u/38AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

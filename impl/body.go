@@ -2,16 +2,16 @@ package impl
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"meapi/gen"
 )
@@ -22,10 +22,8 @@ import (
 const MaxBodyBytes = 16 << 10
 
 // readBody reads and checks the body of an operation that takes one, before
-// anything else looks at it: its size (413), its media type (415), that it
-// is UTF-8 (RFC 8259 requires it; Go's decoder would silently replace bad
-// bytes) and well-formed JSON with nothing after the value (400
-// INVALID_JSON). The body is then held in memory for the validator and the
+// anything else looks at it: its size (413), its media type (415), and that
+// it is one well-formed JSON value (400 INVALID_JSON, see checkJSON). The body is then held in memory for the validator and the
 // handler. An optional body may be empty; for an operation without a
 // request body, a body is ignored.
 func (s *Server) readBody(next http.Handler) http.Handler {
@@ -55,7 +53,9 @@ func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
-		return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, "", "the request body could not be read")
+		// The client stopped sending, or sent too slowly for the read
+		// timeout; if it still listens, it learns why.
+		return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, "", "the request body could not be read to its end")
 	}
 	if len(body) > MaxBodyBytes {
 		return tooLarge()
@@ -83,12 +83,8 @@ func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return newAPIError(http.StatusUnsupportedMediaType, gen.UNSUPPORTEDMEDIATYPE, "", "the only charset accepted is utf-8")
 	}
-	if !utf8.Valid(body) {
-		return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, "", "the request body is not valid UTF-8")
-	}
-	if !json.Valid(body) {
-		var v any
-		return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, "", jsonProblem(json.Unmarshal(body, &v)))
+	if err := checkJSON(body); err != nil {
+		return err
 	}
 	// Later readers (the validator, the generated handler) see the media
 	// type in its canonical form: the generated handler picks the body's
@@ -101,4 +97,42 @@ func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 
 func tooLarge() *apiError {
 	return newAPIError(http.StatusRequestEntityTooLarge, gen.PAYLOADTOOLARGE, "", fmt.Sprintf("the request body must be at most %d bytes", MaxBodyBytes))
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// checkJSON refuses a body that is not exactly one I-JSON value (RFC 7493):
+// malformed JSON, invalid UTF-8 or escapes that are no Unicode character
+// (Go's decoder would silently turn both into U+FFFD), a member name twice in
+// one object (decoders disagree on which one wins, so the validator and the
+// handler could see different values), or anything after the value (both
+// decoders downstream would ignore it).
+func checkJSON(body []byte) *apiError {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	_, err := dec.ReadValue()
+	if err == nil {
+		_, err = dec.ReadToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, "", fmt.Sprintf("the body goes on after its JSON value (at byte %d)", dec.InputOffset()))
+		}
+	}
+	field, msg := "", ""
+	var serr *jsontext.SyntacticError
+	switch {
+	case bytes.HasPrefix(body, utf8BOM):
+		msg = "the body starts with a byte order mark; send UTF-8 without one"
+	case errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF:
+		msg = "the body ends before its JSON value does"
+	case errors.As(err, &serr) && errors.Is(serr.Err, jsontext.ErrDuplicateName):
+		field = string(serr.JSONPointer)
+		msg = fmt.Sprintf("the member %q appears twice in one object", serr.JSONPointer.LastToken())
+	case errors.As(err, &serr):
+		msg = fmt.Sprintf("%s (at byte %d)", serr.Err, serr.ByteOffset)
+	default:
+		msg = "the body is not a JSON value"
+	}
+	return newAPIError(http.StatusBadRequest, gen.INVALIDJSON, field, msg)
 }

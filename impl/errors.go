@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/oapi-codegen/nullable"
@@ -111,14 +112,24 @@ func conflictError(err error) *apiError {
 	return &apiError{status: http.StatusConflict, errors: errs}
 }
 
-// errorEnvelope is the body of every error response.
+// errorEnvelope is the body of every error response. A failure names the
+// request, so that its log lines can be found.
 func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
+	errs := ae.errors
+	if ae.status >= 500 && st.requestID != "" {
+		errs = slices.Clone(errs)
+		for i := range errs {
+			if errs[i].Code == gen.INTERNAL {
+				errs[i].Message += " (request id " + st.requestID + ")"
+			}
+		}
+	}
 	return gen.ErrorEnvelope{
 		Status:  ae.status,
-		Message: summaries[ae.errors[0].Code],
+		Message: summaries[errs[0].Code],
 		Data:    nullable.NewNullNullable[gen.NullValue](),
 		Session: st.clientSession(),
-		Errors:  ae.errors,
+		Errors:  errs,
 	}
 }
 
@@ -128,7 +139,8 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae.status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.cause)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status,
+			"request_id", stateOf(r.Context()).requestID, "err", ae.cause)
 	}
 	writeJSON(w, ae.status, errorEnvelope(stateOf(r.Context()), ae))
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -17,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/cors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"meapi/gen"
 	"meapi/store"
@@ -36,7 +38,8 @@ type Store interface {
 	RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error
 	SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error)
 	UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error)
-	Ping(ctx context.Context) error
+	// Ready reports whether the store answers and its schema is current.
+	Ready(ctx context.Context) error
 }
 
 // Config is everything NewHandler needs. Zero values mean the defaults.
@@ -63,6 +66,12 @@ type Config struct {
 	ClientAddressHeader string
 	Password            PasswordParams
 	Logger              *slog.Logger
+	// Registry gets meapi's metrics and is what GET /metrics serves
+	// (default: a registry of its own).
+	Registry *prometheus.Registry
+	// MetricsElsewhere makes GET /metrics answer 404: the caller serves
+	// Registry on an address of its own.
+	MetricsElsewhere bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 }
@@ -91,21 +100,39 @@ type Server struct {
 	routes             map[string]*routers.Route
 	requestOptions     openapi3filter.Options
 	responseOptions    openapi3filter.Options
+	metrics            *metrics
+	gatherer           prometheus.Gatherer
+	metricsElsewhere   bool
+	// draining is set when the server is shutting down: readiness fails
+	// so that load balancers stop sending, while requests still get answers.
+	draining atomic.Bool
 }
+
+// Handler is the whole HTTP stack. Drain marks it as shutting down.
+type Handler struct {
+	http.Handler
+	s *Server
+}
+
+// Drain makes GET /readyz answer 503 from now on, so that a load balancer
+// takes the server out before it stops; everything else is still served.
+func (h *Handler) Drain() { h.s.draining.Store(true) }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
 // NewHandler builds the whole stack, the same for main and for the tests:
 //
-//	router → panic recovery → session loading → operation →
-//	response validation → body checks → cross-origin check →
-//	request validation → generated strict handler → Server.
-func NewHandler(cfg Config) (http.Handler, error) {
+//	request id, log line and metrics → CORS → panic recovery →
+//	router → session loading → operation → response validation →
+//	body checks → cross-origin check → request validation →
+//	generated strict handler → Server.
+func NewHandler(cfg Config) (*Handler, error) {
 	s, err := newServer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
+	r.Use(s.observe)
 	if len(cfg.TrustedOrigins) > 0 {
 		// A front end on a trusted origin may call the API with the
 		// cookie; CORS tells its browser so, on every response (errors
@@ -135,11 +162,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, internalError(err)) },
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{
+	h := gen.HandlerWithOptions(strict, gen.ChiServerOptions{
 		BaseRouter:       r,
 		Middlewares:      []gen.MiddlewareFunc{s.bindRoute, s.validateResponse, s.readBody, s.checkOrigin, s.validateRequest},
 		ErrorHandlerFunc: s.writeParameterError,
-	}), nil
+	})
+	return &Handler{Handler: h, s: s}, nil
 }
 
 func newServer(cfg Config) (*Server, error) {
@@ -167,6 +195,15 @@ func newServer(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.gatherer, s.metricsElsewhere = reg, cfg.MetricsElsewhere
+	if s.metrics, err = newMetrics(reg); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	s.store = meteredStore{Store: cfg.Store, errs: s.metrics.storeErrors}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -288,19 +325,28 @@ func combineIfMatch(next http.Handler) http.Handler {
 }
 
 // recoverPanic turns a panic in a handler into 500 INTERNAL, logged with
-// its stack, and keeps the server serving. http.ErrAbortHandler is let
-// through: it is how a handler asks the server to drop the connection.
+// its stack, and keeps the server serving. When part of the answer has gone
+// out already it cannot be replaced: the connection is dropped instead, so
+// that the client sees a failure rather than half a body.
+// http.ErrAbortHandler is let through: it is how a handler asks for that.
 func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				buf := make([]byte, 64<<10)
-				buf = buf[:runtime.Stack(buf, false)]
-				s.writeError(w, r, internalError(fmt.Errorf("panic: %v\n%s", v, buf)))
+			v := recover()
+			if v == nil {
+				return
 			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			err := fmt.Errorf("panic: %v\n%s", v, buf)
+			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				s.log.ErrorContext(r.Context(), "panic after the answer began", "request_id", stateOf(r.Context()).requestID, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			s.writeError(w, r, internalError(err))
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -3,10 +3,15 @@ package impl
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/prometheus/common/expfmt"
 
 	"meapi"
 	"meapi/gen"
+	"meapi/store"
 )
 
 // GetHealth answers GET /healthz: the process serves. It asks nothing of
@@ -15,13 +20,23 @@ func (s *Server) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) (g
 	return gen.GetHealth200JSONResponse(healthEnvelope(stateOf(ctx), gen.Ok)), nil
 }
 
-// GetReadiness answers GET /readyz: 200 when the store answers a query.
+// GetReadiness answers GET /readyz: 200 when the store answers and its
+// schema is current, 503 when not, or when the server is shutting down.
 func (s *Server) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
 	st := stateOf(ctx)
-	if err := s.store.Ping(ctx); err != nil {
+	notReady := func(msg string) gen.GetReadinessResponseObject {
+		ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "", msg)
+		return gen.GetReadiness503JSONResponse{ServiceUnavailableJSONResponse: gen.ServiceUnavailableJSONResponse(errorEnvelope(st, ae))}
+	}
+	if s.draining.Load() {
+		return notReady("the server is shutting down"), nil
+	}
+	if err := s.store.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err)
-		ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "", "the database does not answer")
-		return gen.GetReadiness503JSONResponse{ServiceUnavailableJSONResponse: gen.ServiceUnavailableJSONResponse(errorEnvelope(st, ae))}, nil
+		if errors.Is(err, store.ErrMigrationsPending) {
+			return notReady("the database schema is not current: run meapi migrate"), nil
+		}
+		return notReady("the database does not answer"), nil
 	}
 	return gen.GetReadiness200JSONResponse(healthEnvelope(st, gen.Ready)), nil
 }
@@ -70,4 +85,26 @@ func sessionEnvelope(st *requestState) gen.SessionEnvelope {
 		Session: st.clientSession(),
 		Errors:  noErrors,
 	}
+}
+
+// GetMetrics answers GET /metrics with the registry's metrics in
+// Prometheus' text format, or 404 when they are served on an address of
+// their own (--metrics-addr).
+func (s *Server) GetMetrics(ctx context.Context, _ gen.GetMetricsRequestObject) (gen.GetMetricsResponseObject, error) {
+	if s.metricsElsewhere {
+		ae := newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "the metrics are served on another address")
+		return gen.GetMetrics404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(errorEnvelope(stateOf(ctx), ae))}, nil
+	}
+	families, err := s.gatherer.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather metrics: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return nil, fmt.Errorf("encode metrics: %w", err)
+		}
+	}
+	return gen.GetMetrics200TextResponse(buf.String()), nil
 }

@@ -65,8 +65,11 @@ func (s *Server) validateResponse(next http.Handler) http.Handler {
 		rec := &recorder{header: http.Header{}}
 		next.ServeHTTP(rec, r)
 		if err := s.checkResponse(r, rec); err != nil {
+			st := stateOf(r.Context())
+			s.metrics.violations.WithLabelValues(st.route.Path, r.Method).Inc()
 			s.log.ErrorContext(r.Context(), "response does not match openapi.yaml",
-				"method", r.Method, "path", r.URL.Path, "status", rec.status, "mode", string(s.responseValidation), "err", err)
+				"method", r.Method, "path", r.URL.Path, "status", rec.status, "mode", string(s.responseValidation),
+				"request_id", st.requestID, "err", err)
 			if s.responseValidation == ValidateEnforce {
 				rec = s.internalErrorResponse(r)
 			}
@@ -104,6 +107,6 @@ func (s *Server) internalErrorResponse(r *http.Request) *recorder {
 		return rec
 	}
 	rec = &recorder{header: http.Header{}}
-	writeJSON(rec, http.StatusInternalServerError, errorEnvelope(&requestState{route: st.route}, internalError(nil)))
+	writeJSON(rec, http.StatusInternalServerError, errorEnvelope(&requestState{route: st.route, requestID: st.requestID}, internalError(nil)))
 	return rec
 }

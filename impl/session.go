@@ -28,7 +28,9 @@ const tokenLen = 43
 // can carry the session; handlers that change the session update it so
 // that the envelope shows the session as it stands after the request.
 type requestState struct {
-	route *routers.Route
+	// requestID names the request in logs and in 500 answers.
+	requestID string
+	route     *routers.Route
 	// session is the caller's live browser session, or nil.
 	session *store.Session
 	// sessionErr is why the session could not be loaded (the store
@@ -81,19 +83,20 @@ func tokenHash(value string) ([]byte, bool) {
 // Writing at every request would make every read a write.
 const touchInterval = time.Hour
 
-// loadSession puts the request's state in its context, with the browser
-// session its cookie names. It never refuses a request: a missing,
+// loadSession fills the request's state with the browser session its
+// cookie names. It never refuses a request: a missing,
 // malformed, unknown or expired cookie is simply no session (and is
 // cleared), and operations that need one are refused later by the
 // validator's security check. A session in use is renewed at most once per
 // touchInterval.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{clientAddr: s.clientAddress(r)}
+		st := stateOf(r.Context()) // made by observe
+		st.clientAddr = s.clientAddress(r)
 		if c, err := r.Cookie(CookieName); err == nil {
 			s.resume(r.Context(), w, st, c.Value)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+		next.ServeHTTP(w, r)
 	})
 }
 

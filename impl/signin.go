@@ -61,6 +61,7 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	}
 	if refusal, err := s.checkSigninLimits(ctx, subjects, now); err != nil || refusal != nil {
 		if refusal != nil {
+			s.metrics.rateLimited.Inc()
 			return gen.SignIn429JSONResponse{RateLimitedJSONResponse: gen.RateLimitedJSONResponse{
 				Body:    errorEnvelope(st, refusal.apiError),
 				Headers: gen.RateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
@@ -80,6 +81,7 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 		return nil, fmt.Errorf("check password: %w", err)
 	}
 	if user == nil || !ok {
+		s.metrics.signinFailures.Inc()
 		keys := []string{subjects[0].key, subjects[1].key}
 		if err := s.store.RecordSigninFailure(ctx, keys, now); err != nil {
 			return nil, err

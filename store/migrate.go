@@ -58,52 +58,55 @@ func migrations(dialect string) ([]migration, error) {
 // leaves every migration either applied and recorded or not at all.
 // Replicas starting at once are safe: the check for each migration is made
 // inside its transaction, which takes the write lock first.
-func migrate(ctx context.Context, db *sql.DB, dialect string, now func() time.Time) error {
-	ms, err := migrations(dialect)
-	if err != nil {
-		return err
-	}
+//
+// It returns how many migrations it applied.
+func migrate(ctx context.Context, db *sql.DB, ms []migration, now func() time.Time) (int, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
 		applied_at INTEGER NOT NULL
 	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var newest int
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if newest > len(ms) {
-		return fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer meapi", newest, len(ms))
+		return 0, fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer meapi", newest, len(ms))
 	}
+	applied := 0
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m, now()); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		did, err := applyMigration(ctx, db, m, now())
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if did {
+			applied++
 		}
 	}
-	return nil
+	return applied, nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
+func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) (bool, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	var applied int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&applied); err != nil {
-		return err
+		return false, err
 	}
 	if applied > 0 {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, now.UnixMilli()); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }

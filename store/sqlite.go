@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,23 @@ import (
 type SQLite struct {
 	writer *sql.DB
 	reader *sql.DB
+	// schema is the number of migrations this binary has.
+	schema int
 }
+
+// ErrMigrationsPending is the store's answer to Ready while the database's
+// schema is older than the binary's.
+var ErrMigrationsPending = errors.New("migrations pending")
+
+// Option changes how OpenSQLite opens a database.
+type Option func(*openOptions)
+
+type openOptions struct{ migrate bool }
+
+// WithoutMigrations opens the database as it is: `meapi serve
+// --migrate=false` (for deployments that run `meapi migrate` as a step of
+// their own) and `meapi backup` use it. Ready reports pending migrations.
+func WithoutMigrations() Option { return func(o *openOptions) { o.migrate = false } }
 
 // sqlitePragmas are set on every connection. busy_timeout comes first so
 // that the ones after it wait for a lock instead of failing.
@@ -40,7 +57,15 @@ var sqlitePragmas = []string{
 
 // OpenSQLite opens (creating it if needed) the database file at path and
 // applies the migrations it has not seen yet.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
+	o := openOptions{migrate: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ms, err := migrations("sqlite")
+	if err != nil {
+		return nil, err
+	}
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite path %q: must be a file name without '?' or '#'", path)
 	}
@@ -62,9 +87,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, writer, "sqlite", time.Now); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	if o.migrate {
+		if _, err := migrate(ctx, writer, ms, time.Now); err != nil {
+			writer.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	// query_only makes a write through the read pool an error instead of a
 	// second writer.
@@ -76,7 +103,30 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
 	reader.SetConnMaxIdleTime(0)
-	return &SQLite{writer: writer, reader: reader}, nil
+	return &SQLite{writer: writer, reader: reader, schema: len(ms)}, nil
+}
+
+// Migrate applies the migrations the database has not seen yet and says
+// how many that was.
+func (s *SQLite) Migrate(ctx context.Context) (int, error) {
+	ms, err := migrations("sqlite")
+	if err != nil {
+		return 0, err
+	}
+	return migrate(ctx, s.writer, ms, time.Now)
+}
+
+// Backup writes a consistent copy of the database to the file path, which
+// must not exist, while others go on reading and writing (VACUUM INTO reads
+// one snapshot; in WAL mode it blocks no writer).
+func (s *SQLite) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("backup: %s exists already", path)
+	}
+	if _, err := s.writer.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
 }
 
 // Close closes both connection pools.
@@ -84,10 +134,24 @@ func (s *SQLite) Close() error {
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
-// Ping reports whether the database answers a query.
-func (s *SQLite) Ping(ctx context.Context) error {
-	var one int
-	return s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+// Ready reports whether the database answers a query, and returns
+// ErrMigrationsPending when its schema is older than the binary's.
+func (s *SQLite) Ready(ctx context.Context) error {
+	var version int
+	var migrated bool
+	// A database opened WithoutMigrations may not have the table yet.
+	if err := s.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&migrated); err != nil {
+		return fmt.Errorf("ready: %w", err)
+	}
+	if migrated {
+		if err := s.reader.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+			return fmt.Errorf("ready: %w", err)
+		}
+	}
+	if version < s.schema {
+		return fmt.Errorf("ready: the schema is at version %d of %d: %w", version, s.schema, ErrMigrationsPending)
+	}
+	return nil
 }
 
 // isUniqueViolation reports whether err is SQLite refusing a row that a

@@ -232,6 +232,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics for Prometheus
+         * @description Counters, gauges and histograms in Prometheus' text format: requests
+         *     by route pattern, method and status, their latency, responses that
+         *     broke this document, failed and rate-limited sign-ins, store errors,
+         *     open connections. Served here unless the server was started with
+         *     `--metrics-addr`, in which case this path is 404 and the metrics are
+         *     on that address only.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -951,6 +976,34 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
+        /** @description Nothing is served at this path. */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": 404,
+                 *       "message": "Not found.",
+                 *       "data": null,
+                 *       "session": {
+                 *         "signin_attempts": [],
+                 *         "signins": [],
+                 *         "signup_attempts": [],
+                 *         "active_signin": null
+                 *       },
+                 *       "errors": [
+                 *         {
+                 *           "code": "NOT_FOUND",
+                 *           "message": "no operation at /metrics"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
         /** @description Something failed on the server. The details are in its log, never in the response. */
         Internal: {
             headers: {
@@ -971,7 +1024,7 @@ export interface components {
                  *       "errors": [
                  *         {
                  *           "code": "INTERNAL",
-                 *           "message": "the server failed to answer this request"
+                 *           "message": "the server failed to answer this request (request id 7h2kq4xwz6hbnf3ptcyv5sjaqm)"
                  *         }
                  *       ]
                  *     }
@@ -1350,6 +1403,28 @@ export interface operations {
                     "application/yaml": Record<string, never>;
                 };
             };
+            500: components["responses"]["Internal"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
         };
     };

@@ -1,0 +1,232 @@
+package impl
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"meapi/store"
+)
+
+// metrics are what meapi counts for Prometheus. Labels are bounded: route
+// patterns of openapi.yaml (or "unmatched"), methods, statuses, store
+// operations.
+type metrics struct {
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	inFlight       prometheus.Gauge
+	violations     *prometheus.CounterVec
+	signinFailures prometheus.Counter
+	rateLimited    prometheus.Counter
+	storeErrors    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meapi_http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "meapi_http_request_duration_seconds",
+			Help:    "Time from a request's headers to the end of its answer, by route pattern and method.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meapi_http_requests_in_flight",
+			Help: "Requests being answered now.",
+		}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meapi_response_validation_violations_total",
+			Help: "Responses that openapi.yaml does not allow, by route pattern and method (replaced by 500 in enforce mode).",
+		}, []string{"route", "method"}),
+		signinFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meapi_signin_failures_total",
+			Help: "Sign-ins refused for a wrong password or an unknown account.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meapi_signin_rate_limited_total",
+			Help: "Sign-ins refused with 429 because of too many failures.",
+		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meapi_store_errors_total",
+			Help: "Store operations that failed (not counting answers such as not found or taken), by operation.",
+		}, []string{"op"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.storeErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// requestIDPattern is what a client-sent X-Request-Id must look like to be
+// kept; anything else is replaced, so that a log line never carries what a
+// client chose to put there.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// statusWriter remembers what was sent, for the log and the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe is the outermost layer: it gives the request its id (the
+// client's X-Request-Id when it is a sane one, else a new one), echoes it,
+// and when the answer is out writes one log line and the metrics. Nothing
+// from the request's body, cookies or credentials is ever logged.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = rand.Text()
+		}
+		w.Header().Set("X-Request-Id", id)
+		st := &requestState{requestID: id}
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		sw := &statusWriter{ResponseWriter: w}
+
+		s.metrics.inFlight.Inc()
+		defer s.metrics.inFlight.Dec()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+
+		route := "unmatched"
+		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+		s.metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.Int64("bytes", sw.bytes),
+			slog.String("request_id", id),
+		)
+	})
+}
+
+// meteredStore counts the store's failures. Answers that are part of the
+// store's contract (not found, taken, version mismatch, too many sign-ins)
+// are not failures.
+type meteredStore struct {
+	Store
+	errs *prometheus.CounterVec
+}
+
+func (m meteredStore) failed(op string, err error) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrEmailTaken) &&
+		!errors.Is(err, store.ErrUsernameTaken) && !errors.Is(err, store.ErrPreconditionFailed) &&
+		!errors.Is(err, store.ErrTooManySignins) {
+		m.errs.WithLabelValues(op).Inc()
+	}
+}
+
+func (m meteredStore) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
+	v, err := m.Store.SessionByTokenHash(ctx, tokenHash, now)
+	m.failed("session_by_token", err)
+	return v, err
+}
+
+func (m meteredStore) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
+	err := m.Store.TouchSession(ctx, sessionID, now, idleExpiresAt)
+	m.failed("touch_session", err)
+	return err
+}
+
+func (m meteredStore) SignUp(ctx context.Context, in store.SignUp) (*store.Session, error) {
+	v, err := m.Store.SignUp(ctx, in)
+	m.failed("sign_up", err)
+	return v, err
+}
+
+func (m meteredStore) SignIn(ctx context.Context, userID string, g store.Grant) (*store.Session, error) {
+	v, err := m.Store.SignIn(ctx, userID, g)
+	m.failed("sign_in", err)
+	return v, err
+}
+
+func (m meteredStore) SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error) {
+	v, err := m.Store.SwitchSignin(ctx, sessionID, signinID, now)
+	m.failed("switch_signin", err)
+	return v, err
+}
+
+func (m meteredStore) SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error) {
+	v, err := m.Store.SignOut(ctx, sessionID, signinID, now)
+	m.failed("sign_out", err)
+	return v, err
+}
+
+func (m meteredStore) UserByEmail(ctx context.Context, email string) (*store.User, error) {
+	v, err := m.Store.UserByEmail(ctx, email)
+	m.failed("user_by_email", err)
+	return v, err
+}
+
+func (m meteredStore) UserByUsername(ctx context.Context, username string) (*store.User, error) {
+	v, err := m.Store.UserByUsername(ctx, username)
+	m.failed("user_by_username", err)
+	return v, err
+}
+
+func (m meteredStore) RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error {
+	err := m.Store.RecordSigninFailure(ctx, subjects, now)
+	m.failed("record_signin_failure", err)
+	return err
+}
+
+func (m meteredStore) SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error) {
+	v, err := m.Store.SigninFailureAt(ctx, subject, since, n)
+	m.failed("signin_failure_at", err)
+	return v, err
+}
+
+func (m meteredStore) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error) {
+	v, err := m.Store.UpdateProfile(ctx, in)
+	m.failed("update_profile", err)
+	return v, err
+}
+
+func (m meteredStore) Ready(ctx context.Context) error {
+	err := m.Store.Ready(ctx)
+	m.failed("ready", err)
+	return err
+}
