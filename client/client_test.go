@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -25,7 +27,7 @@ func newServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}
@@ -187,3 +189,6 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// quiet drops the server's logs: the tests read answers, not log lines.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -3,6 +3,8 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,7 +27,7 @@ func startServer(t *testing.T, mode impl.ResponseValidation, wrap func(http.Hand
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	stack, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	stack, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package impl_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -26,6 +28,7 @@ func BenchmarkSignInFailure(b *testing.B) {
 	h, err := impl.NewHandler(impl.Config{
 		Store:        st,
 		SigninLimits: impl.SigninLimits{PerAccount: 1 << 30, PerAddress: 1 << 30},
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		b.Fatal(err)

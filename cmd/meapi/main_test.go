@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"meapi/impl"
 	"meapi/store"
 	"net/http"
@@ -141,7 +142,7 @@ func TestConformanceCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

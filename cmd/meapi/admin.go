@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"meapi/store"
+)
+
+// dbFlags parses the flags of a command that only needs the database.
+func dbFlags(name, usage string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (db string, err error) {
+	fs := flag.NewFlagSet("meapi "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&db, "db", "meapi.db", "SQLite database file")
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: meapi %s [flags]\n\n%s\n\nflags:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("%s takes no arguments, got %q", name, fs.Args())
+	}
+	return db, nil
+}
+
+// migrateDB applies pending migrations and exits: for deployments that
+// migrate as a step of their own and serve with --migrate=false.
+func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	db, err := dbFlags("migrate", "Applies the migrations the database has not seen yet, then exits.", args, stderr, nil)
+	if err != nil {
+		return flagError(err)
+	}
+	st, err := store.OpenSQLite(ctx, db, store.WithoutMigrations())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migrations to %s\n", n, db)
+	return nil
+}
+
+// backupDB writes a consistent copy of the database while meapi serves
+// from it.
+func backupDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var to string
+	db, err := dbFlags("backup", "Writes a consistent copy of the database to a new file, also while meapi serves from it.",
+		args, stderr, func(fs *flag.FlagSet) { fs.StringVar(&to, "to", "", "the file to write (must not exist)") })
+	if err != nil {
+		return flagError(err)
+	}
+	if to == "" {
+		return errors.New("--to is required")
+	}
+	st, err := store.OpenSQLite(ctx, db, store.WithoutMigrations())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, to); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", db, to)
+	return nil
+}
+
+// flagError turns -help into success.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestBackupWhileServing copies the database with `meapi backup` while the
+// server goes on writing: the copy is a consistent database with every
+// account acknowledged before the backup began.
+func TestBackupWhileServing(t *testing.T) {
+	db := dbPath(t)
+	c := startChild(t, db)
+	client := newClient()
+	tok := signUp(t, client, c.url, "before@example.com")
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; !stop.Load(); n++ {
+			send(client, "PATCH", c.url+"/me", tok, fmt.Sprintf(`{"first_name":"n%d"}`, n), nil)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	to := dbPath(t)
+	var out bytes.Buffer
+	if err := run(ctxBg, []string{"backup", "--db", db, "--to", to}, &out, io.Discard); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if !strings.Contains(out.String(), "backed up") {
+		t.Errorf("output %q", out.String())
+	}
+
+	copyDB, err := sql.Open("sqlite", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyDB.Close()
+	var integrity string
+	var users int
+	if err := copyDB.QueryRow(`PRAGMA integrity_check`).Scan(&integrity); err != nil || integrity != "ok" {
+		t.Errorf("the copy's integrity_check: %q %v", integrity, err)
+	}
+	if err := copyDB.QueryRow(`SELECT count(*) FROM users WHERE email = 'before@example.com'`).Scan(&users); err != nil || users != 1 {
+		t.Errorf("the copy lacks the account made before it: %d %v", users, err)
+	}
+	// The copy serves.
+	c2 := startChild(t, to)
+	if r := send(client, "GET", c2.url+"/me", tok, "", nil); r.status != http.StatusOK {
+		t.Errorf("GET /me on the copy: %d", r.status)
+	}
+	if err := run(ctxBg, []string{"backup", "--db", db, "--to", to}, io.Discard, io.Discard); err == nil {
+		t.Errorf("a backup over an existing file succeeded")
+	}
+	if err := run(ctxBg, []string{"backup", "--db", db}, io.Discard, io.Discard); err == nil {
+		t.Errorf("a backup without --to succeeded")
+	}
+}
+
+// TestMigrateAndReadiness serves a database whose migrations have not run
+// (--migrate=false): /readyz says 503 until `meapi migrate` has run.
+func TestMigrateAndReadiness(t *testing.T) {
+	db := dbPath(t)
+	c := startChild(t, db, "--migrate=false")
+	client := newClient()
+	r := send(client, "GET", c.url+"/readyz", "", "", nil)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "meapi migrate") {
+		t.Fatalf("/readyz before migrating: %d %s", r.status, r.body)
+	}
+	var out bytes.Buffer
+	if err := run(ctxBg, []string{"migrate", "--db", db}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "applied 1 migrations") {
+		t.Fatalf("migrate: %v %q", err, out.String())
+	}
+	if r := send(client, "GET", c.url+"/readyz", "", "", nil); r.status != http.StatusOK {
+		t.Errorf("/readyz after migrating: %d %s", r.status, r.body)
+	}
+	out.Reset()
+	if err := run(ctxBg, []string{"migrate", "--db", db}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "applied 0 migrations") {
+		t.Errorf("migrate again: %v %q", err, out.String())
+	}
+}
+
+// TestMetrics reads /metrics on the API's port, then on an address of its
+// own.
+func TestMetrics(t *testing.T) {
+	client := newClient()
+	c := startChild(t, dbPath(t), "--signin-limit-account", "1")
+	tok := signUp(t, client, c.url, "m@example.com")
+	send(client, "GET", c.url+"/me", tok, "", nil)
+	for range 2 {
+		send(client, "POST", c.url+"/auth/signin", "", `{"strategy":"plain_email","email":"m@example.com","password":"wrong"}`, nil)
+	}
+	r := send(client, "GET", c.url+"/metrics", "", "", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("/metrics: %d", r.status)
+	}
+	for _, want := range []string{
+		`meapi_http_requests_total{method="GET",route="/me",status="200"} 1`,
+		`meapi_http_requests_total{method="POST",route="/auth/signin",status="401"} 1`,
+		`meapi_http_requests_total{method="POST",route="/auth/signin",status="429"} 1`,
+		`meapi_signin_failures_total 1`,
+		`meapi_signin_rate_limited_total 1`,
+		`meapi_http_request_duration_seconds_bucket{method="GET",route="/me",le="+Inf"} 1`,
+		`meapi_http_open_connections`,
+		`meapi_http_requests_in_flight`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	c2 := startChild(t, dbPath(t), "--metrics-addr", "127.0.0.1:0")
+	var metricsAddr string
+	for _, line := range strings.Split(c2.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"serving metrics"`) {
+			metricsAddr = line[strings.Index(line, `"addr":"`)+8:]
+			metricsAddr = metricsAddr[:strings.Index(metricsAddr, `"`)]
+		}
+	}
+	if r := send(client, "GET", c2.url+"/metrics", "", "", nil); r.status != http.StatusNotFound {
+		t.Errorf("/metrics on the API's port with --metrics-addr: %d, want 404", r.status)
+	}
+	if r := send(client, "GET", "http://"+metricsAddr+"/metrics", "", "", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), "meapi_http_open_connections") {
+		t.Errorf("/metrics on --metrics-addr %s: %d", metricsAddr, r.status)
+	}
+}
