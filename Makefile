@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench build generate check-generated lint fmt-check vet staticcheck clean \
+.PHONY: run test bench fuzz build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
@@ -19,6 +19,14 @@ test:
 ## bench: the benchmarks, 6 runs each, for benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
+
+## fuzz: explore each fuzz target for FUZZTIME (default 1m); make test runs their seeds
+FUZZTIME ?= 1m
+fuzz:
+	@for target in FuzzPatchMe FuzzSignUp FuzzSessionCookie; do \
+		echo "== $$target for $(FUZZTIME)"; \
+		$(GO) test ./impl -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## build: the static binary bin/meapi
 build:

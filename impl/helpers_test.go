@@ -57,17 +57,29 @@ func contract() (*openapi3.T, error) {
 }
 
 type testServer struct {
-	t      *testing.T
-	url    string
-	dbPath string
-	store  *store.SQLite
-	logs   *syncBuffer
+	t       *testing.T
+	handler *impl.Handler
+	url     string
+	dbPath  string
+	store   *store.SQLite
+	logs    *syncBuffer
 	// allowInvalid is set by tests that make the server send a response
 	// the contract forbids on purpose.
 	allowInvalid bool
 }
 
-type serverOption func(*impl.Config)
+// testSetup is what a test may change: the handler's configuration, and the
+// HTTP server's read timeout.
+type testSetup struct {
+	impl.Config
+	readTimeout time.Duration
+}
+
+type serverOption func(*testSetup)
+
+func withReadTimeout(d time.Duration) serverOption {
+	return func(s *testSetup) { s.readTimeout = d }
+}
 
 func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
@@ -81,19 +93,22 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	ts := &testServer{t: t, dbPath: dbPath, store: st, logs: &syncBuffer{}}
-	cfg := impl.Config{
+	setup := testSetup{Config: impl.Config{
 		Store:    st,
 		Password: cheapPasswords,
 		Logger:   slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	}}
 	for _, o := range opts {
-		o(&cfg)
+		o(&setup)
 	}
-	h, err := impl.NewHandler(cfg)
+	h, err := impl.NewHandler(setup.Config)
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}
-	srv := httptest.NewServer(h)
+	ts.handler = h
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = setup.readTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	ts.url = srv.URL
 	t.Cleanup(func() {
@@ -398,7 +413,7 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func withClock(c *clock) serverOption { return func(cfg *impl.Config) { cfg.Now = c.Now } }
+func withClock(c *clock) serverOption { return func(cfg *testSetup) { cfg.Now = c.Now } }
 
 // signIn sends POST /auth/signin with a password strategy.
 func (ts *testServer) signIn(t *testing.T, strategy, identifier, password string, opts ...reqOption) *response {

@@ -156,7 +156,7 @@ func signinUsers(s clientSession) string {
 }
 
 func TestMaxAccountsPerBrowser(t *testing.T) {
-	ts := newTestServer(t, func(c *impl.Config) { c.MaxSigninsPerSession = 2 })
+	ts := newTestServer(t, func(c *testSetup) { c.MaxSigninsPerSession = 2 })
 	ts.signUp(t, map[string]any{"email": "c@example.com"})
 	a := ts.signUp(t, map[string]any{"email": "a@example.com"})
 	r := ts.call(t, "POST", "/auth/signup", "application/json", []byte(`{"email":"b@example.com","password":"`+pw+`"}`), withCookie(a.token))
@@ -334,7 +334,7 @@ func TestSessionLifetimes(t *testing.T) {
 
 func TestSigninRateLimits(t *testing.T) {
 	clk := newClock()
-	ts := newTestServer(t, withClock(clk), func(c *impl.Config) {
+	ts := newTestServer(t, withClock(clk), func(c *testSetup) {
 		c.SigninLimits = impl.SigninLimits{Window: 15 * time.Minute, PerAccount: 3, PerAddress: 5}
 		c.ClientAddressHeader = "X-Forwarded-For"
 	})
@@ -380,7 +380,7 @@ func TestSigninRateLimits(t *testing.T) {
 // TestClientAddressComesFromTheConnection: without a configured header, a
 // client cannot dodge the address limit by claiming another address.
 func TestClientAddressComesFromTheConnection(t *testing.T) {
-	ts := newTestServer(t, func(c *impl.Config) {
+	ts := newTestServer(t, func(c *testSetup) {
 		c.SigninLimits = impl.SigninLimits{PerAccount: 100, PerAddress: 2}
 	})
 	for i := range 2 {

@@ -63,7 +63,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestCrossOriginRequests(t *testing.T) {
-	ts := newTestServer(t, func(c *impl.Config) { c.TrustedOrigins = []string{"https://app.example.com"} })
+	ts := newTestServer(t, func(c *testSetup) { c.TrustedOrigins = []string{"https://app.example.com"} })
 	a := ts.signUp(t, map[string]any{"first_name": "Ada"})
 	users := ts.count(t, "users")
 
@@ -157,7 +157,7 @@ func TestCommonHeaders(t *testing.T) {
 func TestResponseValidationModes(t *testing.T) {
 	for _, mode := range []impl.ResponseValidation{impl.ValidateEnforce, impl.ValidateLog, impl.ValidateOff} {
 		t.Run(string(mode), func(t *testing.T) {
-			ts := newTestServer(t, func(c *impl.Config) { c.ResponseValidation = mode })
+			ts := newTestServer(t, func(c *testSetup) { c.ResponseValidation = mode })
 			ts.allowInvalid = true
 			a := ts.signUp(t, nil)
 			if _, err := ts.db(t).Exec(`UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`); err != nil {
@@ -225,7 +225,7 @@ func (f *failingStore) SessionByTokenHash(ctx context.Context, hash []byte, now 
 
 func TestStoreFailureIsInternal(t *testing.T) {
 	fs := &failingStore{}
-	ts := newTestServer(t, func(c *impl.Config) { fs.Store = c.Store; c.Store = fs })
+	ts := newTestServer(t, func(c *testSetup) { fs.Store = c.Store; c.Store = fs })
 	a := ts.signUp(t, nil)
 
 	fs.update = func() error { return errors.New("disk on fire at /var/lib/secret") }
@@ -303,7 +303,7 @@ func TestCrossSiteRefusedForEveryUnsafeOperation(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	const app = "https://app.example.com"
-	ts := newTestServer(t, func(c *impl.Config) { c.TrustedOrigins = []string{app} })
+	ts := newTestServer(t, func(c *testSetup) { c.TrustedOrigins = []string{app} })
 	a := ts.signUp(t, nil)
 
 	preflight := func(origin string) *response {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"meapi/impl"
@@ -56,11 +57,19 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"serve", "--max-accounts", "0"},
 		{"serve", "--signin-limit-address", "-1"},
 		{"serve", "--sweep-interval", "0s"},
+		{"serve", "--log-format", "xml"},
+		{"serve", "--log-level", "loud"},
+		{"serve", "--read-timeout", "0s"},
+		{"serve", "--max-header-bytes", "0"},
+		{"serve", "--shutdown-delay", "-1s"},
 		{"serve", "extra-argument"},
 	} {
 		args = append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--addr", "127.0.0.1:0")
-		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil {
 			t.Errorf("run(%q) succeeded", args)
+		} else if name := args[1]; strings.HasPrefix(name, "--") && !strings.Contains(err.Error(), name) {
+			t.Errorf("run(%q): %v; the message must name %s", args, err, name)
 		}
 	}
 }
@@ -167,5 +176,24 @@ func TestConformanceCommand(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"conformance"}, io.Discard, io.Discard); err == nil {
 		t.Errorf("without --base-url: no error")
+	}
+}
+
+func TestServeHelpListsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, io.Discard, &out); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := serveFlags(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(out.String(), "-"+f.Name) {
+			t.Errorf("--help does not list --%s", f.Name)
+		}
+		if f.DefValue != "" && f.DefValue != "false" && !strings.Contains(out.String(), f.DefValue) {
+			t.Errorf("--help does not give --%s's default %s", f.Name, f.DefValue)
+		}
+	})
+	if !strings.Contains(out.String(), "MEAPI_DB") {
+		t.Errorf("--help does not say how to set flags from the environment")
 	}
 }

@@ -119,7 +119,23 @@ func (c *serveConfig) check() error {
 	if _, err := newLogger(io.Discard, c.logFormat, c.logLevel); err != nil {
 		return err
 	}
+	for _, o := range c.origins() {
+		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
+			return fmt.Errorf("--trusted-origins: %w", err)
+		}
+	}
 	return nil
+}
+
+// origins is the list --trusted-origins gives.
+func (c *serveConfig) origins() []string {
+	var list []string
+	for _, o := range strings.Split(c.trustedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			list = append(list, o)
+		}
+	}
+	return list
 }
 
 // newLogger is the process's logger: one JSON (or text) object per line.
@@ -154,12 +170,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log, _ := newLogger(stderr, c.logFormat, c.logLevel)
 	mode, _ := impl.ParseResponseValidation(c.responseValidation)
-	var origins []string
-	for _, o := range strings.Split(c.trustedOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
-	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -180,7 +190,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	handler, err := impl.NewHandler(impl.Config{
 		Store:                st,
 		ResponseValidation:   mode,
-		TrustedOrigins:       origins,
+		TrustedOrigins:       c.origins(),
 		SessionIdleTimeout:   c.idleTimeout,
 		SigninLifetime:       c.signinLifetime,
 		MaxSigninsPerSession: c.maxAccounts,

@@ -151,3 +151,24 @@ func TestSIGTERMFinishesAcceptedRequests(t *testing.T) {
 		t.Errorf("the held PATCH was answered 200 but is not stored: %s", r.body)
 	}
 }
+
+// TestShutdownDelayDrainsFirst: during --shutdown-delay the server still
+// serves, but /readyz says 503 so that load balancers stop sending.
+func TestShutdownDelayDrainsFirst(t *testing.T) {
+	c := startChild(t, dbPath(t), "--shutdown-delay", "1s")
+	client := newClient()
+	kill(t, c, syscall.SIGTERM)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(c.logs.String(), `"msg":"shutting down"`) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := send(client, "GET", c.url+"/readyz", "", "", nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while shutting down: %d %v, want 503", r.status, r.err)
+	}
+	if r := send(client, "GET", c.url+"/healthz", "", "", nil); r.status != http.StatusOK {
+		t.Errorf("/healthz while shutting down: %d %v, want 200", r.status, r.err)
+	}
+	if err := c.wait(10 * time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
