@@ -90,6 +90,7 @@ func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 	// type in its canonical form: the generated handler picks the body's
 	// Go type by a case-sensitive prefix match on it.
 	r.Header.Set("Content-Type", mediaType)
+	stateOf(r.Context()).body = body
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return nil

@@ -72,6 +72,10 @@ type Config struct {
 	// MetricsElsewhere makes GET /metrics answer 404: the caller serves
 	// Registry on an address of its own.
 	MetricsElsewhere bool
+	// CrossCheckValidation has kin-openapi judge every request and response
+	// beside the fast path, and logs any disagreement as an error. The tests
+	// set it; it doubles the cost of validation.
+	CrossCheckValidation bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 }
@@ -103,6 +107,8 @@ type Server struct {
 	metrics            *metrics
 	gatherer           prometheus.Gatherer
 	metricsElsewhere   bool
+	checks             map[*routers.Route]*opCheck
+	crossCheck         bool
 	// draining is set when the server is shutting down: readiness fails
 	// so that load balancers stop sending, while requests still get answers.
 	draining atomic.Bool
@@ -226,6 +232,10 @@ func newServer(cfg Config) (*Server, error) {
 			s.routes[method+" "+path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
 		}
 	}
+	if s.checks, err = compileChecks(doc, s.routes); err != nil {
+		return nil, fmt.Errorf("compile openapi.yaml's schemas: %w", err)
+	}
+	s.crossCheck = cfg.CrossCheckValidation
 	schemaOptions := []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(formatValidators)}
 	s.requestOptions = openapi3filter.Options{
 		MultiError:          true,

@@ -94,9 +94,10 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Cleanup(func() { st.Close() })
 	ts := &testServer{t: t, dbPath: dbPath, store: st, logs: &syncBuffer{}}
 	setup := testSetup{Config: impl.Config{
-		Store:    st,
-		Password: cheapPasswords,
-		Logger:   slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store:                st,
+		CrossCheckValidation: true,
+		Password:             cheapPasswords,
+		Logger:               slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}}
 	for _, o := range opts {
 		o(&setup)
@@ -114,6 +115,9 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Cleanup(func() {
 		if !ts.allowInvalid && strings.Contains(ts.logs.String(), "response does not match openapi.yaml") {
 			t.Errorf("the server replaced a response that broke the contract:\n%s", ts.logs.String())
+		}
+		if strings.Contains(ts.logs.String(), "validators disagree") {
+			t.Errorf("the fast path and kin-openapi disagree:\n%s", ts.logs.String())
 		}
 	})
 	return ts

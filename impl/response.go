@@ -2,6 +2,7 @@ package impl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,6 +87,21 @@ func (s *Server) checkResponse(r *http.Request, rec *recorder) error {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
+	st := stateOf(r.Context())
+	err := s.checks[st.route].responseError(rec.status, rec.header, rec.body.Bytes())
+	if errors.Is(err, errSlowPath) || s.crossCheck {
+		kinErr := s.kinCheckResponse(r, rec)
+		if s.crossCheck && !errors.Is(err, errSlowPath) && (err == nil) != (kinErr == nil) {
+			s.log.ErrorContext(r.Context(), "validators disagree about a response", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "fast_path", fmt.Sprint(err), "kin_openapi", fmt.Sprint(kinErr))
+		}
+		return kinErr
+	}
+	return err
+}
+
+// kinCheckResponse is the reference check of a response: kin-openapi's.
+func (s *Server) kinCheckResponse(r *http.Request, rec *recorder) error {
 	return openapi3filter.ValidateResponse(r.Context(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, Route: stateOf(r.Context()).route},
 		Status:                 rec.status,

@@ -38,6 +38,8 @@ type requestState struct {
 	sessionErr error
 	// clientAddr is who the per-address sign-in limit counts.
 	clientAddr string
+	// body is the request body, as readBody read it.
+	body []byte
 }
 
 type stateKey struct{}

@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,14 +43,27 @@ var formatValidators = map[string]openapi3.StringFormatValidator{
 func (s *Server) validateRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context())
+		fastOK := s.checks[st.route].requestOK(r.Context(), r, st.body)
+		if fastOK && !s.crossCheck {
+			next.ServeHTTP(w, r)
+			return
+		}
 		err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
 			Request: r,
 			Route:   st.route,
 			Options: &s.requestOptions,
 		})
+		if s.crossCheck && fastOK != (err == nil) {
+			s.log.ErrorContext(r.Context(), "validators disagree about a request", "method", r.Method, "path", r.URL.Path,
+				"fast_path_valid", fastOK, "kin_openapi", fmt.Sprint(err))
+		}
 		if err != nil {
 			s.writeError(w, r, requestError(err))
 			return
+		}
+		if st.body != nil {
+			// kin-openapi has read the body: the handler reads it again.
+			r.Body = io.NopCloser(bytes.NewReader(st.body))
 		}
 		next.ServeHTTP(w, r)
 	})

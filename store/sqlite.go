@@ -20,9 +20,23 @@ import (
 type SQLite struct {
 	writer *sql.DB
 	reader *sql.DB
+	// w and r prepare the queries of each pool once.
+	w, r *preparer
 	// schema is the number of migrations this binary has.
 	schema int
 }
+
+// begin starts a write transaction, first preparing the queries earlier
+// transactions met unprepared, while the writer is free.
+func (s *SQLite) begin(ctx context.Context) (*sql.Tx, error) {
+	s.w.prepareMissed(ctx)
+	return s.writer.BeginTx(ctx, nil)
+}
+
+// read is the read pool; write runs inside tx, a transaction of the writer
+// (or outside any when tx is nil).
+func (s *SQLite) read() conn            { return conn{p: s.r} }
+func (s *SQLite) write(tx *sql.Tx) conn { return conn{p: s.w, tx: tx} }
 
 // ErrMigrationsPending is the store's answer to Ready while the database's
 // schema is older than the binary's.
@@ -103,7 +117,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
 	reader.SetConnMaxIdleTime(0)
-	return &SQLite{writer: writer, reader: reader, schema: len(ms)}, nil
+	return &SQLite{writer: writer, reader: reader, w: &preparer{db: writer}, r: &preparer{db: reader}, schema: len(ms)}, nil
 }
 
 // Migrate applies the migrations the database has not seen yet and says
@@ -131,6 +145,8 @@ func (s *SQLite) Backup(ctx context.Context, path string) error {
 
 // Close closes both connection pools.
 func (s *SQLite) Close() error {
+	s.r.close()
+	s.w.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
@@ -140,11 +156,11 @@ func (s *SQLite) Ready(ctx context.Context) error {
 	var version int
 	var migrated bool
 	// A database opened WithoutMigrations may not have the table yet.
-	if err := s.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&migrated); err != nil {
+	if err := s.read().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&migrated); err != nil {
 		return fmt.Errorf("ready: %w", err)
 	}
 	if migrated {
-		if err := s.reader.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+		if err := s.read().QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
 			return fmt.Errorf("ready: %w", err)
 		}
 	}
@@ -257,7 +273,7 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 // SessionByTokenHash returns the live browser session whose token has this
 // SHA-256, or ErrNotFound when there is none (unknown, expired or ended).
 func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
-	return loadSession(ctx, s.reader, sessionByTokenQuery, tokenHash, now)
+	return loadSession(ctx, s.read(), sessionByTokenQuery, tokenHash, now)
 }
 
 // SignUp creates a user, signs them in on the caller's browser session (or
@@ -265,11 +281,12 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 // It returns the session as it stands afterwards. Nothing is written when
 // any part fails.
 func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign up: %w", err)
 	}
 	defer tx.Rollback()
+	w := s.write(tx)
 
 	now := in.Grant.Now.UnixMilli()
 	userID := newID("user")
@@ -278,18 +295,18 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 		f := fold(*in.User.Username)
 		usernameFolded = &f
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO users
+	_, err = w.ExecContext(ctx, `INSERT INTO users
 		(id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userID, in.User.Email, fold(in.User.Email), in.User.Username, usernameFolded,
 		in.User.FirstName, in.User.LastName, in.User.PasswordHash, now, now)
 	if isUniqueViolation(err) {
-		return nil, takenError(ctx, tx, in.User)
+		return nil, takenError(ctx, w, in.User)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sign up: insert user: %w", err)
 	}
-	sess, err := grant(ctx, tx, userID, in.Grant)
+	sess, err := grant(ctx, w, userID, in.Grant)
 	if err != nil {
 		return nil, fmt.Errorf("sign up: %w", err)
 	}
@@ -302,7 +319,7 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 // takenError says which of the new user's unique members are taken. It is
 // asked after the unique index refused the row, inside the same
 // transaction, so the answer cannot be raced.
-func takenError(ctx context.Context, tx *sql.Tx, u NewUser) error {
+func takenError(ctx context.Context, tx conn, u NewUser) error {
 	var emailTaken, usernameTaken bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email_folded = ?)`, fold(u.Email)).Scan(&emailTaken); err != nil {
 		return fmt.Errorf("sign up: %w", err)
@@ -329,17 +346,18 @@ func takenError(ctx context.Context, tx *sql.Tx, u NewUser) error {
 // afterwards. A member set to the value it already has is no change; when
 // nothing changes neither the version nor updated_at moves.
 func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("update profile: %w", err)
 	}
 	defer tx.Rollback()
+	w := s.write(tx)
 
 	// The write lock is held from BEGIN (IMMEDIATE), so the user read here
 	// cannot change before the update below: merging the patch into it
 	// never loses a concurrent update of another member.
 	var us userScan
-	err = tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ?`, in.UserID).Scan(us.dest()...)
+	err = w.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ?`, in.UserID).Scan(us.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -371,7 +389,7 @@ func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, er
 	}
 	u.Version++
 	u.UpdatedAt = fromMillis(in.Now.UnixMilli())
-	_, err = tx.ExecContext(ctx, `UPDATE users SET first_name = ?, last_name = ?, username = ?, username_folded = ?,
+	_, err = w.ExecContext(ctx, `UPDATE users SET first_name = ?, last_name = ?, username = ?, username_folded = ?,
 		image_url = ?, version = ?, updated_at = ? WHERE id = ?`,
 		u.FirstName, u.LastName, u.Username, usernameFolded, u.ImageURL, u.Version, in.Now.UnixMilli(), u.ID)
 	if isUniqueViolation(err) {

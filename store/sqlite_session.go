@@ -13,7 +13,7 @@ import (
 // account already signed in there is made active again, with a new
 // lifetime, rather than signed in twice. The session gets g's token either
 // way. It runs inside the caller's transaction.
-func grant(ctx context.Context, tx *sql.Tx, userID string, g Grant) (*Session, error) {
+func grant(ctx context.Context, tx conn, userID string, g Grant) (*Session, error) {
 	now := g.Now.UnixMilli()
 	sessionID := g.SessionID
 	if sessionID != "" {
@@ -66,12 +66,12 @@ func grant(ctx context.Context, tx *sql.Tx, userID string, g Grant) (*Session, e
 
 // SignIn signs an existing user in, as SignUp does a new one.
 func (s *SQLite) SignIn(ctx context.Context, userID string, g Grant) (*Session, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	defer tx.Rollback()
-	sess, err := grant(ctx, tx, userID, g)
+	sess, err := grant(ctx, s.write(tx), userID, g)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
@@ -95,7 +95,7 @@ func (s *SQLite) UserByUsername(ctx context.Context, username string) (*User, er
 
 func (s *SQLite) userBy(ctx context.Context, column, value string) (*User, error) {
 	var us userScan
-	err := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+column+` = ?`, value).Scan(us.dest()...)
+	err := s.read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+column+` = ?`, value).Scan(us.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -110,12 +110,13 @@ func (s *SQLite) userBy(ctx context.Context, column, value string) (*User, error
 // returns the session afterwards, or ErrNotFound when the session has no
 // such live sign-in.
 func (s *SQLite) SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("switch sign-in: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE signins SET activated_seq = (SELECT max(activated_seq) + 1 FROM signins WHERE session_id = ?1)
+	w := s.write(tx)
+	res, err := w.ExecContext(ctx, `UPDATE signins SET activated_seq = (SELECT max(activated_seq) + 1 FROM signins WHERE session_id = ?1)
 		WHERE id = ?2 AND session_id = ?1 AND expires_at > ?3`, sessionID, signinID, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("switch sign-in: %w", err)
@@ -123,7 +124,7 @@ func (s *SQLite) SwitchSignin(ctx context.Context, sessionID, signinID string, n
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return nil, ErrNotFound
 	}
-	sess, err := loadSession(ctx, tx, sessionByIDQuery, sessionID, now)
+	sess, err := loadSession(ctx, w, sessionByIDQuery, sessionID, now)
 	if err != nil {
 		return nil, fmt.Errorf("switch sign-in: %w", err)
 	}
@@ -137,20 +138,21 @@ func (s *SQLite) SwitchSignin(ctx context.Context, sessionID, signinID string, n
 // "". It returns the session afterwards, or nil when no live sign-in is
 // left, in which case the session is deleted and its token stops working.
 func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign out: %w", err)
 	}
 	defer tx.Rollback()
+	w := s.write(tx)
 	if signinID != "" {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signins WHERE id = ? AND session_id = ?`, signinID, sessionID); err != nil {
+		if _, err := w.ExecContext(ctx, `DELETE FROM signins WHERE id = ? AND session_id = ?`, signinID, sessionID); err != nil {
 			return nil, fmt.Errorf("sign out: %w", err)
 		}
 	}
-	sess, err := loadSession(ctx, tx, sessionByIDQuery, sessionID, now)
+	sess, err := loadSession(ctx, w, sessionByIDQuery, sessionID, now)
 	if signinID == "" || errors.Is(err, ErrNotFound) {
 		// Deleting the session deletes its sign-ins (ON DELETE CASCADE).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM browser_sessions WHERE id = ?`, sessionID); err != nil {
+		if _, err := w.ExecContext(ctx, `DELETE FROM browser_sessions WHERE id = ?`, sessionID); err != nil {
 			return nil, fmt.Errorf("sign out: %w", err)
 		}
 		sess, err = nil, nil
@@ -167,7 +169,7 @@ func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now ti
 // TouchSession records that the session was used now, which moves its
 // idle expiry.
 func (s *SQLite) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
-	if _, err := s.writer.ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ? WHERE id = ?`,
+	if _, err := s.write(nil).ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ? WHERE id = ?`,
 		now.UnixMilli(), idleExpiresAt.UnixMilli(), sessionID); err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -176,13 +178,14 @@ func (s *SQLite) TouchSession(ctx context.Context, sessionID string, now, idleEx
 
 // RecordSigninFailure records one failed sign-in under each subject.
 func (s *SQLite) RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record sign-in failure: %w", err)
 	}
 	defer tx.Rollback()
+	w := s.write(tx)
 	for _, subj := range subjects {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (subject, created_at) VALUES (?, ?)`, subj, now.UnixMilli()); err != nil {
+		if _, err := w.ExecContext(ctx, `INSERT INTO signin_failures (subject, created_at) VALUES (?, ?)`, subj, now.UnixMilli()); err != nil {
 			return fmt.Errorf("record sign-in failure: %w", err)
 		}
 	}
@@ -195,7 +198,7 @@ func (s *SQLite) RecordSigninFailure(ctx context.Context, subjects []string, now
 // aging out of the window lets the subject try again.
 func (s *SQLite) SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error) {
 	var at int64
-	err := s.reader.QueryRowContext(ctx, `SELECT created_at FROM signin_failures
+	err := s.read().QueryRowContext(ctx, `SELECT created_at FROM signin_failures
 		WHERE subject = ? AND created_at > ? ORDER BY created_at DESC LIMIT 1 OFFSET ?`,
 		subject, since.UnixMilli(), n-1).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -233,7 +236,7 @@ func (s *SQLite) Sweep(ctx context.Context, now, failuresBefore time.Time) (Swep
 	}
 	for _, st := range steps {
 		for {
-			res, err := s.writer.ExecContext(ctx, st.stmt, st.arg, sweepBatch)
+			res, err := s.write(nil).ExecContext(ctx, st.stmt, st.arg, sweepBatch)
 			if err != nil {
 				return sw, fmt.Errorf("sweep: %w", err)
 			}

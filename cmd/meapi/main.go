@@ -5,6 +5,7 @@
 //	meapi migrate [--db FILE]              apply pending migrations and exit
 //	meapi backup --to FILE [--db FILE]     write a consistent copy of the database
 //	meapi conformance --base-url URL       contract-test a running deployment
+//	meapi loadtest --base-url URL          load a running meapi and measure it
 //	meapi version                          print the version
 package main
 
@@ -41,6 +42,7 @@ commands:
   migrate      apply pending database migrations and exit
   backup       write a consistent copy of the database (--to FILE), also while serving
   conformance  contract-test a running deployment (meapi conformance --help)
+  loadtest     load a running meapi and measure it (meapi loadtest --help)
   version      print the version
 `
 
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupDB(ctx, args[1:], stdout, stderr)
 	case "conformance":
 		return runConformance(ctx, args[1:], stdout, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "meapi %s (%s)\n", version, runtime.Version())
 		return nil

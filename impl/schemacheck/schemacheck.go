@@ -1,0 +1,734 @@
+// Package schemacheck checks JSON bytes against the schemas of an OpenAPI
+// 3.0 document, compiled once, without decoding the bytes into Go values.
+//
+// It exists for speed: it reads a body once with a streaming tokenizer and
+// runs precompiled checks, and it remembers the exact bytes of values of
+// component schemas it has found valid (a user object appears three times
+// in an envelope, and again in every response about that user), so that
+// the same bytes are not checked twice. It answers valid or not, with one
+// reason; callers that need every problem spelled out (the answer to a
+// refused request) ask kin-openapi, which it agrees with: the tests run
+// both on every response and on fuzzed inputs.
+//
+// It supports the keywords meapi's openapi.yaml uses and refuses to compile
+// a schema with any other, so that a new keyword in the spec can never be
+// silently ignored.
+package schemacheck
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Direction says which of readOnly and writeOnly members a schema refuses:
+// a request may not carry readOnly ones, a response may not carry writeOnly
+// ones.
+type Direction int
+
+const (
+	Request Direction = iota
+	Response
+)
+
+// Formats checks the string formats a document uses, by name. date-time,
+// password, byte and binary need no entry; any other format a document
+// uses must have one.
+type Formats map[string]func(string) error
+
+// Schema is a compiled schema.
+type Schema struct {
+	types     typeSet
+	nullable  bool
+	enum      []any // decoded like JSON: nil, bool, float64, string
+	format    func(string) error
+	pattern   *regexp.Regexp
+	minLength int64
+	maxLength int64 // -1: none
+	minimum   *float64
+	maximum   *float64
+	// Objects.
+	properties map[string]*Schema
+	required   []string
+	closed     bool // additionalProperties: false
+	minProps   int
+	// forbidden are members the direction refuses (readOnly in requests,
+	// writeOnly in responses).
+	forbidden map[string]bool
+	// Arrays.
+	items    *Schema
+	minItems int
+	maxItems int // -1: none
+	// Combinations.
+	allOf, anyOf, oneOf []*Schema
+	not                 *Schema
+	discriminator       string
+	mapping             map[string]*Schema
+	// memo, for component schemas, holds the exact bytes of values found
+	// valid against this schema.
+	memo *memo
+	name string
+}
+
+type typeSet uint8
+
+const (
+	tNull typeSet = 1 << iota
+	tBool
+	tInt
+	tNumber
+	tString
+	tArray
+	tObject
+	tAny = tBool | tInt | tNumber | tString | tArray | tObject
+)
+
+// Compiler compiles the schemas of one document for one direction, each
+// component once.
+type Compiler struct {
+	dir        Direction
+	formats    Formats
+	components map[*openapi3.Schema]*Schema
+	names      map[*openapi3.Schema]string
+	memoSize   int
+}
+
+// NewCompiler returns a compiler for the schemas of doc. memoSize bounds
+// how many valid values each component schema remembers (0: none).
+func NewCompiler(doc *openapi3.T, dir Direction, formats Formats, memoSize int) *Compiler {
+	c := &Compiler{dir: dir, formats: formats, components: map[*openapi3.Schema]*Schema{}, names: map[*openapi3.Schema]string{}, memoSize: memoSize}
+	for name, ref := range doc.Components.Schemas {
+		if ref.Value != nil {
+			c.names[ref.Value] = name
+		}
+	}
+	return c
+}
+
+// Compile compiles one schema.
+func (c *Compiler) Compile(ref *openapi3.SchemaRef) (*Schema, error) {
+	if ref == nil || ref.Value == nil {
+		return &Schema{types: tAny, maxLength: -1, maxItems: -1}, nil
+	}
+	src := ref.Value
+	if s, ok := c.components[src]; ok {
+		return s, nil
+	}
+	s := &Schema{maxLength: -1, maxItems: -1}
+	if name, ok := c.names[src]; ok {
+		// Registered before its parts are compiled, so that a schema that
+		// refers to itself compiles.
+		c.components[src] = s
+		s.name = name
+		if c.memoSize > 0 {
+			s.memo = &memo{limit: c.memoSize}
+		}
+	}
+	if err := c.fill(s, src); err != nil {
+		if s.name != "" {
+			return nil, fmt.Errorf("schema %s: %w", s.name, err)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// supported are the keywords fill understands or may ignore (annotations).
+var supported = map[string]bool{
+	"type": true, "nullable": true, "enum": true, "format": true, "pattern": true,
+	"minLength": true, "maxLength": true, "minimum": true, "maximum": true,
+	"properties": true, "required": true, "additionalProperties": true, "minProperties": true,
+	"items": true, "minItems": true, "maxItems": true,
+	"allOf": true, "anyOf": true, "oneOf": true, "not": true, "discriminator": true,
+	"readOnly": true, "writeOnly": true,
+	"description": true, "title": true, "example": true, "default": true,
+}
+
+func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
+	if err := checkKeywords(src); err != nil {
+		return err
+	}
+	if src.Type == nil || len(src.Type.Slice()) == 0 {
+		s.types = tAny
+	}
+	if src.Type != nil {
+		for _, t := range src.Type.Slice() {
+			switch t {
+			case "null":
+				s.types |= tNull
+			case "boolean":
+				s.types |= tBool
+			case "integer":
+				s.types |= tInt
+			case "number":
+				s.types |= tNumber | tInt
+			case "string":
+				s.types |= tString
+			case "array":
+				s.types |= tArray
+			case "object":
+				s.types |= tObject
+			default:
+				return fmt.Errorf("type %q", t)
+			}
+		}
+	}
+	s.nullable = src.Nullable
+	s.enum = src.Enum
+	for i, v := range s.enum {
+		switch n := v.(type) {
+		case int:
+			s.enum[i] = float64(n)
+		case int64:
+			s.enum[i] = float64(n)
+		case nil, bool, float64, string:
+		default:
+			return fmt.Errorf("enum value %v of type %T", v, v)
+		}
+	}
+	switch src.Format {
+	case "", "password", "byte", "binary":
+	case "date-time":
+		re := regexp.MustCompile(openapi3.FormatOfStringDateTime)
+		s.format = func(v string) error {
+			if !re.MatchString(v) {
+				return errors.New("not an RFC 3339 date-time")
+			}
+			return nil
+		}
+	default:
+		f, ok := c.formats[src.Format]
+		if !ok {
+			return fmt.Errorf("format %q has no check", src.Format)
+		}
+		s.format = f
+	}
+	if src.Pattern != "" {
+		re, err := regexp.Compile(src.Pattern)
+		if err != nil {
+			return fmt.Errorf("pattern: %w", err)
+		}
+		s.pattern = re
+	}
+	s.minLength = int64(src.MinLength)
+	if src.MaxLength != nil {
+		s.maxLength = int64(*src.MaxLength)
+	}
+	s.minimum, s.maximum = src.Min, src.Max
+	if src.ExclusiveMin.IsSet() || src.ExclusiveMax.IsSet() || src.MultipleOf != nil || src.UniqueItems || src.MaxProps != nil {
+		return errors.New("exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems and maxProperties are not supported")
+	}
+	s.minProps = int(src.MinProps)
+	if len(src.Properties) > 0 {
+		s.properties = make(map[string]*Schema, len(src.Properties))
+		for name, p := range src.Properties {
+			ps, err := c.Compile(p)
+			if err != nil {
+				return fmt.Errorf("property %s: %w", name, err)
+			}
+			s.properties[name] = ps
+			if p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly)) {
+				if s.forbidden == nil {
+					s.forbidden = map[string]bool{}
+				}
+				s.forbidden[name] = true
+			}
+		}
+	}
+	for _, r := range src.Required {
+		// A member the direction refuses is not required in it.
+		if p := src.Properties[r]; p != nil && p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly)) {
+			continue
+		}
+		s.required = append(s.required, r)
+	}
+	ap := src.AdditionalProperties
+	switch {
+	case ap.Schema != nil:
+		return errors.New("additionalProperties with a schema is not supported")
+	case ap.Has != nil && !*ap.Has:
+		s.closed = true
+	}
+	if src.Items != nil {
+		it, err := c.Compile(src.Items)
+		if err != nil {
+			return fmt.Errorf("items: %w", err)
+		}
+		s.items = it
+	}
+	s.minItems = int(src.MinItems)
+	if src.MaxItems != nil {
+		s.maxItems = int(*src.MaxItems)
+	}
+	for _, group := range []struct {
+		dst  *[]*Schema
+		refs openapi3.SchemaRefs
+	}{{&s.allOf, src.AllOf}, {&s.anyOf, src.AnyOf}, {&s.oneOf, src.OneOf}} {
+		for _, r := range group.refs {
+			sub, err := c.Compile(r)
+			if err != nil {
+				return err
+			}
+			*group.dst = append(*group.dst, sub)
+		}
+	}
+	if src.Not != nil {
+		n, err := c.Compile(src.Not)
+		if err != nil {
+			return fmt.Errorf("not: %w", err)
+		}
+		s.not = n
+	}
+	if d := src.Discriminator; d != nil {
+		if len(d.Mapping) == 0 || len(s.oneOf) == 0 {
+			return errors.New("a discriminator needs a mapping and oneOf")
+		}
+		s.discriminator = d.PropertyName
+		s.mapping = map[string]*Schema{}
+		for value, ref := range d.Mapping {
+			name := strings.TrimPrefix(ref.Ref, "#/components/schemas/")
+			var target *Schema
+			for i, r := range src.OneOf {
+				if strings.TrimPrefix(r.Ref, "#/components/schemas/") == name {
+					target = s.oneOf[i]
+				}
+			}
+			if target == nil {
+				return fmt.Errorf("discriminator value %q maps to %q, which is not one of oneOf", value, ref.Ref)
+			}
+			s.mapping[value] = target
+		}
+	}
+	return nil
+}
+
+func checkKeywords(src *openapi3.Schema) error {
+	raw, err := src.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	var unknown []string
+	for k := range m {
+		if !supported[k] && !strings.HasPrefix(k, "x-") {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("keywords not supported: %s", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// Error says where a value breaks its schema and how.
+type Error struct {
+	Pointer string
+	Reason  string
+}
+
+func (e *Error) Error() string {
+	if e.Pointer == "" {
+		return e.Reason
+	}
+	return e.Pointer + ": " + e.Reason
+}
+
+func fail(path []string, format string, args ...any) error {
+	return &Error{Pointer: pointer(path), Reason: fmt.Sprintf(format, args...)}
+}
+
+func pointer(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(p))
+	}
+	return b.String()
+}
+
+// Validate checks that body is one JSON value valid against s.
+func (s *Schema) Validate(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if err := s.check(dec, nil); err != nil {
+		return err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return &Error{Reason: "more than one JSON value"}
+	}
+	return nil
+}
+
+// check reads the next value from dec and checks it.
+func (s *Schema) check(dec *jsontext.Decoder, path []string) error {
+	if s.memo != nil || len(s.allOf)+len(s.anyOf)+len(s.oneOf) > 0 || s.not != nil {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return fail(path, "malformed JSON: %v", err)
+		}
+		return s.checkRaw(raw, path)
+	}
+	return s.checkOwn(dec, path)
+}
+
+// checkRaw checks one whole value, given as its bytes.
+func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
+	if s.memo != nil && s.memo.has(raw) {
+		return nil
+	}
+	if err := s.checkCombinations(raw, path); err != nil {
+		return err
+	}
+	// kin-openapi: null that passed allOf, anyOf or oneOf is valid, whatever
+	// the schema's own type says.
+	combined := len(s.allOf)+len(s.anyOf)+len(s.oneOf) > 0
+	if !(combined && raw.Kind() == 'n') {
+		if err := s.checkOwn(jsontext.NewDecoder(bytes.NewReader(raw)), path); err != nil {
+			return err
+		}
+	}
+	if s.memo != nil {
+		s.memo.add(raw)
+	}
+	return nil
+}
+
+func (s *Schema) checkCombinations(raw jsontext.Value, path []string) error {
+	if raw.Kind() == 'n' && s.nullable {
+		return nil // kin-openapi: a nullable schema takes null before anything else
+	}
+	if s.not != nil {
+		if s.not.checkRaw(raw, path) == nil {
+			return fail(path, "must not match the schema under not")
+		}
+	}
+	if len(s.oneOf) > 0 {
+		candidates := s.oneOf
+		if s.discriminator != "" && raw.Kind() == '{' {
+			target, err := s.discriminate(raw, path)
+			if err != nil {
+				return err
+			}
+			candidates = []*Schema{target}
+		}
+		matched := 0
+		var firstErr error
+		for _, sub := range candidates {
+			if err := sub.checkRaw(raw, path); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			matched++
+		}
+		if matched != 1 {
+			if matched == 0 {
+				return firstErr
+			}
+			return fail(path, "matches more than one schema of oneOf")
+		}
+	}
+	if len(s.anyOf) > 0 {
+		var firstErr error
+		ok := false
+		for _, sub := range s.anyOf {
+			if err := sub.checkRaw(raw, path); err == nil {
+				ok = true
+				break
+			} else if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if !ok {
+			return firstErr
+		}
+	}
+	for _, sub := range s.allOf {
+		if err := sub.checkRaw(raw, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discriminate picks the oneOf schema the discriminator member names.
+func (s *Schema) discriminate(raw jsontext.Value, path []string) (*Schema, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, fail(path, "malformed JSON: %v", err)
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, fail(path, "malformed JSON: %v", err)
+		}
+		if name.String() != s.discriminator {
+			if err := dec.SkipValue(); err != nil {
+				return nil, fail(path, "malformed JSON: %v", err)
+			}
+			continue
+		}
+		v, err := dec.ReadToken()
+		if err != nil {
+			return nil, fail(path, "malformed JSON: %v", err)
+		}
+		if v.Kind() != '"' {
+			return nil, fail(append(path, s.discriminator), "must be a string")
+		}
+		target, ok := s.mapping[v.String()]
+		if !ok {
+			return nil, fail(append(path, s.discriminator), "is not one of the mapped values")
+		}
+		return target, nil
+	}
+	return nil, fail(append(path, s.discriminator), "is missing")
+}
+
+// checkOwn reads the next value from dec and checks it against s's own
+// keywords (not its combinations).
+func (s *Schema) checkOwn(dec *jsontext.Decoder, path []string) error {
+	switch k := dec.PeekKind(); k {
+	case '{':
+		return s.checkObject(dec, path)
+	case '[':
+		return s.checkArray(dec, path)
+	case 0:
+		_, err := dec.ReadToken()
+		return fail(path, "malformed JSON: %v", err)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return fail(path, "malformed JSON: %v", err)
+	}
+	switch tok.Kind() {
+	case 'n':
+		if s.nullable {
+			return nil // kin-openapi: before enum or anything else
+		}
+		if s.types&tNull == 0 {
+			return fail(path, "must not be null")
+		}
+		return s.checkEnum(nil, path)
+	case 't', 'f':
+		if s.types&tBool == 0 {
+			return fail(path, "must not be a boolean")
+		}
+		return s.checkEnum(tok.Bool(), path)
+	case '"':
+		return s.checkString(tok.String(), path)
+	case '0':
+		return s.checkNumber(tok.String(), path)
+	}
+	return fail(path, "unexpected token %v", tok.Kind())
+}
+
+func (s *Schema) checkEnum(v any, path []string) error {
+	if len(s.enum) == 0 || slices.Contains(s.enum, v) {
+		return nil
+	}
+	return fail(path, "is not one of the allowed values")
+}
+
+func (s *Schema) checkString(v string, path []string) error {
+	if s.types&tString == 0 {
+		return fail(path, "must not be a string")
+	}
+	if err := s.checkEnum(v, path); err != nil {
+		return err
+	}
+	if s.minLength > 0 || s.maxLength >= 0 {
+		n := int64(utf8.RuneCountInString(v))
+		if n < s.minLength {
+			return fail(path, "is shorter than %d characters", s.minLength)
+		}
+		if s.maxLength >= 0 && n > s.maxLength {
+			return fail(path, "is longer than %d characters", s.maxLength)
+		}
+	}
+	if s.pattern != nil && !s.pattern.MatchString(v) {
+		return fail(path, "does not match %q", s.pattern.String())
+	}
+	if s.format != nil {
+		if err := s.format(v); err != nil {
+			return fail(path, "format: %v", err)
+		}
+	}
+	return nil
+}
+
+func (s *Schema) checkNumber(raw string, path []string) error {
+	if s.types&(tInt|tNumber) == 0 {
+		return fail(path, "must not be a number")
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return fail(path, "malformed number")
+	}
+	if math.IsInf(f, 0) {
+		return fail(path, "is out of range") // kin-openapi refuses infinities whatever the schema
+	}
+	if s.types&tNumber == 0 && f != math.Trunc(f) {
+		return fail(path, "must be an integer")
+	}
+	if err := s.checkEnum(f, path); err != nil {
+		return err
+	}
+	if s.minimum != nil && f < *s.minimum {
+		return fail(path, "is less than %v", *s.minimum)
+	}
+	if s.maximum != nil && f > *s.maximum {
+		return fail(path, "is more than %v", *s.maximum)
+	}
+	return nil
+}
+
+func (s *Schema) checkArray(dec *jsontext.Decoder, path []string) error {
+	if s.types&tArray == 0 {
+		return fail(path, "must not be an array")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(path, "malformed JSON: %v", err)
+	}
+	n := 0
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() == 0 {
+			_, err := dec.ReadToken()
+			return fail(path, "malformed JSON: %v", err)
+		}
+		var err error
+		if s.items != nil {
+			err = s.items.check(dec, append(path, strconv.Itoa(n)))
+		} else {
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(path, "malformed JSON: %v", err)
+	}
+	if n < s.minItems {
+		return fail(path, "has fewer than %d items", s.minItems)
+	}
+	if s.maxItems >= 0 && n > s.maxItems {
+		return fail(path, "has more than %d items", s.maxItems)
+	}
+	if len(s.enum) > 0 {
+		return fail(path, "enums of arrays are not supported")
+	}
+	return nil
+}
+
+func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
+	if s.types&tObject == 0 {
+		return fail(path, "must not be an object")
+	}
+	if len(s.enum) > 0 {
+		return fail(path, "is not one of the allowed values")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(path, "malformed JSON: %v", err)
+	}
+	var seen []string
+	n := 0
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return fail(path, "malformed JSON: %v", err)
+		}
+		name := tok.String()
+		n++
+		if len(s.required) > 0 {
+			seen = append(seen, name)
+		}
+		if s.forbidden[name] && dec.PeekKind() != 'n' {
+			return fail(append(path, name), "may not be sent in this direction")
+		}
+		ps, known := s.properties[name]
+		switch {
+		case known:
+			err = ps.check(dec, append(path, name))
+		case s.closed:
+			return fail(append(path, name), "is not a member of this object")
+		default:
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(path, "malformed JSON: %v", err)
+	}
+	if n < s.minProps {
+		return fail(path, "has fewer than %d members", s.minProps)
+	}
+	for _, r := range s.required {
+		if !slices.Contains(seen, r) {
+			return fail(append(path, r), "is required")
+		}
+	}
+	return nil
+}
+
+// memo remembers the bytes of values found valid, up to limit of them;
+// when full it starts again, which keeps it simple and bounded.
+type memo struct {
+	limit int
+	n     atomic.Int64
+	mu    sync.RWMutex
+	seen  map[string]struct{}
+}
+
+func (m *memo) has(raw []byte) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.seen[string(raw)]
+	return ok
+}
+
+func (m *memo) add(raw []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil || len(m.seen) >= m.limit {
+		m.seen = make(map[string]struct{}, m.limit)
+	}
+	m.seen[string(raw)] = struct{}{}
+	m.n.Add(1)
+}
+
+// ValidateText checks a header value: as a string against a string schema,
+// or as a number against an integer or number schema, the way an OpenAPI
+// header of style simple is read.
+func (s *Schema) ValidateText(v string) error {
+	if s.types&tString != 0 {
+		return s.checkString(v, nil)
+	}
+	if s.types&(tInt|tNumber) != 0 {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fail(nil, "is not a number")
+		}
+		return s.checkNumber(v, nil)
+	}
+	return fail(nil, "headers of this schema's type are not supported")
+}

@@ -1,0 +1,252 @@
+// Package loadtest drives a running meapi over HTTP/1.1 keep-alive
+// connections and measures what it answers: requests a second, latency
+// percentiles, errors, and the server's resident memory (read from its
+// /metrics). It signs up its own users first, one per connection.
+//
+// The client side is kept cheap on purpose, because it shares the machine
+// with the server: each connection writes prepared request bytes and
+// parses answers with net/http's response reader, with no http.Client,
+// cookie jar or pool in the way.
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says what load to make.
+type Config struct {
+	BaseURL     string
+	Connections int
+	Duration    time.Duration
+	// Op is get (GET /me), patch (PATCH /me) or mixed (9 GET to 1 PATCH).
+	Op string
+	// MaxRequests bounds the run besides Duration (0: 10 million).
+	MaxRequests int
+}
+
+// Result is what a run measured.
+type Result struct {
+	Op          string
+	Connections int
+	Elapsed     time.Duration
+	Requests    int
+	Errors      int // transport errors and non-2xx answers
+	// Latency percentiles.
+	P50, P90, P99, P999 time.Duration
+	// RSS is the server's largest resident memory seen during the run, in
+	// bytes (0 when its /metrics does not say).
+	RSS float64
+}
+
+// RPS is requests answered a second.
+func (r Result) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+// Run signs up one user per connection, then drives the server until
+// Duration is over or MaxRequests have been sent.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return Result{}, fmt.Errorf("base URL %q: must be http://host:port", cfg.BaseURL)
+	}
+	switch cfg.Op {
+	case "get", "patch", "mixed":
+	default:
+		return Result{}, fmt.Errorf("op %q: must be get, patch or mixed", cfg.Op)
+	}
+	if cfg.Connections <= 0 || cfg.Duration <= 0 {
+		return Result{}, errors.New("connections and duration must be positive")
+	}
+	if cfg.MaxRequests <= 0 {
+		cfg.MaxRequests = 10_000_000
+	}
+	workers := make([]*worker, cfg.Connections)
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range workers {
+		w, err := newWorker(u.Host, fmt.Sprintf("load-%s-%d@example.com", run, i), cfg.Op)
+		if err != nil {
+			return Result{}, err
+		}
+		defer w.conn.Close()
+		workers[i] = w
+	}
+
+	var rss float64
+	stopRSS := make(chan struct{})
+	rssDone := make(chan struct{})
+	go func() {
+		defer close(rssDone)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := serverRSS(cfg.BaseURL); v > rss {
+				rss = v
+			}
+			select {
+			case <-stopRSS:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	perWorker := cfg.MaxRequests / cfg.Connections
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(ctx, perWorker)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopRSS)
+	<-rssDone
+
+	res := Result{Op: cfg.Op, Connections: cfg.Connections, Elapsed: elapsed, RSS: rss}
+	var lat []time.Duration
+	for _, w := range workers {
+		res.Requests += w.ok
+		res.Errors += w.errors
+		lat = append(lat, w.latencies...)
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	res.P50, res.P90, res.P99, res.P999 = pct(0.50), pct(0.90), pct(0.99), pct(0.999)
+	return res, nil
+}
+
+// worker is one keep-alive connection with its own signed-in user.
+type worker struct {
+	conn      net.Conn
+	rd        *bufio.Reader
+	host      string
+	cookie    string
+	op        string
+	ok        int
+	errors    int
+	latencies []time.Duration
+}
+
+func newWorker(host, email, op string) (*worker, error) {
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{conn: conn, rd: bufio.NewReaderSize(conn, 16<<10), host: host, op: op}
+	body := fmt.Sprintf(`{"email":%q,"password":"load test password"}`, email)
+	res, err := w.do("POST", "/auth/signup", body)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sign up %s: %w", email, err)
+	}
+	if res.StatusCode != http.StatusCreated {
+		conn.Close()
+		return nil, fmt.Errorf("sign up %s: status %d", email, res.StatusCode)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "__session" {
+			w.cookie = c.Value
+		}
+	}
+	if w.cookie == "" {
+		conn.Close()
+		return nil, fmt.Errorf("sign up %s: no session cookie", email)
+	}
+	return w, nil
+}
+
+// do sends one request on the worker's connection and reads the answer.
+func (w *worker) do(method, path, body string) (*http.Response, error) {
+	var b strings.Builder
+	b.WriteString(method + " " + path + " HTTP/1.1\r\nHost: " + w.host + "\r\n")
+	if w.cookie != "" {
+		b.WriteString("Cookie: __session=" + w.cookie + "\r\n")
+	}
+	if body != "" {
+		b.WriteString("Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	}
+	b.WriteString("\r\n" + body)
+	if _, err := io.WriteString(w.conn, b.String()); err != nil {
+		return nil, err
+	}
+	res, err := http.ReadResponse(w.rd, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	return res, nil
+}
+
+func (w *worker) loop(ctx context.Context, limit int) {
+	w.latencies = make([]time.Duration, 0, min(limit, 1<<20))
+	for i := 0; i < limit && ctx.Err() == nil; i++ {
+		method, path, body := "GET", "/me", ""
+		if w.op == "patch" || (w.op == "mixed" && i%10 == 9) {
+			method, body = "PATCH", `{"first_name":"Load `+strconv.Itoa(i)+`"}`
+		}
+		start := time.Now()
+		res, err := w.do(method, path, body)
+		d := time.Since(start)
+		if err != nil {
+			w.errors++
+			return // the connection is in an unknown state
+		}
+		if res.StatusCode/100 != 2 {
+			w.errors++
+			continue
+		}
+		w.ok++
+		w.latencies = append(w.latencies, d)
+	}
+}
+
+// serverRSS reads process_resident_memory_bytes from the server's
+// /metrics, or returns 0.
+func serverRSS(base string) float64 {
+	c := &http.Client{Timeout: 2 * time.Second}
+	res, err := c.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// Print writes a result as one line of a table.
+func (r Result) String() string {
+	return fmt.Sprintf("%-6s %4d conns %9.0f req/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  p99.9 %6.2f ms  errors %d  RSS %.0f MiB",
+		r.Op, r.Connections, r.RPS(), ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), r.Errors, r.RSS/(1<<20))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
