@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench fuzz build generate check-generated lint fmt-check vet staticcheck clean \
+.PHONY: run test bench fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
@@ -27,6 +27,12 @@ fuzz:
 		echo "== $$target for $(FUZZTIME)"; \
 		$(GO) test ./impl -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+## loadtest: meapi in each validation mode under load over loopback; one table, ratios to off
+LOADTEST_DURATION ?= 10s
+LOADTEST_ROUNDS ?= 1
+loadtest: build
+	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS)
 
 ## build: the static binary bin/meapi
 build:

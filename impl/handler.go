@@ -28,6 +28,7 @@ import (
 // it; so will the PostgreSQL store.
 type Store interface {
 	SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
+	SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
 	TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error
 	SignUp(ctx context.Context, in store.SignUp) (*store.Session, error)
 	SignIn(ctx context.Context, userID string, g store.Grant) (*store.Session, error)

@@ -165,6 +165,12 @@ func (m meteredStore) SessionByTokenHash(ctx context.Context, tokenHash []byte, 
 	return v, err
 }
 
+func (m meteredStore) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
+	v, err := m.Store.SessionForWrite(ctx, tokenHash, now)
+	m.failed("session_for_write", err)
+	return v, err
+}
+
 func (m meteredStore) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
 	err := m.Store.TouchSession(ctx, sessionID, now, idleExpiresAt)
 	m.failed("touch_session", err)

@@ -223,6 +223,15 @@ func (f *failingStore) SessionByTokenHash(ctx context.Context, hash []byte, now 
 	return f.Store.SessionByTokenHash(ctx, hash, now)
 }
 
+func (f *failingStore) SessionForWrite(ctx context.Context, hash []byte, now time.Time) (*store.Session, error) {
+	if f.session != nil {
+		if err := f.session(); err != nil {
+			return nil, err
+		}
+	}
+	return f.Store.SessionForWrite(ctx, hash, now)
+}
+
 func TestStoreFailureIsInternal(t *testing.T) {
 	fs := &failingStore{}
 	ts := newTestServer(t, func(c *testSetup) { fs.Store = c.Store; c.Store = fs })

@@ -3,10 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -276,6 +276,15 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 	return loadSession(ctx, s.read(), sessionByTokenQuery, tokenHash, now)
 }
 
+// SessionForWrite is SessionByTokenHash through the writer connection, for
+// a request that is about to write. Every write empties the page cache of
+// every reader connection (WAL mode), but not the writer's own: a request
+// that writes anyway reads its session at a third of the cost this way,
+// for a few microseconds more of the writer's time.
+func (s *SQLite) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
+	return loadSession(ctx, s.write(nil), sessionByTokenQuery, tokenHash, now)
+}
+
 // SignUp creates a user, signs them in on the caller's browser session (or
 // a new one) as its active sign-in, and gives the session the new token.
 // It returns the session as it stands afterwards. Nothing is written when
@@ -342,71 +351,67 @@ func takenError(ctx context.Context, tx conn, u NewUser) error {
 	return errors.Join(errs...)
 }
 
+// updateProfileQuery applies a ProfileUpdate in one statement, so that the
+// single writer connection is held for one step of SQLite rather than a
+// transaction of several round trips. Each member is set only when it is
+// part of the update (?1, ?3, ?5, ?8); the version and updated_at move only
+// when some member really changes; ?12 lists the versions the update may
+// apply to, as a JSON array, or is NULL for any. Merging happens inside the
+// statement, on the row as it is, so concurrent updates of different
+// members never lose each other.
+var updateProfileQuery = `UPDATE users SET
+	first_name = CASE WHEN ?1 THEN ?2 ELSE first_name END,
+	last_name = CASE WHEN ?3 THEN ?4 ELSE last_name END,
+	username = CASE WHEN ?5 THEN ?6 ELSE username END,
+	username_folded = CASE WHEN ?5 THEN ?7 ELSE username_folded END,
+	image_url = CASE WHEN ?8 THEN ?9 ELSE image_url END,
+	version = version + (` + profileChanged + `),
+	updated_at = CASE WHEN ` + profileChanged + ` THEN ?10 ELSE updated_at END
+WHERE id = ?11 AND (?12 IS NULL OR version IN (SELECT value FROM json_each(?12)))
+RETURNING ` + strings.ReplaceAll(userColumns, "u.", "")
+
+const profileChanged = `(?1 AND first_name IS NOT ?2) OR (?3 AND last_name IS NOT ?4) OR (?5 AND username IS NOT ?6) OR (?8 AND image_url IS NOT ?9)`
+
 // UpdateProfile applies a partial update to a user and returns the user
 // afterwards. A member set to the value it already has is no change; when
 // nothing changes neither the version nor updated_at moves.
 func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("update profile: %w", err)
+	var usernameFolded *string
+	if in.Username.Value != nil {
+		f := fold(*in.Username.Value)
+		usernameFolded = &f
 	}
-	defer tx.Rollback()
-	w := s.write(tx)
-
-	// The write lock is held from BEGIN (IMMEDIATE), so the user read here
-	// cannot change before the update below: merging the patch into it
-	// never loses a concurrent update of another member.
+	var versions any // NULL: any version
+	if in.IfVersions != nil {
+		b, err := json.Marshal(in.IfVersions)
+		if err != nil {
+			return nil, fmt.Errorf("update profile: %w", err)
+		}
+		versions = string(b)
+	}
 	var us userScan
-	err = w.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ?`, in.UserID).Scan(us.dest()...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
+	err := s.write(nil).QueryRowContext(ctx, updateProfileQuery,
+		in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
+		in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
+		in.Now.UnixMilli(), in.UserID, versions).Scan(us.dest()...)
+	switch {
+	case isUniqueViolation(err):
+		return nil, ErrUsernameTaken
+	case errors.Is(err, sql.ErrNoRows):
+		// No such user, or not at a version the update may apply to.
+		var version int64
+		err := s.write(nil).QueryRowContext(ctx, `SELECT version FROM users WHERE id = ?`, in.UserID).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update profile: %w", err)
+		}
+		return nil, ErrPreconditionFailed
+	case err != nil:
 		return nil, fmt.Errorf("update profile: %w", err)
 	}
 	u := us.user()
-	if in.IfVersions != nil && !slices.Contains(in.IfVersions, u.Version) {
-		return nil, ErrPreconditionFailed
-	}
-
-	changed := false
-	apply := func(dst **string, c Change) {
-		if c.Set && !equalPtr(*dst, c.Value) {
-			*dst, changed = c.Value, true
-		}
-	}
-	apply(&u.FirstName, in.FirstName)
-	apply(&u.LastName, in.LastName)
-	apply(&u.Username, in.Username)
-	apply(&u.ImageURL, in.ImageURL)
-	if !changed {
-		return &u, nil
-	}
-	var usernameFolded *string
-	if u.Username != nil {
-		f := fold(*u.Username)
-		usernameFolded = &f
-	}
-	u.Version++
-	u.UpdatedAt = fromMillis(in.Now.UnixMilli())
-	_, err = w.ExecContext(ctx, `UPDATE users SET first_name = ?, last_name = ?, username = ?, username_folded = ?,
-		image_url = ?, version = ?, updated_at = ? WHERE id = ?`,
-		u.FirstName, u.LastName, u.Username, usernameFolded, u.ImageURL, u.Version, in.Now.UnixMilli(), u.ID)
-	if isUniqueViolation(err) {
-		return nil, ErrUsernameTaken
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update profile: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("update profile: commit: %w", err)
-	}
 	return &u, nil
 }
 
-func equalPtr(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
-}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,6 +40,7 @@ type serveConfig struct {
 	logFormat          string
 	logLevel           string
 	metricsAddr        string
+	pprofAddr          string
 	server             serverLimits
 	shutdownDelay      time.Duration
 	shutdownGrace      time.Duration
@@ -76,6 +78,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the API's (which then answers 404 there)")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for finding where the time goes; keep it on loopback")
 	fs.DurationVar(&c.server.readHeaderTimeout, "read-header-timeout", 5*time.Second, "longest time a client may take to send a request's headers")
 	fs.DurationVar(&c.server.readTimeout, "read-timeout", 15*time.Second, "longest time a client may take to send a whole request")
 	fs.DurationVar(&c.server.writeTimeout, "write-timeout", 30*time.Second, "longest time from the end of a request's headers to the end of its answer")
@@ -229,6 +232,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: c.server.readHeaderTimeout}
 		go func() { served <- metricsSrv.Serve(mln) }()
 		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+	if c.pprofAddr != "" {
+		pln, err := net.Listen("tcp", c.pprofAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go http.Serve(pln, mux)
+		log.Info("serving pprof", "addr", pln.Addr().String())
 	}
 	go sweep(ctx, st, c.sweepInterval, c.limits.Window, log)
 	log.Info("serving", "addr", ln.Addr().String(), "db", c.db, "response_validation", string(mode), "version", version)

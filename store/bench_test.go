@@ -1,0 +1,77 @@
+package store_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"meapi/store"
+)
+
+// The store's operations alone, on a real file, without HTTP:
+//
+//	go test ./store -run '^$' -bench . -benchmem -count 6 | benchstat -
+
+func BenchmarkSessionByTokenHash(b *testing.B) {
+	s, _ := openStoreB(b)
+	signUpB(b, s, "a@example.com", "token")
+	hash := hashOf("token")
+	for b.Loop() {
+		if _, err := s.SessionByTokenHash(ctx, hash, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUpdateProfile(b *testing.B) {
+	s, _ := openStoreB(b)
+	id := signUpB(b, s, "a@example.com", "token").Active().User.ID
+	i := 0
+	for b.Loop() {
+		i++
+		name := fmt.Sprintf("Ada %d", i)
+		if _, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: id, Now: now.Add(time.Duration(i) * time.Millisecond),
+			FirstName: store.Change{Set: true, Value: &name}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSessionAfterWrite reads a session right after each write, as
+// a PATCH does: the reader's page cache is stale every time.
+func BenchmarkSessionAfterWrite(b *testing.B) {
+	s, _ := openStoreB(b)
+	id := signUpB(b, s, "a@example.com", "token").Active().User.ID
+	hash := hashOf("token")
+	i := 0
+	for b.Loop() {
+		i++
+		name := fmt.Sprintf("Ada %d", i)
+		if _, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: id, Now: now, FirstName: store.Change{Set: true, Value: &name}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.SessionByTokenHash(ctx, hash, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func openStoreB(b *testing.B) (*store.SQLite, string) {
+	b.Helper()
+	path := b.TempDir() + "/bench.db"
+	s, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func signUpB(b *testing.B, s *store.SQLite, email, token string) *store.Session {
+	b.Helper()
+	sess, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: email, PasswordHash: "x"}, Grant: grantFor("", token)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sess
+}
