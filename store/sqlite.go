@@ -414,4 +414,3 @@ func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, er
 	u := us.user()
 	return &u, nil
 }
-
