@@ -19,10 +19,7 @@ func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMe
 	if u == nil {
 		return nil, errNotAuthenticated
 	}
-	return gen.GetMe200JSONResponse{
-		Body:    userEnvelope(st, 200, u),
-		Headers: gen.GetMe200ResponseHeaders{ETag: etag(u)},
-	}, nil
+	return userResponse{env: userEnvelope(st, 200, u), etag: etag(u)}, nil
 }
 
 // UpdateMe answers PATCH /me: a merge patch of the active user's profile.
@@ -77,10 +74,7 @@ func (s *Server) UpdateMe(ctx context.Context, req gen.UpdateMeRequestObject) (g
 		return nil, err
 	}
 	st.replaceUser(updated)
-	return gen.UpdateMe200JSONResponse{
-		Body:    userEnvelope(st, 200, updated),
-		Headers: gen.UpdateMe200ResponseHeaders{ETag: etag(updated)},
-	}, nil
+	return userResponse{env: userEnvelope(st, 200, updated), etag: etag(updated)}, nil
 }
 
 func preconditionFailed(st *requestState) gen.UpdateMe412JSONResponse {

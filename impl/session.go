@@ -195,7 +195,7 @@ func (s *Server) SwitchSignin(ctx context.Context, req gen.SwitchSigninRequestOb
 		return nil, err
 	}
 	st.session = sess
-	return gen.SwitchSignin200JSONResponse(userEnvelope(st, 200, st.activeUser())), nil
+	return userResponse{env: userEnvelope(st, 200, st.activeUser())}, nil
 }
 
 // SignOut answers POST /session/sign-out: the active sign-in ends, or all

@@ -100,10 +100,7 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 		return nil, err
 	}
 	st.session = sess
-	return gen.SignIn200JSONResponse{
-		Body:    userEnvelope(st, 200, st.activeUser()),
-		Headers: gen.SignIn200ResponseHeaders{SetCookie: sessionCookie(token, sess, now)},
-	}, nil
+	return userResponse{env: userEnvelope(st, 200, st.activeUser()), setCookie: sessionCookie(token, sess, now)}, nil
 }
 
 // findAccount reads a sign-in body and looks up the account it names; user

@@ -51,8 +51,5 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 		return nil, err
 	}
 	st.session = sess
-	return gen.SignUp201JSONResponse{
-		Body:    userEnvelope(st, 201, st.activeUser()),
-		Headers: gen.SignUp201ResponseHeaders{SetCookie: sessionCookie(token, sess, now)},
-	}, nil
+	return userResponse{env: userEnvelope(st, 201, st.activeUser()), setCookie: sessionCookie(token, sess, now)}, nil
 }

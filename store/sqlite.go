@@ -22,15 +22,10 @@ type SQLite struct {
 	reader *sql.DB
 	// w and r prepare the queries of each pool once.
 	w, r *preparer
+	// wr runs the writes, in batches.
+	wr *writer
 	// schema is the number of migrations this binary has.
 	schema int
-}
-
-// begin starts a write transaction, first preparing the queries earlier
-// transactions met unprepared, while the writer is free.
-func (s *SQLite) begin(ctx context.Context) (*sql.Tx, error) {
-	s.w.prepareMissed(ctx)
-	return s.writer.BeginTx(ctx, nil)
 }
 
 // read is the read pool; write runs inside tx, a transaction of the writer
@@ -117,7 +112,9 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
 	reader.SetConnMaxIdleTime(0)
-	return &SQLite{writer: writer, reader: reader, w: &preparer{db: writer}, r: &preparer{db: reader}, schema: len(ms)}, nil
+	s := &SQLite{writer: writer, reader: reader, w: &preparer{db: writer}, r: &preparer{db: reader}, schema: len(ms)}
+	s.wr = newWriter(s)
+	return s, nil
 }
 
 // Migrate applies the migrations the database has not seen yet and says
@@ -145,6 +142,7 @@ func (s *SQLite) Backup(ctx context.Context, path string) error {
 
 // Close closes both connection pools.
 func (s *SQLite) Close() error {
+	s.wr.close()
 	s.r.close()
 	s.w.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
@@ -282,7 +280,12 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 // that writes anyway reads its session at a third of the cost this way,
 // for a few microseconds more of the writer's time.
 func (s *SQLite) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
-	return loadSession(ctx, s.write(nil), sessionByTokenQuery, tokenHash, now)
+	var sess *Session
+	err := s.readInWriter(ctx, func(ctx context.Context, w conn) (err error) {
+		sess, err = loadSession(ctx, w, sessionByTokenQuery, tokenHash, now)
+		return err
+	})
+	return sess, err
 }
 
 // SignUp creates a user, signs them in on the caller's browser session (or
@@ -290,13 +293,15 @@ func (s *SQLite) SessionForWrite(ctx context.Context, tokenHash []byte, now time
 // It returns the session as it stands afterwards. Nothing is written when
 // any part fails.
 func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sign up: %w", err)
-	}
-	defer tx.Rollback()
-	w := s.write(tx)
+	var sess *Session
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) (err error) {
+		sess, err = signUp(ctx, w, in)
+		return err
+	})
+	return sess, err
+}
 
+func signUp(ctx context.Context, w conn, in SignUp) (*Session, error) {
 	now := in.Grant.Now.UnixMilli()
 	userID := newID("user")
 	var usernameFolded *string
@@ -304,7 +309,7 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 		f := fold(*in.User.Username)
 		usernameFolded = &f
 	}
-	_, err = w.ExecContext(ctx, `INSERT INTO users
+	_, err := w.ExecContext(ctx, `INSERT INTO users
 		(id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userID, in.User.Email, fold(in.User.Email), in.User.Username, usernameFolded,
@@ -318,9 +323,6 @@ func (s *SQLite) SignUp(ctx context.Context, in SignUp) (*Session, error) {
 	sess, err := grant(ctx, w, userID, in.Grant)
 	if err != nil {
 		return nil, fmt.Errorf("sign up: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sign up: commit: %w", err)
 	}
 	return sess, nil
 }
@@ -376,6 +378,15 @@ const profileChanged = `(?1 AND first_name IS NOT ?2) OR (?3 AND last_name IS NO
 // afterwards. A member set to the value it already has is no change; when
 // nothing changes neither the version nor updated_at moves.
 func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
+	var u *User
+	err := s.inWriter(ctx, false, func(ctx context.Context, w conn) (err error) {
+		u, err = updateProfile(ctx, w, in)
+		return err
+	})
+	return u, err
+}
+
+func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, error) {
 	var usernameFolded *string
 	if in.Username.Value != nil {
 		f := fold(*in.Username.Value)
@@ -390,7 +401,7 @@ func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, er
 		versions = string(b)
 	}
 	var us userScan
-	err := s.write(nil).QueryRowContext(ctx, updateProfileQuery,
+	err := w.QueryRowContext(ctx, updateProfileQuery,
 		in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
 		in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
 		in.Now.UnixMilli(), in.UserID, versions).Scan(us.dest()...)
@@ -400,7 +411,7 @@ func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, er
 	case errors.Is(err, sql.ErrNoRows):
 		// No such user, or not at a version the update may apply to.
 		var version int64
-		err := s.write(nil).QueryRowContext(ctx, `SELECT version FROM users WHERE id = ?`, in.UserID).Scan(&version)
+		err := w.QueryRowContext(ctx, `SELECT version FROM users WHERE id = ?`, in.UserID).Scan(&version)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}

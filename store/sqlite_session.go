@@ -66,17 +66,13 @@ func grant(ctx context.Context, tx conn, userID string, g Grant) (*Session, erro
 
 // SignIn signs an existing user in, as SignUp does a new one.
 func (s *SQLite) SignIn(ctx context.Context, userID string, g Grant) (*Session, error) {
-	tx, err := s.begin(ctx)
+	var sess *Session
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) (err error) {
+		sess, err = grant(ctx, w, userID, g)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
-	}
-	defer tx.Rollback()
-	sess, err := grant(ctx, s.write(tx), userID, g)
-	if err != nil {
-		return nil, fmt.Errorf("sign in: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sign in: commit: %w", err)
 	}
 	return sess, nil
 }
@@ -110,58 +106,47 @@ func (s *SQLite) userBy(ctx context.Context, column, value string) (*User, error
 // returns the session afterwards, or ErrNotFound when the session has no
 // such live sign-in.
 func (s *SQLite) SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error) {
-	tx, err := s.begin(ctx)
-	if err != nil {
+	var sess *Session
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) error {
+		res, err := w.ExecContext(ctx, `UPDATE signins SET activated_seq = (SELECT max(activated_seq) + 1 FROM signins WHERE session_id = ?1)
+			WHERE id = ?2 AND session_id = ?1 AND expires_at > ?3`, sessionID, signinID, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return ErrNotFound
+		}
+		sess, err = loadSession(ctx, w, sessionByIDQuery, sessionID, now)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("switch sign-in: %w", err)
 	}
-	defer tx.Rollback()
-	w := s.write(tx)
-	res, err := w.ExecContext(ctx, `UPDATE signins SET activated_seq = (SELECT max(activated_seq) + 1 FROM signins WHERE session_id = ?1)
-		WHERE id = ?2 AND session_id = ?1 AND expires_at > ?3`, sessionID, signinID, now.UnixMilli())
-	if err != nil {
-		return nil, fmt.Errorf("switch sign-in: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return nil, ErrNotFound
-	}
-	sess, err := loadSession(ctx, w, sessionByIDQuery, sessionID, now)
-	if err != nil {
-		return nil, fmt.Errorf("switch sign-in: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("switch sign-in: commit: %w", err)
-	}
-	return sess, nil
+	return sess, err
 }
 
 // SignOut ends one sign-in of the session, or all of them when signinID is
 // "". It returns the session afterwards, or nil when no live sign-in is
 // left, in which case the session is deleted and its token stops working.
 func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error) {
-	tx, err := s.begin(ctx)
+	var sess *Session
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) error {
+		if signinID != "" {
+			if _, err := w.ExecContext(ctx, `DELETE FROM signins WHERE id = ? AND session_id = ?`, signinID, sessionID); err != nil {
+				return err
+			}
+		}
+		var err error
+		sess, err = loadSession(ctx, w, sessionByIDQuery, sessionID, now)
+		if signinID == "" || errors.Is(err, ErrNotFound) {
+			// Deleting the session deletes its sign-ins (ON DELETE CASCADE).
+			sess = nil
+			_, err = w.ExecContext(ctx, `DELETE FROM browser_sessions WHERE id = ?`, sessionID)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sign out: %w", err)
-	}
-	defer tx.Rollback()
-	w := s.write(tx)
-	if signinID != "" {
-		if _, err := w.ExecContext(ctx, `DELETE FROM signins WHERE id = ? AND session_id = ?`, signinID, sessionID); err != nil {
-			return nil, fmt.Errorf("sign out: %w", err)
-		}
-	}
-	sess, err := loadSession(ctx, w, sessionByIDQuery, sessionID, now)
-	if signinID == "" || errors.Is(err, ErrNotFound) {
-		// Deleting the session deletes its sign-ins (ON DELETE CASCADE).
-		if _, err := w.ExecContext(ctx, `DELETE FROM browser_sessions WHERE id = ?`, sessionID); err != nil {
-			return nil, fmt.Errorf("sign out: %w", err)
-		}
-		sess, err = nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sign out: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sign out: commit: %w", err)
 	}
 	return sess, nil
 }
@@ -169,8 +154,12 @@ func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now ti
 // TouchSession records that the session was used now, which moves its
 // idle expiry.
 func (s *SQLite) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
-	if _, err := s.write(nil).ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ? WHERE id = ?`,
-		now.UnixMilli(), idleExpiresAt.UnixMilli(), sessionID); err != nil {
+	err := s.inWriter(ctx, false, func(ctx context.Context, w conn) error {
+		_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ? WHERE id = ?`,
+			now.UnixMilli(), idleExpiresAt.UnixMilli(), sessionID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
 	return nil
@@ -178,18 +167,18 @@ func (s *SQLite) TouchSession(ctx context.Context, sessionID string, now, idleEx
 
 // RecordSigninFailure records one failed sign-in under each subject.
 func (s *SQLite) RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error {
-	tx, err := s.begin(ctx)
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) error {
+		for _, subj := range subjects {
+			if _, err := w.ExecContext(ctx, `INSERT INTO signin_failures (subject, created_at) VALUES (?, ?)`, subj, now.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("record sign-in failure: %w", err)
 	}
-	defer tx.Rollback()
-	w := s.write(tx)
-	for _, subj := range subjects {
-		if _, err := w.ExecContext(ctx, `INSERT INTO signin_failures (subject, created_at) VALUES (?, ?)`, subj, now.UnixMilli()); err != nil {
-			return fmt.Errorf("record sign-in failure: %w", err)
-		}
-	}
-	return tx.Commit()
+	return nil
 }
 
 // SigninFailureAt returns when the nth most recent failed sign-in of

@@ -171,7 +171,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	log, _ := newLogger(stderr, c.logFormat, c.logLevel)
+	logOut := newBufferedLog(stderr)
+	defer logOut.Close()
+	log, _ := newLogger(logOut, c.logFormat, c.logLevel)
 	mode, _ := impl.ParseResponseValidation(c.responseValidation)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -248,6 +250,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	go sweep(ctx, st, c.sweepInterval, c.limits.Window, log)
 	log.Info("serving", "addr", ln.Addr().String(), "db", c.db, "response_validation", string(mode), "version", version)
+	logOut.Flush() // whoever waits for the server to serve reads this line
 	go func() { served <- srv.Serve(ln) }()
 
 	select {
@@ -261,6 +264,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// accepting and let what was accepted finish.
 	handler.Drain()
 	log.Info("shutting down", "active_connections", conns.active(), "delay", c.shutdownDelay.String(), "grace", c.shutdownGrace.String())
+	logOut.Flush()
 	time.Sleep(c.shutdownDelay)
 	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
 	defer cancel()

@@ -364,13 +364,35 @@ func pointer(path []string) string {
 	return b.String()
 }
 
+// decoders are reused: a body is read by a few of them at once (one per
+// level of allOf, anyOf, oneOf or remembered schema), each short-lived.
+var decoders = sync.Pool{New: func() any { return &decoder{} }}
+
+type decoder struct {
+	r bytes.Reader
+	d jsontext.Decoder
+}
+
+// newDecoder reads raw. Duplicate member names are not looked for: request
+// bodies have been checked for them already (they must be I-JSON), and
+// responses come from encoders that do not write them.
+func newDecoder(raw []byte) *decoder {
+	d := decoders.Get().(*decoder)
+	d.r.Reset(raw)
+	d.d.Reset(&d.r, jsontext.AllowDuplicateNames(true))
+	return d
+}
+
+func (d *decoder) release() { decoders.Put(d) }
+
 // Validate checks that body is one JSON value valid against s.
 func (s *Schema) Validate(body []byte) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	if err := s.check(dec, nil); err != nil {
+	d := newDecoder(body)
+	defer d.release()
+	if err := s.check(&d.d, nil); err != nil {
 		return err
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := d.d.ReadToken(); err != io.EOF {
 		return &Error{Reason: "more than one JSON value"}
 	}
 	return nil
@@ -400,7 +422,10 @@ func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
 	// the schema's own type says.
 	combined := len(s.allOf)+len(s.anyOf)+len(s.oneOf) > 0
 	if !(combined && raw.Kind() == 'n') {
-		if err := s.checkOwn(jsontext.NewDecoder(bytes.NewReader(raw)), path); err != nil {
+		d := newDecoder(raw)
+		err := s.checkOwn(&d.d, path)
+		d.release()
+		if err != nil {
 			return err
 		}
 	}
@@ -471,7 +496,9 @@ func (s *Schema) checkCombinations(raw jsontext.Value, path []string) error {
 
 // discriminate picks the oneOf schema the discriminator member names.
 func (s *Schema) discriminate(raw jsontext.Value, path []string) (*Schema, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	d := newDecoder(raw)
+	defer d.release()
+	dec := &d.d
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, fail(path, "malformed JSON: %v", err)
 	}

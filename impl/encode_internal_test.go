@@ -1,0 +1,63 @@
+package impl
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"meapi/gen"
+	"meapi/store"
+)
+
+// TestAppendUserEnvelopeEqualsEncodingJSON holds the hand-written encoder
+// to what encoding/json writes for the same envelopes, value for value.
+func TestAppendUserEnvelopeEqualsEncodingJSON(t *testing.T) {
+	str := func(s string) *string { return &s }
+	t0 := time.Date(2026, 11, 28, 6, 18, 35, 120_000_000, time.UTC)
+	users := []store.User{
+		{ID: "user_a", Email: "a@example.com", CreatedAt: t0, UpdatedAt: t0},
+		{ID: "user_b", Email: "b@example.com", Username: str("b.b"), FirstName: str("Zoë <script>&\u2028"), LastName: str(`"quoted" \ back`),
+			ImageURL: str("https://example.com/a.png?x=1&y=<2>"), PhoneNumber: str("+15555550100"), TwoFactorEnabled: true,
+			EmailVerified: true, PhoneVerified: true, CreatedAt: t0.Add(time.Second), UpdatedAt: t0.Add(time.Hour + 7*time.Millisecond)},
+		{ID: "user_c", Email: "c@example.com", FirstName: str("李\t\x01"), CreatedAt: t0, UpdatedAt: t0},
+	}
+	field := "/first_name"
+	for _, tt := range []struct {
+		name string
+		st   *requestState
+		errs []gen.Error
+	}{
+		{"no session", &requestState{}, noErrors},
+		{"one sign-in", &requestState{session: &store.Session{Signins: []store.Signin{{ID: "signin_a", User: users[0], CreatedAt: t0, ActivatedSeq: 1}}}}, noErrors},
+		{"three sign-ins, the second active", &requestState{session: &store.Session{Signins: []store.Signin{
+			{ID: "signin_a", User: users[0], CreatedAt: t0, ActivatedSeq: 1},
+			{ID: "signin_b", User: users[1], CreatedAt: t0, ActivatedSeq: 3},
+			{ID: "signin_c", User: users[2], CreatedAt: t0, ActivatedSeq: 2},
+		}}}, []gen.Error{{Code: gen.VALIDATIONERROR, Message: "x <y>", Field: &field}, {Code: gen.INTERNAL, Message: "z"}}},
+	} {
+		for i := range users {
+			env := userEnvelope(tt.st, 200, &users[i])
+			env.Errors = tt.errs
+			want, err := json.Marshal(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := appendUserEnvelope(nil, &env)
+			if !strings.HasSuffix(string(got), "\n") {
+				t.Errorf("%s: no newline at the end, as json.Encoder writes", tt.name)
+			}
+			var a, b any
+			if err := json.Unmarshal(want, &a); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(got, &b); err != nil {
+				t.Fatalf("%s: not JSON: %v\n%s", tt.name, err, got)
+			}
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s, user %d:\nencoding/json: %s\nappend:        %s", tt.name, i, want, got)
+			}
+		}
+	}
+}
