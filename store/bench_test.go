@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,4 +75,22 @@ func signUpB(b *testing.B, s *store.SQLite, email, token string) *store.Session 
 		b.Fatal(err)
 	}
 	return sess
+}
+
+// BenchmarkSessionByTokenHashParallel reads sessions from many goroutines
+// at once, as a loaded server does.
+func BenchmarkSessionByTokenHashParallel(b *testing.B) {
+	s, _ := openStoreB(b)
+	for i := range 32 {
+		signUpB(b, s, fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("token-%d", i))
+	}
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		hash := hashOf(fmt.Sprintf("token-%d", n.Add(1)%32))
+		for pb.Next() {
+			if _, err := s.SessionByTokenHash(ctx, hash, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

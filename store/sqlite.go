@@ -24,6 +24,8 @@ type SQLite struct {
 	w, r *preparer
 	// wr runs the writes, in batches.
 	wr *writer
+	// sessions keeps sessions read, for SessionByTokenHash.
+	sessions *sessionCache
 	// schema is the number of migrations this binary has.
 	schema int
 }
@@ -109,10 +111,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	reader.SetMaxOpenConns(8)
-	reader.SetMaxIdleConns(8)
+	reader.SetMaxOpenConns(4)
+	reader.SetMaxIdleConns(4)
 	reader.SetConnMaxIdleTime(0)
-	s := &SQLite{writer: writer, reader: reader, w: &preparer{db: writer}, r: &preparer{db: reader}, schema: len(ms)}
+	s := &SQLite{writer: writer, reader: reader, w: &preparer{db: writer}, r: &preparer{db: reader}, schema: len(ms),
+		sessions: newSessionCache(sessionCacheSize)}
 	s.wr = newWriter(s)
 	return s, nil
 }
@@ -221,7 +224,7 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // sessionQuery selects a live browser session with its live sign-ins and
 // their users in one round trip. ?1 picks the session, ?2 is now.
-const sessionQuery = `SELECT bs.id, bs.created_at, bs.last_active_at, bs.idle_expires_at,
+const sessionQuery = `SELECT bs.id, bs.generation, bs.created_at, bs.last_active_at, bs.idle_expires_at,
 	si.id, si.created_at, si.expires_at, si.activated_seq, ` + userColumns + `
 FROM browser_sessions bs
 JOIN signins si ON si.session_id = bs.id AND si.expires_at > ?2
@@ -244,17 +247,18 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 	for rows.Next() {
 		var (
 			id                        string
+			generation                int64
 			created, lastActive, idle int64
 			si                        Signin
 			siCreated, siExpires      int64
 			us                        userScan
 		)
-		dest := append([]any{&id, &created, &lastActive, &idle, &si.ID, &siCreated, &siExpires, &si.ActivatedSeq}, us.dest()...)
+		dest := append([]any{&id, &generation, &created, &lastActive, &idle, &si.ID, &siCreated, &siExpires, &si.ActivatedSeq}, us.dest()...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("load session: %w", err)
 		}
 		if sess == nil {
-			sess = &Session{ID: id, CreatedAt: fromMillis(created), LastActiveAt: fromMillis(lastActive), IdleExpiresAt: fromMillis(idle)}
+			sess = &Session{ID: id, generation: generation, CreatedAt: fromMillis(created), LastActiveAt: fromMillis(lastActive), IdleExpiresAt: fromMillis(idle)}
 		}
 		si.CreatedAt, si.ExpiresAt, si.User = fromMillis(siCreated), fromMillis(siExpires), us.user()
 		sess.Signins = append(sess.Signins, si)
@@ -270,8 +274,39 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 
 // SessionByTokenHash returns the live browser session whose token has this
 // SHA-256, or ErrNotFound when there is none (unknown, expired or ended).
+//
+// Every call asks the database, so that an ended session ends at once for
+// every server; but when the session's generation is still the one of a
+// copy this process read before, it asks only for that, and returns the
+// copy (see sessionCache).
 func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
-	return loadSession(ctx, s.read(), sessionByTokenQuery, tokenHash, now)
+	key := string(tokenHash)
+	if cached := s.sessions.get(key); cached != nil {
+		var id string
+		var generation int64
+		err := s.read().QueryRowContext(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = ? AND idle_expires_at > ?`,
+			tokenHash, now.UnixMilli()).Scan(&id, &generation)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			s.sessions.drop(key)
+			return nil, ErrNotFound
+		case err != nil:
+			return nil, fmt.Errorf("load session: %w", err)
+		case id == cached.ID && generation == cached.generation:
+			if live := cached.liveCopy(now); live != nil {
+				return live, nil
+			}
+		}
+	}
+	sess, err := loadSession(ctx, s.read(), sessionByTokenQuery, tokenHash, now)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.sessions.drop(key)
+		}
+		return nil, err
+	}
+	s.sessions.put(key, sess.copy())
+	return sess, nil
 }
 
 // SessionForWrite is SessionByTokenHash through the writer connection, for
@@ -423,5 +458,19 @@ func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, error)
 		return nil, fmt.Errorf("update profile: %w", err)
 	}
 	u := us.user()
+	if u.UpdatedAt.Equal(fromMillis(in.Now.UnixMilli())) {
+		// It changed: so did every session it is signed in on.
+		if err := bumpSessionsOf(ctx, w, u.ID); err != nil {
+			return nil, fmt.Errorf("update profile: %w", err)
+		}
+	}
 	return &u, nil
+}
+
+// bumpSessionsOf moves the generation of every session the user is signed
+// in on, so that no server uses a copy read before a change of the user.
+func bumpSessionsOf(ctx context.Context, w conn, userID string) error {
+	_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET generation = generation + 1
+		WHERE id IN (SELECT session_id FROM signins WHERE user_id = ?)`, userID)
+	return err
 }

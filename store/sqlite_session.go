@@ -17,8 +17,8 @@ func grant(ctx context.Context, tx conn, userID string, g Grant) (*Session, erro
 	now := g.Now.UnixMilli()
 	sessionID := g.SessionID
 	if sessionID != "" {
-		res, err := tx.ExecContext(ctx, `UPDATE browser_sessions SET token_hash = ?, last_active_at = ?, idle_expires_at = ?
-			WHERE id = ? AND idle_expires_at > ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE browser_sessions SET token_hash = ?, last_active_at = ?, idle_expires_at = ?,
+			generation = generation + 1 WHERE id = ? AND idle_expires_at > ?`,
 			g.TokenHash, now, g.IdleExpiresAt.UnixMilli(), sessionID, now)
 		if err != nil {
 			return nil, fmt.Errorf("renew session: %w", err)
@@ -62,6 +62,12 @@ func grant(ctx context.Context, tx conn, userID string, g Grant) (*Session, erro
 		}
 	}
 	return loadSession(ctx, tx, sessionByIDQuery, sessionID, g.Now)
+}
+
+// bumpSession moves a session's generation after a change of its sign-ins.
+func bumpSession(ctx context.Context, w conn, sessionID string) error {
+	_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET generation = generation + 1 WHERE id = ?`, sessionID)
+	return err
 }
 
 // SignIn signs an existing user in, as SignUp does a new one.
@@ -116,6 +122,9 @@ func (s *SQLite) SwitchSignin(ctx context.Context, sessionID, signinID string, n
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return ErrNotFound
 		}
+		if err := bumpSession(ctx, w, sessionID); err != nil {
+			return err
+		}
 		sess, err = loadSession(ctx, w, sessionByIDQuery, sessionID, now)
 		return err
 	})
@@ -133,6 +142,9 @@ func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now ti
 	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) error {
 		if signinID != "" {
 			if _, err := w.ExecContext(ctx, `DELETE FROM signins WHERE id = ? AND session_id = ?`, signinID, sessionID); err != nil {
+				return err
+			}
+			if err := bumpSession(ctx, w, sessionID); err != nil {
 				return err
 			}
 		}
@@ -155,7 +167,7 @@ func (s *SQLite) SignOut(ctx context.Context, sessionID, signinID string, now ti
 // idle expiry.
 func (s *SQLite) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
 	err := s.inWriter(ctx, false, func(ctx context.Context, w conn) error {
-		_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ? WHERE id = ?`,
+		_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET last_active_at = ?, idle_expires_at = ?, generation = generation + 1 WHERE id = ?`,
 			now.UnixMilli(), idleExpiresAt.UnixMilli(), sessionID)
 		return err
 	})

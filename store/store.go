@@ -52,7 +52,9 @@ type Signin struct {
 
 // Session is a browser session: what one __session cookie names.
 type Session struct {
-	ID            string
+	ID string
+	// generation is browser_sessions.generation as it was read.
+	generation    int64
 	CreatedAt     time.Time
 	LastActiveAt  time.Time
 	IdleExpiresAt time.Time

@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"meapi/store"
+)
+
+// TestKeptSessionsFollowOtherServers opens two stores on one file, as two
+// servers would be: every change made through one is seen at once by the
+// other's next read, although that one keeps the sessions it read.
+func TestKeptSessionsFollowOtherServers(t *testing.T) {
+	a, path := openStore(t)
+	b, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	sess := signUp(t, a, "ada@example.com", ptr("ada"), "", "browser")
+	other := signUp(t, a, "bob@example.com", nil, "", "bob-browser").Active().User.ID
+	hash := hashOf("browser")
+	read := func() *store.Session {
+		t.Helper()
+		s, err := a.SessionByTokenHash(ctx, hash, now)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return s
+	}
+	read() // a keeps it now
+	read()
+
+	// A change of the user, through the other server.
+	name := "Augusta"
+	if _, err := b.UpdateProfile(ctx, store.ProfileUpdate{UserID: sess.Active().User.ID, Now: now.Add(time.Minute), FirstName: store.Change{Set: true, Value: &name}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read().Active().User.FirstName; got == nil || *got != "Augusta" {
+		t.Errorf("after another server renamed the user: first_name %v", got)
+	}
+
+	// A second account joins the session (and the token changes).
+	joined, err := b.SignIn(ctx, other, grantFor(sess.ID, "browser-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SessionByTokenHash(ctx, hash, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the replaced token still reads: %v", err)
+	}
+	hash = hashOf("browser-2")
+	if s := read(); len(s.Signins) != 2 || s.Active().User.ID != other {
+		t.Errorf("after the sign-in: %d sign-ins, active %s", len(s.Signins), s.Active().User.ID)
+	}
+
+	// Switching back.
+	adaSignin := joined.Signins[0].ID
+	if _, err := b.SwitchSignin(ctx, sess.ID, adaSignin, now); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(); s.Active().ID != adaSignin {
+		t.Errorf("after the switch: active %s, want %s", s.Active().ID, adaSignin)
+	}
+
+	// Renewal moves the idle expiry.
+	later := now.Add(24 * time.Hour)
+	if err := b.TouchSession(ctx, sess.ID, later, later.Add(7*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(); !s.IdleExpiresAt.Equal(later.Add(7 * 24 * time.Hour)) {
+		t.Errorf("after the renewal: idle expiry %v", s.IdleExpiresAt)
+	}
+
+	// Signing one out, then all.
+	if _, err := b.SignOut(ctx, sess.ID, adaSignin, now); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(); len(s.Signins) != 1 || s.Active().User.ID != other {
+		t.Errorf("after signing Ada out: %+v", s.Signins)
+	}
+	if _, err := b.SignOut(ctx, sess.ID, "", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SessionByTokenHash(ctx, hash, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a signed-out session still reads: %v", err)
+	}
+}
+
+// TestKeptSessionsExpire: a kept session is not handed out past the end of
+// its sign-ins' lifetime, which passes without any write.
+func TestKeptSessionsExpire(t *testing.T) {
+	s, _ := openStore(t)
+	g := grantFor("", "t")
+	g.SigninExpiresAt = now.Add(time.Hour)
+	if _, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: "a@example.com", PasswordHash: "x"}, Grant: g}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a kept session outlived its sign-in: %v", err)
+	}
+}
+
+// TestKeptSessionsAreCopies: changing a session a read returned changes
+// nothing that a later read returns.
+func TestKeptSessionsAreCopies(t *testing.T) {
+	s, _ := openStore(t)
+	signUp(t, s, "a@example.com", nil, "", "t")
+	first, _ := s.SessionByTokenHash(ctx, hashOf("t"), now)
+	first.Signins[0].User.Email = "changed@example.com"
+	second, _ := s.SessionByTokenHash(ctx, hashOf("t"), now)
+	if second.Signins[0].User.Email != "a@example.com" {
+		t.Errorf("a read returned what an earlier caller changed")
+	}
+}
