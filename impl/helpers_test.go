@@ -379,6 +379,23 @@ func (ts *testServer) db(t *testing.T) *sql.DB {
 	return db
 }
 
+// storeInvalidUsername writes a username the contract forbids straight
+// into the database, as a bug or an old version might. Like any edit by
+// hand, it moves the generation of the sessions, so that servers read
+// them again (docs/OPERATIONS.md).
+func (ts *testServer) storeInvalidUsername(t *testing.T) {
+	t.Helper()
+	db := ts.db(t)
+	for _, q := range []string{
+		`UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`,
+		`UPDATE browser_sessions SET generation = generation + 1`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func (ts *testServer) count(t *testing.T, table string) int {
 	t.Helper()
 	var n int

@@ -120,9 +120,7 @@ func TestMetricsCountFailures(t *testing.T) {
 	a := ts.signUp(t, nil)
 	fs.update = func() error { return errors.New("disk on fire") }
 	ts.patchMe(t, a.token, map[string]any{"first_name": "Ada"})
-	if _, err := ts.db(t).Exec(`UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`); err != nil {
-		t.Fatal(err)
-	}
+	ts.storeInvalidUsername(t)
 	ts.send(t, "GET", "/me", "", nil, withCookie(a.token))
 
 	r := ts.call(t, "GET", "/metrics", "", nil)

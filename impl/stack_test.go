@@ -160,9 +160,7 @@ func TestResponseValidationModes(t *testing.T) {
 			ts := newTestServer(t, func(c *testSetup) { c.ResponseValidation = mode })
 			ts.allowInvalid = true
 			a := ts.signUp(t, nil)
-			if _, err := ts.db(t).Exec(`UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`); err != nil {
-				t.Fatal(err)
-			}
+			ts.storeInvalidUsername(t)
 			req, r := ts.send(t, "GET", "/me", "", nil, withCookie(a.token))
 			logged := strings.Contains(ts.logs.String(), "response does not match openapi.yaml")
 			switch mode {

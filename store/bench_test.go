@@ -94,3 +94,31 @@ func BenchmarkSessionByTokenHashParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPatchCycleParallel is what PATCH /me asks of the store, from 32
+// goroutines at once as under load: the session through the writer, then
+// the update. Every operation queues for the one writer.
+func BenchmarkPatchCycleParallel(b *testing.B) {
+	s, _ := openStoreB(b)
+	for i := range 32 {
+		signUpB(b, s, fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("token-%d", i))
+	}
+	var n atomic.Int64
+	b.SetParallelism(16) // 32 goroutines on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		hash := hashOf(fmt.Sprintf("token-%d", n.Add(1)%32))
+		i := 0
+		for pb.Next() {
+			i++
+			sess, err := s.SessionForWrite(ctx, hash, now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := fmt.Sprintf("Ada %d", i)
+			if _, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: sess.Active().User.ID, Now: now.Add(time.Duration(i) * time.Millisecond),
+				FirstName: store.Change{Set: true, Value: &name}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

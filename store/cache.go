@@ -17,12 +17,13 @@ const sessionCacheSize = 8192
 // handed out themselves, only copies, and never changed.
 type sessionCache struct {
 	mu    sync.RWMutex
-	m     map[string]*Session
+	m     map[string]*Session // token hash → session
+	keys  map[string]string   // session id → token hash
 	limit int
 }
 
 func newSessionCache(limit int) *sessionCache {
-	return &sessionCache{m: make(map[string]*Session), limit: limit}
+	return &sessionCache{m: make(map[string]*Session), keys: make(map[string]string), limit: limit}
 }
 
 func (c *sessionCache) get(key string) *Session {
@@ -37,14 +38,48 @@ func (c *sessionCache) put(key string, s *Session) {
 	if len(c.m) >= c.limit {
 		// Starting afresh keeps it bounded without bookkeeping per read.
 		c.m = make(map[string]*Session, c.limit)
+		c.keys = make(map[string]string, c.limit)
 	}
 	c.m[key] = s
+	c.keys[s.ID] = key
 }
 
 func (c *sessionCache) drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if s := c.m[key]; s != nil && c.keys[s.ID] == key {
+		delete(c.keys, s.ID)
+	}
 	delete(c.m, key)
+}
+
+// userChanged brings a kept session up to date with a committed change of
+// user u that moved the session's generation to generation. It does so
+// only when the kept copy is the one of the generation just before: then
+// the change of u is all that happened in between, and the copy with u
+// replaced is what the session is at generation. Otherwise the kept copy
+// stays as it is, and the next read finds it stale. This spares the
+// reading again of a session after every change of its own user, the most
+// common write there is.
+func (c *sessionCache) userChanged(sessionID string, generation int64, u User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.keys[sessionID]
+	if !ok {
+		return
+	}
+	s := c.m[key]
+	if s == nil || s.ID != sessionID || s.generation != generation-1 {
+		return
+	}
+	n := s.copy()
+	n.generation = generation
+	for i := range n.Signins {
+		if n.Signins[i].User.ID == u.ID {
+			n.Signins[i].User = u
+		}
+	}
+	c.m[key] = n
 }
 
 // copy returns a session whose sign-ins the caller may change.

@@ -117,3 +117,62 @@ func TestKeptSessionsAreCopies(t *testing.T) {
 		t.Errorf("a read returned what an earlier caller changed")
 	}
 }
+
+// TestKeptSessionsFollowOwnChanges: a server that changes a user keeps its
+// copy of the session current without reading it again, and still never
+// hands out a copy that misses a change another server made in between.
+func TestKeptSessionsFollowOwnChanges(t *testing.T) {
+	a, path := openStore(t)
+	b, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sess := signUp(t, a, "ada@example.com", ptr("ada"), "", "browser")
+	userID := sess.Active().User.ID
+	hash := hashOf("browser")
+	first := func(s *store.SQLite) string {
+		t.Helper()
+		got, err := s.SessionForWrite(ctx, hash, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := got.Active().User.FirstName; v != nil {
+			return *v
+		}
+		return ""
+	}
+	rename := func(s *store.SQLite, name string, at time.Duration) {
+		t.Helper()
+		if _, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: userID, Now: now.Add(at), FirstName: store.Change{Set: true, Value: &name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first(a) // a keeps it
+	rename(a, "Augusta", time.Minute)
+	if got := first(a); got != "Augusta" {
+		t.Errorf("after its own change a reads first_name %q", got)
+	}
+
+	// b renews the session, then a changes the user: a's copy is two
+	// changes behind, and must not become "a's change only".
+	renewed := now.Add(2 * time.Minute).Add(7 * 24 * time.Hour)
+	if err := b.TouchSession(ctx, sess.ID, now.Add(2*time.Minute), renewed); err != nil {
+		t.Fatal(err)
+	}
+	name := "Lovelace"
+	if _, err := a.UpdateProfile(ctx, store.ProfileUpdate{UserID: userID, Now: now.Add(3 * time.Minute), LastName: store.Change{Set: true, Value: &name}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.SessionByTokenHash(ctx, hash, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := got.Active().User; u.LastName == nil || *u.LastName != "Lovelace" {
+		t.Errorf("after its change a reads last_name %v", u.LastName)
+	}
+	if !got.IdleExpiresAt.Equal(renewed) {
+		t.Errorf("a missed the renewal by the other server: idle expiry %v, want %v", got.IdleExpiresAt, renewed)
+	}
+}

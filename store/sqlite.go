@@ -280,11 +280,29 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 // copy this process read before, it asks only for that, and returns the
 // copy (see sessionCache).
 func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
+	return s.sessionByToken(ctx, s.read(), tokenHash, now)
+}
+
+// SessionForWrite is SessionByTokenHash through the writer connection, for
+// a request that is about to write. Every write empties the page cache of
+// every reader connection (WAL mode), but not the writer's own: a request
+// that writes anyway reads its session at a third of the cost this way,
+// for a few microseconds more of the writer's time.
+func (s *SQLite) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
+	var sess *Session
+	err := s.readInWriter(ctx, func(ctx context.Context, w conn) (err error) {
+		sess, err = s.sessionByToken(ctx, w, tokenHash, now)
+		return err
+	})
+	return sess, err
+}
+
+func (s *SQLite) sessionByToken(ctx context.Context, c conn, tokenHash []byte, now time.Time) (*Session, error) {
 	key := string(tokenHash)
 	if cached := s.sessions.get(key); cached != nil {
 		var id string
 		var generation int64
-		err := s.read().QueryRowContext(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = ? AND idle_expires_at > ?`,
+		err := c.QueryRowContext(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = ? AND idle_expires_at > ?`,
 			tokenHash, now.UnixMilli()).Scan(&id, &generation)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -298,7 +316,7 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 			}
 		}
 	}
-	sess, err := loadSession(ctx, s.read(), sessionByTokenQuery, tokenHash, now)
+	sess, err := loadSession(ctx, c, sessionByTokenQuery, tokenHash, now)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			s.sessions.drop(key)
@@ -307,20 +325,6 @@ func (s *SQLite) SessionByTokenHash(ctx context.Context, tokenHash []byte, now t
 	}
 	s.sessions.put(key, sess.copy())
 	return sess, nil
-}
-
-// SessionForWrite is SessionByTokenHash through the writer connection, for
-// a request that is about to write. Every write empties the page cache of
-// every reader connection (WAL mode), but not the writer's own: a request
-// that writes anyway reads its session at a third of the cost this way,
-// for a few microseconds more of the writer's time.
-func (s *SQLite) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error) {
-	var sess *Session
-	err := s.readInWriter(ctx, func(ctx context.Context, w conn) (err error) {
-		sess, err = loadSession(ctx, w, sessionByTokenQuery, tokenHash, now)
-		return err
-	})
-	return sess, err
 }
 
 // SignUp creates a user, signs them in on the caller's browser session (or
@@ -414,14 +418,22 @@ const profileChanged = `(?1 AND first_name IS NOT ?2) OR (?3 AND last_name IS NO
 // nothing changes neither the version nor updated_at moves.
 func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
 	var u *User
+	var moved []movedSession
 	err := s.inWriter(ctx, false, func(ctx context.Context, w conn) (err error) {
-		u, err = updateProfile(ctx, w, in)
+		u, moved, err = updateProfile(ctx, w, in)
 		return err
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	// Committed: what this process keeps of those sessions may follow.
+	for _, m := range moved {
+		s.sessions.userChanged(m.id, m.generation, *u)
+	}
+	return u, nil
 }
 
-func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, error) {
+func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, []movedSession, error) {
 	var usernameFolded *string
 	if in.Username.Value != nil {
 		f := fold(*in.Username.Value)
@@ -431,7 +443,7 @@ func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, error)
 	if in.IfVersions != nil {
 		b, err := json.Marshal(in.IfVersions)
 		if err != nil {
-			return nil, fmt.Errorf("update profile: %w", err)
+			return nil, nil, fmt.Errorf("update profile: %w", err)
 		}
 		versions = string(b)
 	}
@@ -442,35 +454,54 @@ func updateProfile(ctx context.Context, w conn, in ProfileUpdate) (*User, error)
 		in.Now.UnixMilli(), in.UserID, versions).Scan(us.dest()...)
 	switch {
 	case isUniqueViolation(err):
-		return nil, ErrUsernameTaken
+		return nil, nil, ErrUsernameTaken
 	case errors.Is(err, sql.ErrNoRows):
 		// No such user, or not at a version the update may apply to.
 		var version int64
 		err := w.QueryRowContext(ctx, `SELECT version FROM users WHERE id = ?`, in.UserID).Scan(&version)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
+			return nil, nil, ErrNotFound
 		}
 		if err != nil {
-			return nil, fmt.Errorf("update profile: %w", err)
+			return nil, nil, fmt.Errorf("update profile: %w", err)
 		}
-		return nil, ErrPreconditionFailed
+		return nil, nil, ErrPreconditionFailed
 	case err != nil:
-		return nil, fmt.Errorf("update profile: %w", err)
+		return nil, nil, fmt.Errorf("update profile: %w", err)
 	}
 	u := us.user()
+	var moved []movedSession
 	if u.UpdatedAt.Equal(fromMillis(in.Now.UnixMilli())) {
 		// It changed: so did every session it is signed in on.
-		if err := bumpSessionsOf(ctx, w, u.ID); err != nil {
-			return nil, fmt.Errorf("update profile: %w", err)
+		if moved, err = bumpSessionsOf(ctx, w, u.ID); err != nil {
+			return nil, nil, fmt.Errorf("update profile: %w", err)
 		}
 	}
-	return &u, nil
+	return &u, moved, nil
+}
+
+// movedSession is a session whose generation a write moved, and to what.
+type movedSession struct {
+	id         string
+	generation int64
 }
 
 // bumpSessionsOf moves the generation of every session the user is signed
 // in on, so that no server uses a copy read before a change of the user.
-func bumpSessionsOf(ctx context.Context, w conn, userID string) error {
-	_, err := w.ExecContext(ctx, `UPDATE browser_sessions SET generation = generation + 1
-		WHERE id IN (SELECT session_id FROM signins WHERE user_id = ?)`, userID)
-	return err
+func bumpSessionsOf(ctx context.Context, w conn, userID string) ([]movedSession, error) {
+	rows, err := w.QueryContext(ctx, `UPDATE browser_sessions SET generation = generation + 1
+		WHERE id IN (SELECT session_id FROM signins WHERE user_id = ?) RETURNING id, generation`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var moved []movedSession
+	for rows.Next() {
+		var m movedSession
+		if err := rows.Scan(&m.id, &m.generation); err != nil {
+			return nil, err
+		}
+		moved = append(moved, m)
+	}
+	return moved, rows.Err()
 }
