@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -38,10 +41,21 @@ var b64 = base64.RawStdEncoding
 type hasher struct {
 	params PasswordParams
 	slots  chan struct{}
+
+	// trim hands the memory of finished hashes back to the system once
+	// hashing has stopped for trimDelay. Each hash takes MemoryKiB (19 MiB
+	// by default) at once and drops it: left to itself, the runtime keeps
+	// that memory resident for minutes, so that a burst of sign-ups would
+	// leave the process tens of MiB bigger than the rest of its work needs.
+	mu      sync.Mutex
+	trim    func()
+	trimmer *time.Timer
 }
 
+const trimDelay = 100 * time.Millisecond
+
 func newHasher(p PasswordParams, concurrency int) *hasher {
-	return &hasher{params: p, slots: make(chan struct{}, max(concurrency, 1))}
+	return &hasher{params: p, slots: make(chan struct{}, max(concurrency, 1)), trim: debug.FreeOSMemory}
 }
 
 func (h *hasher) acquire(ctx context.Context) error {
@@ -53,7 +67,25 @@ func (h *hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *hasher) release() { <-h.slots }
+func (h *hasher) release() {
+	<-h.slots
+	if h.params.MemoryKiB < 1024 {
+		return // too little to be worth a collection
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.trimmer == nil {
+		h.trimmer = time.AfterFunc(trimDelay, h.trimIfIdle)
+	} else {
+		h.trimmer.Reset(trimDelay)
+	}
+}
+
+func (h *hasher) trimIfIdle() {
+	if len(h.slots) == 0 {
+		h.trim()
+	}
+}
 
 // hash returns password's argon2id hash in the PHC string format:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.

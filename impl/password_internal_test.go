@@ -3,7 +3,9 @@ package impl
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPasswordHashVerifies(t *testing.T) {
@@ -47,5 +49,41 @@ func TestPasswordHashingWaitsForASlot(t *testing.T) {
 	cancel()
 	if _, err := h.hash(ctx, "password"); err == nil {
 		t.Errorf("hash ran without a slot")
+	}
+}
+
+// TestPasswordHashingGivesMemoryBack: once hashing stops, the hasher hands
+// the memory of its hashes back once, and not while a hash still runs.
+func TestPasswordHashingGivesMemoryBack(t *testing.T) {
+	h := newHasher(PasswordParams{MemoryKiB: 1024, Time: 1, Threads: 1}, 2)
+	trimmed := make(chan int, 10)
+	var busy atomic.Int32
+	h.trim = func() { trimmed <- int(busy.Load()) }
+
+	ctx := context.Background()
+	h.slots <- struct{}{} // a long hash holds a slot
+	busy.Add(1)
+	for range 3 {
+		if _, err := h.hash(ctx, "password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * trimDelay)
+	if len(trimmed) != 0 {
+		t.Fatalf("memory handed back while a hash was running")
+	}
+	busy.Add(-1)
+	h.release() // the long hash ends
+	select {
+	case running := <-trimmed:
+		if running != 0 {
+			t.Errorf("handed back with %d hashes running", running)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("memory never handed back after hashing stopped")
+	}
+	time.Sleep(3 * trimDelay)
+	if n := len(trimmed); n != 0 {
+		t.Errorf("handed back %d more times with nothing hashed", n)
 	}
 }
