@@ -24,8 +24,8 @@ import (
 // tests), about everything, any disagreement being logged as an error.
 
 // memoSize bounds how many valid values each component schema remembers:
-// enough for the users active at once on a busy server, small enough to
-// be a few MiB at most.
+// enough for the users active at once on a busy server, at 16 bytes and a
+// map entry each.
 const memoSize = 4096
 
 // opCheck is an operation, compiled.

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"regexp"
@@ -28,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -78,8 +78,8 @@ type Schema struct {
 	not                 *Schema
 	discriminator       string
 	mapping             map[string]*Schema
-	// memo, for component schemas, holds the exact bytes of values found
-	// valid against this schema.
+	// memo, for component schemas, remembers values found valid against
+	// this schema.
 	memo *memo
 	name string
 }
@@ -135,7 +135,7 @@ func (c *Compiler) Compile(ref *openapi3.SchemaRef) (*Schema, error) {
 		c.components[src] = s
 		s.name = name
 		if c.memoSize > 0 {
-			s.memo = &memo{limit: c.memoSize}
+			s.memo = newMemo(c.memoSize)
 		}
 	}
 	if err := c.fill(s, src); err != nil {
@@ -412,8 +412,11 @@ func (s *Schema) check(dec *jsontext.Decoder, path []string) error {
 
 // checkRaw checks one whole value, given as its bytes.
 func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
-	if s.memo != nil && s.memo.has(raw) {
-		return nil
+	var k memoKey
+	if s.memo != nil {
+		if k = s.memo.key(raw); s.memo.has(k) {
+			return nil
+		}
 	}
 	if err := s.checkCombinations(raw, path); err != nil {
 		return err
@@ -430,7 +433,7 @@ func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
 		}
 	}
 	if s.memo != nil {
-		s.memo.add(raw)
+		s.memo.add(k)
 	}
 	return nil
 }
@@ -718,30 +721,46 @@ func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
 	return nil
 }
 
-// memo remembers the bytes of values found valid, up to limit of them;
-// when full it starts again, which keeps it simple and bounded.
+// memo remembers values found valid, up to limit of them; when full it
+// starts again, which keeps it simple and bounded.
+//
+// It keeps two 64-bit hashes of each value's bytes, with seeds drawn at
+// random when it is made, rather than the bytes: 16 bytes a value instead
+// of a copy of it (an answer to PATCH /me, which is never seen twice,
+// would otherwise leave a kilobyte behind each time). Two different values
+// share a key with a chance of about 2^-128 per pair, and nobody outside
+// the process can aim for that, not knowing the seeds.
 type memo struct {
-	limit int
-	n     atomic.Int64
-	mu    sync.RWMutex
-	seen  map[string]struct{}
+	limit        int
+	seedA, seedB maphash.Seed
+	mu           sync.RWMutex
+	seen         map[memoKey]struct{}
 }
 
-func (m *memo) has(raw []byte) bool {
+type memoKey struct{ a, b uint64 }
+
+func newMemo(limit int) *memo {
+	return &memo{limit: limit, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
+}
+
+func (m *memo) key(raw []byte) memoKey {
+	return memoKey{maphash.Bytes(m.seedA, raw), maphash.Bytes(m.seedB, raw)}
+}
+
+func (m *memo) has(k memoKey) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, ok := m.seen[string(raw)]
+	_, ok := m.seen[k]
 	return ok
 }
 
-func (m *memo) add(raw []byte) {
+func (m *memo) add(k memoKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen == nil || len(m.seen) >= m.limit {
-		m.seen = make(map[string]struct{}, m.limit)
+		m.seen = make(map[memoKey]struct{}, m.limit)
 	}
-	m.seen[string(raw)] = struct{}{}
-	m.n.Add(1)
+	m.seen[k] = struct{}{}
 }
 
 // ValidateText checks a header value: as a string against a string schema,
