@@ -107,27 +107,45 @@ func run(bin string, duration time.Duration, conns int, modes, ops []string, rou
 	results := map[key][]loadtest.Result{}
 	var startups []time.Duration
 	for round := range rounds {
+		// Every mode's server runs at once, and each operation loads them
+		// one right after the other, in an order that turns every round:
+		// on a shared machine, what is compared is then measured minutes
+		// closer together, and no mode always goes first.
+		order := append(slices.Clone(modes[round%len(modes):]), modes[:round%len(modes)]...)
+		srvs := map[string]*server{}
+		dbs := map[string]string{}
+		stopAll := func() {
+			for _, srv := range srvs {
+				srv.stop()
+			}
+		}
 		for _, mode := range modes {
-			db := filepath.Join(dir, fmt.Sprintf("%s-%d.db", mode, round))
-			srv, _, err := start(bin, db, filepath.Join(dir, mode+".log"), "--response-validation", mode)
+			dbs[mode] = filepath.Join(dir, fmt.Sprintf("%s-%d.db", mode, round))
+			srv, _, err := start(bin, dbs[mode], filepath.Join(dir, mode+".log"), "--response-validation", mode)
 			if err != nil {
+				stopAll()
 				return err
 			}
-			for _, op := range ops {
-				res, err := loadtest.Run(context.Background(), loadtest.Config{BaseURL: srv.url, Connections: conns, Duration: duration, Op: op})
+			srvs[mode] = srv
+		}
+		for _, op := range ops {
+			for _, mode := range order {
+				res, err := loadtest.Run(context.Background(), loadtest.Config{BaseURL: srvs[mode].url, Connections: conns, Duration: duration, Op: op})
 				if err != nil {
-					srv.stop()
+					stopAll()
 					return fmt.Errorf("%s %s: %w", mode, op, err)
 				}
 				fmt.Fprintf(os.Stderr, "round %d  %-8s %s\n", round+1, mode, res)
 				results[key{mode, op}] = append(results[key{mode, op}], res)
 			}
-			if err := srv.stop(); err != nil {
+		}
+		for _, mode := range modes {
+			if err := srvs[mode].stop(); err != nil {
 				return fmt.Errorf("stop %s: %w", mode, err)
 			}
 			// Start again on the database the run filled: the time to the
 			// first answered /healthz.
-			srv, took, err := start(bin, db, filepath.Join(dir, mode+"-restart.log"))
+			srv, took, err := start(bin, dbs[mode], filepath.Join(dir, mode+"-restart.log"))
 			if err != nil {
 				return err
 			}
@@ -138,10 +156,16 @@ func run(bin string, duration time.Duration, conns int, modes, ops []string, rou
 
 	fmt.Printf("%-8s %-6s %10s %9s %8s %8s %8s %8s %7s %8s\n", "mode", "op", "req/s", "vs "+modes[0], "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "RSS MiB")
 	for _, op := range ops {
-		base := median(results[key{modes[0], op}], func(r loadtest.Result) float64 { return r.RPS() })
+		base := results[key{modes[0], op}]
 		for _, mode := range modes {
 			rs := results[key{mode, op}]
 			rps := median(rs, func(r loadtest.Result) float64 { return r.RPS() })
+			// The ratio is the median of each round's own ratio: both
+			// sides of one were measured minutes apart at most.
+			ratios := make([]float64, len(rs))
+			for i := range rs {
+				ratios[i] = rs[i].RPS() / base[i].RPS()
+			}
 			ms := func(f func(loadtest.Result) time.Duration) float64 {
 				return median(rs, func(r loadtest.Result) float64 { return float64(f(r).Microseconds()) / 1000 })
 			}
@@ -149,7 +173,7 @@ func run(bin string, duration time.Duration, conns int, modes, ops []string, rou
 			for _, r := range rs {
 				errors += r.Errors
 			}
-			fmt.Printf("%-8s %-6s %10.0f %8.2fx %8.2f %8.2f %8.2f %8.2f %7d %8.0f\n", mode, op, rps, rps/base,
+			fmt.Printf("%-8s %-6s %10.0f %8.2fx %8.2f %8.2f %8.2f %8.2f %7d %8.0f\n", mode, op, rps, medianOf(ratios),
 				ms(func(r loadtest.Result) time.Duration { return r.P50 }), ms(func(r loadtest.Result) time.Duration { return r.P90 }),
 				ms(func(r loadtest.Result) time.Duration { return r.P99 }), ms(func(r loadtest.Result) time.Duration { return r.P999 }),
 				errors, median(rs, func(r loadtest.Result) float64 { return r.RSS / (1 << 20) }))
@@ -160,17 +184,23 @@ func run(bin string, duration time.Duration, conns int, modes, ops []string, rou
 		float64(startups[len(startups)/2].Microseconds())/1000, len(startups),
 		float64(startups[0].Microseconds())/1000, float64(startups[len(startups)-1].Microseconds())/1000)
 	fmt.Printf("%d connections, %s per mode and operation, %d round(s); load generator on the same machine\n", conns, duration, rounds)
+	fmt.Printf("req/s and latencies: medians over the rounds; vs %s: the median of each round's ratio\n", modes[0])
 	return nil
 }
 
 func median(rs []loadtest.Result, f func(loadtest.Result) float64) float64 {
-	if len(rs) == 0 {
-		return 0
-	}
 	vs := make([]float64, len(rs))
 	for i, r := range rs {
 		vs[i] = f(r)
 	}
+	return medianOf(vs)
+}
+
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	vs = slices.Clone(vs)
 	slices.Sort(vs)
 	return vs[len(vs)/2]
 }
