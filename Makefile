@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
+.PHONY: run test bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
@@ -16,9 +16,16 @@ run:
 test:
 	$(GO) test -count=1 ./...
 
-## bench: the benchmarks, 6 runs each, for benchstat
+## bench: the benchmarks, 6 runs each, into bench.txt (and on screen) for benchstat
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
+	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt"
+
+## benchstat: compare two outputs of make bench: make benchstat OLD=old.txt NEW=bench.txt
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+OLD ?= old.txt
+NEW ?= bench.txt
+benchstat:
+	$(BENCHSTAT) $(OLD) $(NEW)
 
 ## fuzz: explore each fuzz target for FUZZTIME (default 1m); make test runs their seeds
 FUZZTIME ?= 1m
@@ -29,8 +36,8 @@ fuzz:
 	done
 
 ## loadtest: meapi in each validation mode under load over loopback; one table, ratios to off
-LOADTEST_DURATION ?= 10s
-LOADTEST_ROUNDS ?= 1
+LOADTEST_DURATION ?= 5s
+LOADTEST_ROUNDS ?= 3
 loadtest: build
 	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS)
 

@@ -365,3 +365,71 @@ func TestContestedUsernameHasOneWinner(t *testing.T) {
 		t.Errorf("%d winners, want 1", won)
 	}
 }
+
+// TestBatchedWritesFailAlone sends many sign-ups at once, so that the
+// writer runs them in shared transactions, some of them bound to fail:
+// taken emails, and sign-ups into a browser session already full, which
+// fail after their user row is written. Each failure must undo exactly its
+// own writes, and every other sign-up must stand.
+func TestBatchedWritesFailAlone(t *testing.T) {
+	s, path := openStore(t)
+	full := signUp(t, s, "owner@example.com", nil, "", "full")
+	for i := range 4 {
+		signUp(t, s, fmt.Sprintf("member%d@example.com", i), nil, full.ID, "full")
+	}
+	signUp(t, s, "taken@example.com", nil, "", "taken")
+
+	const n = 48
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := store.SignUp{User: store.NewUser{Email: fmt.Sprintf("new%d@example.com", i), PasswordHash: "$argon2id$test"},
+				Grant: grantFor("", fmt.Sprintf("new%d", i))}
+			switch i % 3 {
+			case 1:
+				in.User.Email = "TAKEN@example.com"
+			case 2:
+				in.Grant = grantFor(full.ID, fmt.Sprintf("full-%d", i))
+			}
+			_, errs[i] = s.SignUp(ctx, in)
+		}()
+	}
+	wg.Wait()
+
+	ok := 0
+	for i, err := range errs {
+		want := []error{nil, store.ErrEmailTaken, store.ErrTooManySignins}[i%3]
+		if (want == nil && err != nil) || (want != nil && !errors.Is(err, want)) {
+			t.Errorf("sign-up %d: %v, want %v", i, err, want)
+		}
+		if err == nil {
+			ok++
+		}
+	}
+	db := rawDB(t, path)
+	count := func(q string) int {
+		t.Helper()
+		var c int
+		if err := db.QueryRow(q).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if got, want := count(`SELECT count(*) FROM users`), 6+ok; got != want {
+		t.Errorf("%d users, want %d: a failed sign-up left its user behind, or a good one was undone", got, want)
+	}
+	if got := count(`SELECT count(*) FROM signins WHERE session_id = '` + full.ID + `'`); got != 5 {
+		t.Errorf("the full session has %d sign-ins, want 5", got)
+	}
+	if got, want := count(`SELECT count(*) FROM browser_sessions`), 2+ok; got != want {
+		t.Errorf("%d browser sessions, want %d", got, want)
+	}
+	for i := 0; i < n; i += 3 {
+		if _, err := s.SessionByTokenHash(ctx, hashOf(fmt.Sprintf("new%d", i)), now); err != nil {
+			t.Errorf("sign-up %d succeeded but its session does not read: %v", i, err)
+		}
+	}
+}
