@@ -12,13 +12,7 @@ import (
 // servers would be: every change made through one is seen at once by the
 // other's next read, although that one keeps the sessions it read.
 func TestKeptSessionsFollowOtherServers(t *testing.T) {
-	a, path := openStore(t)
-	b, err := store.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-
+	a, b := twoServers(t)
 	sess := signUp(t, a, "ada@example.com", ptr("ada"), "", "browser")
 	other := signUp(t, a, "bob@example.com", nil, "", "bob-browser").Active().User.ID
 	hash := hashOf("browser")
@@ -88,6 +82,18 @@ func TestKeptSessionsFollowOtherServers(t *testing.T) {
 	}
 }
 
+// twoServers opens two stores on one file, as two servers would.
+func twoServers(t *testing.T) (a, b *store.SQLite) {
+	t.Helper()
+	a, path := openStore(t)
+	b, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
 // TestKeptSessionsExpire: a kept session is not handed out past the end of
 // its sign-ins' lifetime, which passes without any write.
 func TestKeptSessionsExpire(t *testing.T) {
@@ -122,12 +128,7 @@ func TestKeptSessionsAreCopies(t *testing.T) {
 // copy of the session current without reading it again, and still never
 // hands out a copy that misses a change another server made in between.
 func TestKeptSessionsFollowOwnChanges(t *testing.T) {
-	a, path := openStore(t)
-	b, err := store.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoServers(t)
 	sess := signUp(t, a, "ada@example.com", ptr("ada"), "", "browser")
 	userID := sess.Active().User.ID
 	hash := hashOf("browser")
