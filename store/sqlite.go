@@ -419,7 +419,8 @@ const profileChanged = `(?1 AND first_name IS NOT ?2) OR (?3 AND last_name IS NO
 func (s *SQLite) UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error) {
 	var u *User
 	var moved []movedSession
-	err := s.inWriter(ctx, false, func(ctx context.Context, w conn) (err error) {
+	// Atomic: the generations must move with the user, or neither.
+	err := s.inWriter(ctx, true, func(ctx context.Context, w conn) (err error) {
 		u, moved, err = updateProfile(ctx, w, in)
 		return err
 	})

@@ -433,3 +433,26 @@ func TestBatchedWritesFailAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateProfileIsAtomic: a change of a user moves the generation of
+// its sessions in the same step; when that fails, the change is not
+// written either, although the batch it ran in commits.
+func TestUpdateProfileIsAtomic(t *testing.T) {
+	s, path := openStore(t)
+	id := signUp(t, s, "ada@example.com", nil, "", "t").Active().User.ID
+	if _, err := rawDB(t, path).Exec(`CREATE TRIGGER fail_bump BEFORE UPDATE OF generation ON browser_sessions
+		BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`); err != nil {
+		t.Fatal(err)
+	}
+	name := "Augusta"
+	if _, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: id, Now: now.Add(time.Minute), FirstName: store.Change{Set: true, Value: &name}}); err == nil {
+		t.Fatal("the update succeeded although its sessions could not follow")
+	}
+	var first sql.NullString
+	if err := rawDB(t, path).QueryRow(`SELECT first_name FROM users WHERE id = ?`, id).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Valid {
+		t.Errorf("first_name is %q after a failed update", first.String)
+	}
+}
