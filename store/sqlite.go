@@ -178,13 +178,6 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
-// querier is what both *sql.DB and *sql.Tx offer, so that a read helper
-// serves a lookup on its own and a read inside a write transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 const userColumns = `u.id, u.email, u.username, u.first_name, u.last_name, u.image_url, u.phone_number,
 	u.password_hash, u.two_factor_enabled, u.email_verified, u.phone_verified, u.version, u.created_at, u.updated_at`
 
@@ -237,7 +230,7 @@ var (
 	sessionByIDQuery    = fmt.Sprintf(sessionQuery, "bs.id")
 )
 
-func loadSession(ctx context.Context, q querier, query string, key any, now time.Time) (*Session, error) {
+func loadSession(ctx context.Context, q conn, query string, key any, now time.Time) (*Session, error) {
 	rows, err := q.QueryContext(ctx, query, key, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)

@@ -237,11 +237,16 @@ func (s *SQLite) Sweep(ctx context.Context, now, failuresBefore time.Time) (Swep
 	}
 	for _, st := range steps {
 		for {
-			res, err := s.write(nil).ExecContext(ctx, st.stmt, st.arg, sweepBatch)
-			if err != nil {
-				return sw, fmt.Errorf("sweep: %w", err)
-			}
-			n, err := res.RowsAffected()
+			// Each batch is one write among the others, through the writer.
+			var n int64
+			err := s.inWriter(ctx, false, func(ctx context.Context, w conn) error {
+				res, err := w.ExecContext(ctx, st.stmt, st.arg, sweepBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
 			if err != nil {
 				return sw, fmt.Errorf("sweep: %w", err)
 			}
