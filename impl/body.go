@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -70,14 +71,9 @@ func checkBody(r *http.Request, rb *openapi3.RequestBody) *apiError {
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return newAPIError(http.StatusUnsupportedMediaType, gen.UNSUPPORTEDMEDIATYPE, "", "Content-Encoding "+enc+" is not accepted; send the body uncompressed")
 	}
-	content := rb.Content
-	accepted := make([]string, 0, len(content))
-	for mt := range content {
-		accepted = append(accepted, mt)
-	}
-	slices.Sort(accepted)
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || content[mediaType] == nil {
+	if err != nil || rb.Content[mediaType] == nil {
+		accepted := slices.Sorted(maps.Keys(rb.Content))
 		return newAPIError(http.StatusUnsupportedMediaType, gen.UNSUPPORTEDMEDIATYPE, "", "Content-Type must be one of: "+strings.Join(accepted, ", "))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"meapi/gen"
+	"meapi/impl/schemacheck"
 )
 
 // formatValidators check the string formats openapi.yaml uses that
@@ -214,7 +215,8 @@ func (t *translator) schema(err error) {
 // unknownMembers lists the members of an object that its schema does not
 // have, each as UNKNOWN_FIELD.
 func (t *translator) unknownMembers(e *openapi3.SchemaError) {
-	base := pointer(e.JSONPointer())
+	path := e.JSONPointer()
+	base := schemacheck.Pointer(path)
 	if slices.Contains(t.objects, base) {
 		return
 	}
@@ -228,7 +230,7 @@ func (t *translator) unknownMembers(e *openapi3.SchemaError) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		t.add(problem(gen.UNKNOWNFIELD, base+"/"+escapePointer(k), fmt.Sprintf("%q is not a member this operation accepts", k)))
+		t.add(problem(gen.UNKNOWNFIELD, schemacheck.Pointer(append(path[:len(path):len(path)], k)), fmt.Sprintf("%q is not a member this operation accepts", k)))
 	}
 }
 
@@ -247,12 +249,12 @@ func (t *translator) discriminator(e *openapi3.SchemaError) {
 	if e.Value == nil {
 		msg = name + " is required: one of " + strings.Join(values, ", ")
 	}
-	t.add(problem(gen.VALIDATIONERROR, pointer(path), msg))
+	t.add(problem(gen.VALIDATIONERROR, schemacheck.Pointer(path), msg))
 }
 
 func (t *translator) one(e *openapi3.SchemaError) {
 	path := e.JSONPointer()
-	field := pointer(path)
+	field := schemacheck.Pointer(path)
 	if e.Schema != nil && e.Schema.ReadOnly || e.SchemaField == "readOnly" {
 		t.add(problem(gen.READONLYFIELD, field, memberName(path)+" is read-only and cannot be changed"))
 		return
@@ -334,20 +336,6 @@ func article(typ string) string {
 		return "an"
 	}
 	return "a"
-}
-
-// pointer renders a path as a JSON Pointer (RFC 6901).
-func pointer(path []string) string {
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteByte('/')
-		b.WriteString(escapePointer(p))
-	}
-	return b.String()
-}
-
-func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }
 
 // memberName names a member in a message: its path with dots.

@@ -147,6 +147,17 @@ func (c *Compiler) Compile(ref *openapi3.SchemaRef) (*Schema, error) {
 	return s, nil
 }
 
+// dateTime is kin-openapi's date-time pattern, so that both validators
+// agree; compiled once, however many schemas use the format.
+var dateTime = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(openapi3.FormatOfStringDateTime) })
+
+func checkDateTime(v string) error {
+	if !dateTime().MatchString(v) {
+		return errors.New("not an RFC 3339 date-time")
+	}
+	return nil
+}
+
 // supported are the keywords fill understands or may ignore (annotations).
 var supported = map[string]bool{
 	"type": true, "nullable": true, "enum": true, "format": true, "pattern": true,
@@ -203,13 +214,7 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 	switch src.Format {
 	case "", "password", "byte", "binary":
 	case "date-time":
-		re := regexp.MustCompile(openapi3.FormatOfStringDateTime)
-		s.format = func(v string) error {
-			if !re.MatchString(v) {
-				return errors.New("not an RFC 3339 date-time")
-			}
-			return nil
-		}
+		s.format = checkDateTime
 	default:
 		f, ok := c.formats[src.Format]
 		if !ok {
@@ -241,7 +246,7 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 				return fmt.Errorf("property %s: %w", name, err)
 			}
 			s.properties[name] = ps
-			if p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly)) {
+			if c.refuses(p) {
 				if s.forbidden == nil {
 					s.forbidden = map[string]bool{}
 				}
@@ -251,7 +256,7 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 	}
 	for _, r := range src.Required {
 		// A member the direction refuses is not required in it.
-		if p := src.Properties[r]; p != nil && p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly)) {
+		if c.refuses(src.Properties[r]) {
 			continue
 		}
 		s.required = append(s.required, r)
@@ -316,6 +321,12 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 	return nil
 }
 
+// refuses says whether the compiler's direction refuses the member p:
+// readOnly ones in requests, writeOnly ones in responses.
+func (c *Compiler) refuses(p *openapi3.SchemaRef) bool {
+	return p != nil && p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly))
+}
+
 func checkKeywords(src *openapi3.Schema) error {
 	raw, err := src.MarshalJSON()
 	if err != nil {
@@ -352,16 +363,17 @@ func (e *Error) Error() string {
 }
 
 func fail(path []string, format string, args ...any) error {
-	return &Error{Pointer: pointer(path), Reason: fmt.Sprintf(format, args...)}
+	return &Error{Pointer: Pointer(path), Reason: fmt.Sprintf(format, args...)}
 }
 
-func pointer(path []string) string {
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(p))
+// Pointer renders a path of member names and array indexes as a JSON
+// Pointer (RFC 6901).
+func Pointer(path []string) string {
+	var p jsontext.Pointer
+	for _, tok := range path {
+		p = p.AppendToken(tok)
 	}
-	return b.String()
+	return string(p)
 }
 
 // decoders are reused: a body is read by a few of them at once (one per
