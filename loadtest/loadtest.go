@@ -302,7 +302,7 @@ func serverRSS(base string) float64 {
 	return 0
 }
 
-// Print writes a result as one line of a table.
+// String is a result as one line of a table.
 func (r Result) String() string {
 	return fmt.Sprintf("%-6s %4d conns %9.0f req/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  p99.9 %6.2f ms  errors %d  RSS %.0f MiB",
 		r.Op, r.Connections, r.RPS(), ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), r.Errors, r.RSS/(1<<20))

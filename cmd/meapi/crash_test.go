@@ -47,51 +47,37 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range users {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := acked[i].Load() + 1; ; n++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					r := send(client, "PATCH", c.url+"/me", tokens[i], fmt.Sprintf(`{"first_name":"v%d"}`, n), nil)
-					if r.err != nil {
-						return // the server is gone
-					}
-					if r.status != http.StatusOK {
-						t.Errorf("PATCH: %d %s", r.status, r.body)
-						return
-					}
-					acked[i].Store(n)
-					patches.Add(1)
+			first := acked[i].Load() + 1
+			untilStopped(&wg, stop, func(k int) bool {
+				n := first + int64(k)
+				r := send(client, "PATCH", c.url+"/me", tokens[i], fmt.Sprintf(`{"first_name":"v%d"}`, n), nil)
+				if r.err != nil {
+					return false // the server is gone
 				}
-			}()
+				if r.status != http.StatusOK {
+					t.Errorf("PATCH: %d %s", r.status, r.body)
+					return false
+				}
+				acked[i].Store(n)
+				patches.Add(1)
+				return true
+			})
 		}
 		for s := range signers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					email := fmt.Sprintf("new-%d-%d-%d@example.com", round, s, n)
-					r := send(client, "POST", c.url+"/auth/signup", "", fmt.Sprintf(`{"email":%q,"password":%q}`, email, secretPassword), nil)
-					if r.err != nil {
-						return
-					}
-					if r.status != http.StatusCreated {
-						t.Errorf("sign-up: %d %s", r.status, r.body)
-						return
-					}
-					signedUp.Store(email, true)
-					signups.Add(1)
+			untilStopped(&wg, stop, func(n int) bool {
+				email := fmt.Sprintf("new-%d-%d-%d@example.com", round, s, n)
+				r := send(client, "POST", c.url+"/auth/signup", "", fmt.Sprintf(`{"email":%q,"password":%q}`, email, secretPassword), nil)
+				if r.err != nil {
+					return false
 				}
-			}()
+				if r.status != http.StatusCreated {
+					t.Errorf("sign-up: %d %s", r.status, r.body)
+					return false
+				}
+				signedUp.Store(email, true)
+				signups.Add(1)
+				return true
+			})
 		}
 		delay := minDelay + time.Duration(rng.Int64N(int64(maxDelay-minDelay)))
 		time.Sleep(delay)

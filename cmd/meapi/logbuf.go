@@ -25,11 +25,13 @@ const (
 	flushAt    = 32 << 10
 )
 
-func newBufferedLog(w io.Writer) *bufferedLog {
+// newBufferedLog writes to w at least every interval (flushEvery in meapi
+// serve).
+func newBufferedLog(w io.Writer, every time.Duration) *bufferedLog {
 	b := &bufferedLog{w: w, quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		tick := time.NewTicker(flushEvery)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
@@ -44,13 +46,15 @@ func newBufferedLog(w io.Writer) *bufferedLog {
 	return b
 }
 
-var errorLevel = []byte(`"level":"ERROR"`)
+// errorLevel and errorLevelText mark an ERROR line in the JSON and the
+// text format.
+var errorLevel, errorLevelText = []byte(`"level":"ERROR"`), []byte("level=ERROR")
 
 func (b *bufferedLog) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
-	if b.buf.Len() >= flushAt || bytes.Contains(p, errorLevel) || bytes.Contains(p, []byte("level=ERROR")) {
+	if b.buf.Len() >= flushAt || bytes.Contains(p, errorLevel) || bytes.Contains(p, errorLevelText) {
 		return len(p), b.flushLocked()
 	}
 	return len(p), nil

@@ -115,6 +115,34 @@ func (c *child) wait(d time.Duration) error {
 	}
 }
 
+// waitForLog waits until the child has logged a line with this message,
+// at most d.
+func (c *child) waitForLog(msg string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(c.logs.String(), `"msg":"`+msg+`"`) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// untilStopped runs step(0), step(1), ... on a goroutine of wg until stop
+// is closed or step returns false.
+func untilStopped(wg *sync.WaitGroup, stop <-chan struct{}, step func(n int) bool) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !step(n) {
+				return
+			}
+		}
+	}()
+}
+
 // client is an HTTP client that never reuses a connection across the
 // server's death, and never waits long.
 func newClient() *http.Client {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -160,10 +159,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs, c := serveFlags(stderr)
 	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
@@ -171,7 +167,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	logOut := newBufferedLog(stderr)
+	logOut := newBufferedLog(stderr, flushEvery)
 	defer logOut.Close()
 	log, _ := newLogger(logOut, c.logFormat, c.logLevel)
 	mode, _ := impl.ParseResponseValidation(c.responseValidation)

@@ -45,42 +45,28 @@ func TestSIGTERMFinishesAcceptedRequests(t *testing.T) {
 	)
 	stop := make(chan struct{})
 	for w := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("w%d-%d", w, n)
-				var r result
-				switch n % 3 {
-				case 0:
-					r = send(client, "GET", c.url+"/me", tokens[w%2], "", map[string]string{"X-Request-Id": id})
-				case 1:
-					r = send(client, "PATCH", c.url+"/me", tokens[w%2], fmt.Sprintf(`{"first_name":"%s"}`, id), map[string]string{"X-Request-Id": id})
-				case 2:
-					r = send(client, "POST", c.url+"/auth/signup", "", fmt.Sprintf(`{"email":"%s@example.com","password":%q}`, id, secretPassword), map[string]string{"X-Request-Id": id})
-				}
-				mu.Lock()
-				outcomes = append(outcomes, outcome{id, r})
-				mu.Unlock()
-				if r.err != nil {
-					return // not accepted: the server has stopped listening
-				}
+		untilStopped(&wg, stop, func(n int) bool {
+			id := fmt.Sprintf("w%d-%d", w, n)
+			var r result
+			switch n % 3 {
+			case 0:
+				r = send(client, "GET", c.url+"/me", tokens[w%2], "", map[string]string{"X-Request-Id": id})
+			case 1:
+				r = send(client, "PATCH", c.url+"/me", tokens[w%2], fmt.Sprintf(`{"first_name":"%s"}`, id), map[string]string{"X-Request-Id": id})
+			case 2:
+				r = send(client, "POST", c.url+"/auth/signup", "", fmt.Sprintf(`{"email":"%s@example.com","password":%q}`, id, secretPassword), map[string]string{"X-Request-Id": id})
 			}
-		}()
+			mu.Lock()
+			outcomes = append(outcomes, outcome{id, r})
+			mu.Unlock()
+			return r.err == nil // an error: not accepted, the server has stopped listening
+		})
 	}
 
 	time.Sleep(300 * time.Millisecond)
 	kill(t, c, syscall.SIGTERM)
 	// Finish the held request once the server says it is shutting down.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(c.logs.String(), `"msg":"shutting down"`) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	c.waitForLog("shutting down", 5*time.Second)
 	if _, err := held.Write([]byte(body[10:])); err != nil {
 		t.Fatalf("finish the held request: %v", err)
 	}
@@ -158,10 +144,7 @@ func TestShutdownDelayDrainsFirst(t *testing.T) {
 	c := startChild(t, dbPath(t), "--shutdown-delay", "1s")
 	client := newClient()
 	kill(t, c, syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(c.logs.String(), `"msg":"shutting down"`) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	c.waitForLog("shutting down", 5*time.Second)
 	if r := send(client, "GET", c.url+"/readyz", "", "", nil); r.status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while shutting down: %d %v, want 503", r.status, r.err)
 	}
