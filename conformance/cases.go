@@ -20,25 +20,16 @@ func allCases() []testCase {
 
 var basicCases = []testCase{
 	{"health: GET /healthz", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/healthz"})
-		if err != nil {
-			return err
-		}
-		return res.expect(200)
+		_, err := r.call(request{method: "GET", path: "/healthz"}, 200)
+		return err
 	}},
 	{"health: GET /readyz", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/readyz"})
-		if err != nil {
-			return err
-		}
-		return res.expect(200)
+		_, err := r.call(request{method: "GET", path: "/readyz"}, 200)
+		return err
 	}},
 	{"document: GET /openapi.yaml", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/openapi.yaml"})
-		if err != nil {
-			return err
-		}
-		return res.expect(200)
+		_, err := r.call(request{method: "GET", path: "/openapi.yaml"}, 200)
+		return err
 	}},
 	{"document: GET /docs and its script", func(r *runner) error {
 		for _, path := range []string{"/docs", "/docs/redoc.standalone.js"} {
@@ -53,18 +44,12 @@ var basicCases = []testCase{
 		return nil
 	}},
 	{"routing: unknown path is 404 NOT_FOUND", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/no-such-operation-" + r.suffix})
-		if err != nil {
-			return err
-		}
-		return res.expect(404, "NOT_FOUND", "")
+		_, err := r.call(request{method: "GET", path: "/no-such-operation-" + r.suffix}, 404, "NOT_FOUND", "")
+		return err
 	}},
 	{"session: GET /session signed out", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/session"})
+		res, err := r.call(request{method: "GET", path: "/session"}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		if string(res.env.Data) != `{"user":null}` {
@@ -74,12 +59,9 @@ var basicCases = []testCase{
 	}},
 	{"sign-up: POST /auth/signup", func(r *runner) error {
 		r.ada = account{email: "ada-" + r.suffix + "@example.com", username: "ada-" + r.suffix, password: "conformance password " + r.suffix}
-		res, err := r.send(request{method: "POST", path: "/auth/signup", contentType: "application/json",
-			body: jsonOf(map[string]string{"email": r.ada.email, "password": r.ada.password, "username": r.ada.username, "first_name": "Ada"})})
+		res, err := r.call(request{method: "POST", path: "/auth/signup", contentType: "application/json",
+			body: jsonOf(map[string]string{"email": r.ada.email, "password": r.ada.password, "username": r.ada.username, "first_name": "Ada"})}, 201)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(201); err != nil {
 			return err
 		}
 		if r.ada.token = res.token(); r.ada.token == "" {
@@ -90,27 +72,18 @@ var basicCases = []testCase{
 		return err
 	}},
 	{"sign-up: taken email is 409 EMAIL_TAKEN", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/auth/signup", contentType: "application/json",
-			body: jsonOf(map[string]string{"email": strings.ToUpper(r.ada.email), "password": "another password"})})
-		if err != nil {
-			return err
-		}
-		return res.expect(409, "EMAIL_TAKEN", "/email")
+		_, err := r.call(request{method: "POST", path: "/auth/signup", contentType: "application/json",
+			body: jsonOf(map[string]string{"email": strings.ToUpper(r.ada.email), "password": "another password"})}, 409, "EMAIL_TAKEN", "/email")
+		return err
 	}},
 	{"sign-up: unknown member is 400 UNKNOWN_FIELD", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/auth/signup", contentType: "application/json",
-			body: jsonOf(map[string]any{"email": "x-" + r.suffix + "@example.com", "password": "a password", "role": "admin"})})
-		if err != nil {
-			return err
-		}
-		return res.expect(400, "UNKNOWN_FIELD", "/role")
+		_, err := r.call(request{method: "POST", path: "/auth/signup", contentType: "application/json",
+			body: jsonOf(map[string]any{"email": "x-" + r.suffix + "@example.com", "password": "a password", "role": "admin"})}, 400, "UNKNOWN_FIELD", "/role")
+		return err
 	}},
 	{"me: GET /me", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/me", token: r.ada.token})
+		res, err := r.call(request{method: "GET", path: "/me", token: r.ada.token}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		u, err := res.user()
@@ -124,26 +97,17 @@ var basicCases = []testCase{
 		return nil
 	}},
 	{"me: missing cookie is 401 NOT_AUTHENTICATED", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/me"})
-		if err != nil {
-			return err
-		}
-		return res.expect(401, "NOT_AUTHENTICATED", "")
+		_, err := r.call(request{method: "GET", path: "/me"}, 401, "NOT_AUTHENTICATED", "")
+		return err
 	}},
 	{"me: forged cookie is 401 NOT_AUTHENTICATED", func(r *runner) error {
-		res, err := r.send(request{method: "GET", path: "/me", token: strings.Repeat("A", 43)})
-		if err != nil {
-			return err
-		}
-		return res.expect(401, "NOT_AUTHENTICATED", "")
+		_, err := r.call(request{method: "GET", path: "/me", token: strings.Repeat("A", 43)}, 401, "NOT_AUTHENTICATED", "")
+		return err
 	}},
 	{"me: PATCH /me with a merge patch", func(r *runner) error {
-		res, err := r.send(request{method: "PATCH", path: "/me", contentType: "application/merge-patch+json", token: r.ada.token,
-			body: `{"last_name":"Lovelace","first_name":null}`, header: map[string]string{"If-Match": r.etag}})
+		res, err := r.call(request{method: "PATCH", path: "/me", contentType: "application/merge-patch+json", token: r.ada.token,
+			body: `{"last_name":"Lovelace","first_name":null}`, header: map[string]string{"If-Match": r.etag}}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		u, err := res.user()
@@ -197,11 +161,8 @@ func refusalCases() []testCase {
 			if f.header != nil {
 				header = f.header(r)
 			}
-			res, err := r.send(request{method: "PATCH", path: "/me", contentType: f.contentType, body: f.body, token: r.ada.token, header: header})
+			_, err := r.call(request{method: "PATCH", path: "/me", contentType: f.contentType, body: f.body, token: r.ada.token, header: header}, f.status, f.want...)
 			if err != nil {
-				return err
-			}
-			if err := res.expect(f.status, f.want...); err != nil {
 				return err
 			}
 			return r.unchanged()
@@ -212,29 +173,20 @@ func refusalCases() []testCase {
 
 var sessionCases = []testCase{
 	{"sign-in: wrong password is 401 INVALID_CREDENTIALS", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/auth/signin", contentType: "application/json",
-			body: jsonOf(map[string]string{"strategy": "plain_email", "email": r.ada.email, "password": "not the password"})})
-		if err != nil {
-			return err
-		}
-		return res.expect(401, "INVALID_CREDENTIALS", "")
+		_, err := r.call(request{method: "POST", path: "/auth/signin", contentType: "application/json",
+			body: jsonOf(map[string]string{"strategy": "plain_email", "email": r.ada.email, "password": "not the password"})}, 401, "INVALID_CREDENTIALS", "")
+		return err
 	}},
 	{"sign-in: unknown strategy is 400 at /strategy", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/auth/signin", contentType: "application/json",
-			body: jsonOf(map[string]string{"strategy": "carrier_pigeon", "password": "x"})})
-		if err != nil {
-			return err
-		}
-		return res.expect(400, "VALIDATION_ERROR", "/strategy")
+		_, err := r.call(request{method: "POST", path: "/auth/signin", contentType: "application/json",
+			body: jsonOf(map[string]string{"strategy": "carrier_pigeon", "password": "x"})}, 400, "VALIDATION_ERROR", "/strategy")
+		return err
 	}},
 	{"sign-in: a second account in the same browser", func(r *runner) error {
 		r.grace = account{email: "grace-" + r.suffix + "@example.com", password: "another conformance password"}
-		res, err := r.send(request{method: "POST", path: "/auth/signup", contentType: "application/json", token: r.ada.token,
-			body: jsonOf(map[string]string{"email": r.grace.email, "password": r.grace.password})})
+		res, err := r.call(request{method: "POST", path: "/auth/signup", contentType: "application/json", token: r.ada.token,
+			body: jsonOf(map[string]string{"email": r.grace.email, "password": r.grace.password})}, 201)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(201); err != nil {
 			return err
 		}
 		r.jar = res.token()
@@ -243,12 +195,9 @@ var sessionCases = []testCase{
 		}
 		// Ada signs in again by username in the same browser: her sign-in
 		// becomes active again, not a third one.
-		res, err = r.send(request{method: "POST", path: "/auth/signin", contentType: "application/json", token: r.jar,
-			body: jsonOf(map[string]string{"strategy": "plain_username", "username": strings.ToUpper(r.ada.username), "password": r.ada.password})})
+		res, err = r.call(request{method: "POST", path: "/auth/signin", contentType: "application/json", token: r.jar,
+			body: jsonOf(map[string]string{"strategy": "plain_username", "username": strings.ToUpper(r.ada.username), "password": r.ada.password})}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		r.jar = res.token()
@@ -282,12 +231,9 @@ var sessionCases = []testCase{
 		return nil
 	}},
 	{"session: POST /session/switch-sign-in", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/session/switch-sign-in", contentType: "application/json", token: r.jar,
-			body: jsonOf(map[string]string{"signin_id": r.graceSignin})})
+		res, err := r.call(request{method: "POST", path: "/session/switch-sign-in", contentType: "application/json", token: r.jar,
+			body: jsonOf(map[string]string{"signin_id": r.graceSignin})}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		if u, err := res.user(); err != nil || u.Email != r.grace.email {
@@ -296,19 +242,13 @@ var sessionCases = []testCase{
 		return nil
 	}},
 	{"session: switch to a foreign sign-in is 400 INVALID_SIGNIN", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/session/switch-sign-in", contentType: "application/json", token: r.jar,
-			body: jsonOf(map[string]string{"signin_id": "signin_" + strings.Repeat("a", 26)})})
-		if err != nil {
-			return err
-		}
-		return res.expect(400, "INVALID_SIGNIN", "/signin_id")
+		_, err := r.call(request{method: "POST", path: "/session/switch-sign-in", contentType: "application/json", token: r.jar,
+			body: jsonOf(map[string]string{"signin_id": "signin_" + strings.Repeat("a", 26)})}, 400, "INVALID_SIGNIN", "/signin_id")
+		return err
 	}},
 	{"session: POST /session/sign-out ends the active sign-in", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/session/sign-out", token: r.jar})
+		res, err := r.call(request{method: "POST", path: "/session/sign-out", token: r.jar}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		if !strings.Contains(string(res.env.Data), r.ada.email) {
@@ -317,20 +257,14 @@ var sessionCases = []testCase{
 		return nil
 	}},
 	{"session: sign-out of all ends the token", func(r *runner) error {
-		res, err := r.send(request{method: "POST", path: "/session/sign-out", token: r.jar, contentType: "application/json", body: `{"all":true}`})
+		res, err := r.call(request{method: "POST", path: "/session/sign-out", token: r.jar, contentType: "application/json", body: `{"all":true}`}, 200)
 		if err != nil {
-			return err
-		}
-		if err := res.expect(200); err != nil {
 			return err
 		}
 		if c := res.header.Get("Set-Cookie"); !strings.Contains(c, "Max-Age=0") {
 			return fmt.Errorf("the cookie was not cleared: Set-Cookie %q", c)
 		}
-		res, err = r.send(request{method: "GET", path: "/me", token: r.jar})
-		if err != nil {
-			return err
-		}
-		return res.expect(401, "NOT_AUTHENTICATED", "")
+		_, err = r.call(request{method: "GET", path: "/me", token: r.jar}, 401, "NOT_AUTHENTICATED", "")
+		return err
 	}},
 }

@@ -150,6 +150,18 @@ func (r *runner) send(q request) (*response, error) {
 	return out, nil
 }
 
+// call sends q and expects of its answer what expect says.
+func (r *runner) call(q request, status int, codesAndFields ...string) (*response, error) {
+	res, err := r.send(q)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.expect(status, codesAndFields...); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 // expect checks the status and, for a refusal, the errors' codes and
 // fields ("" for no field), in order.
 func (res *response) expect(status int, codesAndFields ...string) error {
@@ -205,11 +217,8 @@ func (res *response) user() (dataUser, error) {
 // unchanged fails when a refused request changed the user: GET /me must
 // answer exactly what it did before.
 func (r *runner) unchanged() error {
-	res, err := r.send(request{method: "GET", path: "/me", token: r.ada.token})
+	res, err := r.call(request{method: "GET", path: "/me", token: r.ada.token}, 200)
 	if err != nil {
-		return err
-	}
-	if err := res.expect(200); err != nil {
 		return err
 	}
 	if !bytes.Equal(res.env.Data, r.lastKnownAdaMe) {
