@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -190,9 +189,6 @@ func (e UserEnvelopeStatus) Valid() bool {
 // ClientSession The caller's browser session as it stands after the request. A caller
 // without a valid `__session` gets empty arrays and `active_signin: null`.
 type ClientSession struct {
-	// ActiveSignin The sign-in that `/me` acts on, or null.
-	ActiveSignin nullable.Nullable[Signin] `json:"active_signin"`
-
 	// SigninAttempts Sign-ins in progress. Always empty in this version: every
 	// sign-in strategy completes in one request.
 	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
@@ -203,40 +199,44 @@ type ClientSession struct {
 	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
 	// completes in one request.
 	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
+
+	// ActiveSignin A sign-in (as `Signin`), or null.
+	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
 }
 
-// Email An email address. Unique regardless of letter case; stored as typed.
+// Email An email address, as strict client validators (zod, valibot,
+// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+// row), `@`, and a domain of two or more labels of letters, digits
+// and hyphens (a label neither starts nor ends with a hyphen) whose
+// last label is letters only. An internationalized domain is written
+// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+// regardless of letter case; stored as typed.
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
 
 // Error One problem with the request.
 type Error struct {
-	// Code A stable, machine-readable error code.
+	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
+	// version, but the set may grow (see `ErrorCode`).
 	//
-	// | status | codes |
-	// |---|---|
-	// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
-	// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
-	// | 403 | `CROSS_ORIGIN_REQUEST` |
-	// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
-	// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
-	// | 412 | `PRECONDITION_FAILED` |
-	// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
-	// | 429 | `RATE_LIMIT_EXCEEDED` |
-	// | 500 | `INTERNAL` |
-	// | 503 | `SERVICE_UNAVAILABLE` |
-	Code ErrorCode `json:"code"`
+	//
+	// Example: VALIDATION_ERROR
+	Code string `json:"code"`
+
+	// Message A human summary of the problem, in English. Do not parse it.
+	Message string `json:"message"`
 
 	// Field A JSON Pointer (RFC 6901) to the member of the request body at
 	// fault. Absent when no single member is at fault.
 	Field *string `json:"field,omitempty"`
-
-	// Message A human summary of the problem, in English. Do not parse it.
-	Message string `json:"message"`
 }
 
-// ErrorCode A stable, machine-readable error code.
+// ErrorCode The error codes this version sends. The set is open: a later version
+// may add codes, and a client must treat a code it does not know as
+// its HTTP status says. `Error.code` is therefore a plain string; this
+// list is here for the documentation and for generated constants.
 //
 // | status | codes |
 // |---|---|
@@ -254,16 +254,16 @@ type ErrorCode string
 
 // ErrorEnvelope A refusal or a failure. `data` is always null.
 type ErrorEnvelope struct {
-	// Data Only `null`. Members that may be null refer to this beside their
-	// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
-	Data    nullable.Nullable[NullValue] `json:"data"`
-	Errors  []Error                      `json:"errors"`
-	Message string                       `json:"message"`
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+
+	// Data Always null.
+	Data nullable.Nullable[NoData] `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
 	Session ClientSession `json:"session"`
-	Status  int           `json:"status"`
+	Errors  []Error       `json:"errors"`
 }
 
 // HealthData defines model for HealthData.
@@ -276,62 +276,182 @@ type HealthDataStatus string
 
 // HealthEnvelope A successful health or readiness check.
 type HealthEnvelope struct {
-	Data    HealthData `json:"data"`
-	Errors  []Error    `json:"errors"`
-	Message string     `json:"message"`
+	Status  HealthEnvelopeStatus `json:"status"`
+	Message string               `json:"message"`
+	Data    HealthData           `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession        `json:"session"`
-	Status  HealthEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // HealthEnvelopeStatus defines model for HealthEnvelope.Status.
 type HealthEnvelopeStatus int
 
-// ImageURL An absolute `https` URL of at most 2048 characters, ASCII only
-// (percent-encode anything else), with a host and without user
-// information.
+// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
+// without user information, written only with the characters RFC 3986
+// allows in a URI (percent-encode anything else: a space is `%20`).
 //
 // Example: https://images.example.com/ada.png
 type ImageURL = string
 
-// Name A first or last name. Leading and trailing white space is removed
-// before it is stored. As sent it must be at most 100 characters,
-// contain no control characters, and contain something other than white
-// space.
+// Name A first or last name, as the person writes it. It goes through the
+// PRECIS Nickname profile (RFC 8266): white space at either end is
+// removed, runs of spaces become one, and the result is stored in
+// Unicode normalization form NFKC. It is refused when nothing visible
+// is left, or when it holds a control character (C0, DEL, C1, a line
+// or paragraph separator), a bidirectional control, an invisible or
+// unassigned code point. The stored name has 1 to 100 characters,
+// counted as JavaScript counts them (UTF-16 code units: a character
+// outside the Basic Multilingual Plane, such as most emoji, counts
+// twice). The pattern below says the part of this that a portable
+// regular expression can: no ASCII control character, and something
+// other than ASCII white space.
 //
 // Example: Ada
 type Name = string
 
-// NullValue Only `null`. Members that may be null refer to this beside their
-// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
-type NullValue = map[string]interface{}
+// NoData Always null.
+type NoData = map[string]interface{}
+
+// NullableSignin A sign-in (as `Signin`), or null.
+type NullableSignin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// NullableUser A user (as `User`), or null.
+type NullableUser struct {
+	// Id An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	Id UserID `json:"id"`
+
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// PhoneNumber Not settable in this version; always null.
+	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl         nullable.Nullable[ImageURL] `json:"image_url"`
+	TwoFactorEnabled bool                        `json:"two_factor_enabled"`
+	EmailVerified    bool                        `json:"email_verified"`
+	PhoneVerified    bool                        `json:"phone_verified"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	UpdatedAt Timestamp `json:"updated_at"`
+}
 
 // Password 8 to 128 characters. Stored only as an argon2id hash.
 //
 // Example: correct horse battery staple
 type Password = string
 
-// ReadOnlyMember A member of `User` that cannot be written. Any value is refused.
-type ReadOnlyMember = interface{}
-
-// SessionData defines model for SessionData.
+// SessionData The browser session's users.
 type SessionData struct {
-	// User The active user, or null when nobody is signed in.
-	User nullable.Nullable[User] `json:"user"`
+	// User A user (as `User`), or null.
+	User nullable.Nullable[NullableUser] `json:"user"`
+
+	// Users The user of every sign-in of this browser session, in the order
+	// of `session.signins` (the active one among them), for an account
+	// switcher. Empty when nobody is signed in.
+	Users []User `json:"users"`
 }
 
-// SessionEnvelope A successful response whose data is the browser session's active user.
+// SessionEnvelope A successful response whose data is the browser session's users.
 type SessionEnvelope struct {
-	Data    SessionData `json:"data"`
-	Errors  []Error     `json:"errors"`
-	Message string      `json:"message"`
+	Status  SessionEnvelopeStatus `json:"status"`
+	Message string                `json:"message"`
+
+	// Data The browser session's users.
+	Data SessionData `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession         `json:"session"`
-	Status  SessionEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // SessionEnvelopeStatus defines model for SessionEnvelope.Status.
@@ -349,7 +469,14 @@ type SignInRequest struct {
 
 // SignInWithEmail defines model for SignInWithEmail.
 type SignInWithEmail struct {
-	// Email An email address. Unique regardless of letter case; stored as typed.
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
 	//
 	//
 	// Example: ada@example.com
@@ -371,7 +498,7 @@ type SignInWithUsername struct {
 	Password *SignInPassword            `json:"password,omitempty"`
 	Strategy SignInWithUsernameStrategy `json:"strategy"`
 
-	// Username A username, matched regardless of letter case.
+	// Username A username (the same rules as `Username`), matched regardless of letter case.
 	Username string `json:"username"`
 }
 
@@ -386,25 +513,48 @@ type SignOutRequest struct {
 
 // SignUpRequest defines model for SignUpRequest.
 type SignUpRequest struct {
-	// Email An email address. Unique regardless of letter case; stored as typed.
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
 	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
 
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
@@ -417,10 +567,11 @@ type SignUpRequest struct {
 
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
@@ -429,18 +580,20 @@ type SignUpRequest struct {
 
 // Signin One account signed in on this browser session.
 type Signin struct {
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-
 	// Id An opaque sign-in id.
 	//
 	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
 	Id SigninID `json:"id"`
 
-	// User A user, as the user themself sees it.
-	User User `json:"user"`
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
 }
 
 // SigninID An opaque sign-in id.
@@ -459,134 +612,174 @@ type SwitchSigninRequest struct {
 // Example: 2026-11-28T06:18:35.123Z
 type Timestamp = time.Time
 
-// UpdateMeRequest A merge patch of the active user. At least one member. The read-only
-// members of `User` are listed so that sending one is refused as
-// `READ_ONLY_FIELD` rather than `UNKNOWN_FIELD`.
+// UpdateMeRequest A merge patch of the active user. At least one member. Only these
+// four members are writable: a read-only member of `User` is refused
+// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
 type UpdateMeRequest struct {
-	// CreatedAt A member of `User` that cannot be written. Any value is refused.
-	CreatedAt *ReadOnlyMember `json:"created_at,omitempty"`
-
-	// Email A member of `User` that cannot be written. Any value is refused.
-	Email *ReadOnlyMember `json:"email,omitempty"`
-
-	// EmailVerified A member of `User` that cannot be written. Any value is refused.
-	EmailVerified *ReadOnlyMember `json:"email_verified,omitempty"`
-
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
-	// Id A member of `User` that cannot be written. Any value is refused.
-	Id *ReadOnlyMember `json:"id,omitempty"`
-
-	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
-	// (percent-encode anything else), with a host and without user
-	// information.
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
 	//
 	//
 	// Example: https://images.example.com/ada.png
 	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
 
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
 
-	// PhoneNumber A member of `User` that cannot be written. Any value is refused.
-	PhoneNumber *ReadOnlyMember `json:"phone_number,omitempty"`
-
-	// PhoneVerified A member of `User` that cannot be written. Any value is refused.
-	PhoneVerified *ReadOnlyMember `json:"phone_verified,omitempty"`
-
-	// TwoFactorEnabled A member of `User` that cannot be written. Any value is refused.
-	TwoFactorEnabled *ReadOnlyMember `json:"two_factor_enabled,omitempty"`
-
-	// UpdatedAt A member of `User` that cannot be written. Any value is refused.
-	UpdatedAt *ReadOnlyMember `json:"updated_at,omitempty"`
-
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
-// User A user, as the user themself sees it.
+// User A user, as the user themself sees it. Only `first_name`,
+// `last_name`, `username` and `image_url` can be changed (`PATCH /me`);
+// every other member is read-only, and `PATCH /me` refuses it with
+// `READ_ONLY_FIELD`.
 type User struct {
-	CreatedAt     Timestamp `json:"created_at"`
-	Email         Email     `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
+	// Id An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	Id UserID `json:"id"`
 
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name"`
-	Id        UserID                  `json:"id"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
-	// (percent-encode anything else), with a host and without user
-	// information.
-	//
-	//
-	// Example: https://images.example.com/ada.png
-	ImageUrl nullable.Nullable[ImageURL] `json:"image_url"`
-
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	LastName nullable.Nullable[Name] `json:"last_name"`
 
-	// PhoneNumber Not settable in this version; always null.
-	PhoneNumber      nullable.Nullable[string] `json:"phone_number"`
-	PhoneVerified    bool                      `json:"phone_verified"`
-	TwoFactorEnabled bool                      `json:"two_factor_enabled"`
-	UpdatedAt        Timestamp                 `json:"updated_at"`
-
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// PhoneNumber Not settable in this version; always null.
+	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl         nullable.Nullable[ImageURL] `json:"image_url"`
+	TwoFactorEnabled bool                        `json:"two_factor_enabled"`
+	EmailVerified    bool                        `json:"email_verified"`
+	PhoneVerified    bool                        `json:"phone_verified"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	UpdatedAt Timestamp `json:"updated_at"`
 }
 
 // UserEnvelope A successful response whose data is a user.
 type UserEnvelope struct {
-	// Data A user, as the user themself sees it.
-	Data    User    `json:"data"`
-	Errors  []Error `json:"errors"`
-	Message string  `json:"message"`
+	Status  UserEnvelopeStatus `json:"status"`
+	Message string             `json:"message"`
+
+	// Data A user, as the user themself sees it. Only `first_name`,
+	// `last_name`, `username` and `image_url` can be changed (`PATCH /me`);
+	// every other member is read-only, and `PATCH /me` refuses it with
+	// `READ_ONLY_FIELD`.
+	Data User `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession      `json:"session"`
-	Status  UserEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // UserEnvelopeStatus defines model for UserEnvelope.Status.
@@ -599,16 +792,20 @@ type UserID = string
 
 // Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 // a digit. Usernames are unique regardless of letter case (a username is
-// stored as typed and compared case-folded). A short list of reserved
-// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-// auth, help, me, meapi, null, root, security, session, signin, signout,
-// signup, staff, support, system, undefined.
+// stored as typed and compared with ASCII letters folded to lower
+// case). A short list of reserved names is refused with
+// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+// null, root, security, session, signin, signout, signup, staff,
+// support, system, undefined.
 //
 // Example: ada
 type Username = string
 
 // BadRequest A refusal or a failure. `data` is always null.
 type BadRequest = ErrorEnvelope
+
+// Busy A refusal or a failure. `data` is always null.
+type Busy = ErrorEnvelope
 
 // CrossOrigin A refusal or a failure. `data` is always null.
 type CrossOrigin = ErrorEnvelope
@@ -619,11 +816,17 @@ type Internal = ErrorEnvelope
 // InvalidCredentials A refusal or a failure. `data` is always null.
 type InvalidCredentials = ErrorEnvelope
 
+// MethodNotAllowed A refusal or a failure. `data` is always null.
+type MethodNotAllowed = ErrorEnvelope
+
 // NotAuthenticated A refusal or a failure. `data` is always null.
 type NotAuthenticated = ErrorEnvelope
 
 // NotFound A refusal or a failure. `data` is always null.
 type NotFound = ErrorEnvelope
+
+// NotReady A refusal or a failure. `data` is always null.
+type NotReady = ErrorEnvelope
 
 // PayloadTooLarge A refusal or a failure. `data` is always null.
 type PayloadTooLarge = ErrorEnvelope
@@ -631,17 +834,17 @@ type PayloadTooLarge = ErrorEnvelope
 // PreconditionFailed A refusal or a failure. `data` is always null.
 type PreconditionFailed = ErrorEnvelope
 
-// RateLimited A refusal or a failure. `data` is always null.
-type RateLimited = ErrorEnvelope
-
-// ServiceUnavailable A refusal or a failure. `data` is always null.
-type ServiceUnavailable = ErrorEnvelope
-
 // SignInBadRequest A refusal or a failure. `data` is always null.
 type SignInBadRequest = ErrorEnvelope
 
+// SignInRateLimited A refusal or a failure. `data` is always null.
+type SignInRateLimited = ErrorEnvelope
+
 // SignUpConflict A refusal or a failure. `data` is always null.
 type SignUpConflict = ErrorEnvelope
+
+// SignUpRateLimited A refusal or a failure. `data` is always null.
+type SignUpRateLimited = ErrorEnvelope
 
 // SwitchBadRequest A refusal or a failure. `data` is always null.
 type SwitchBadRequest = ErrorEnvelope
@@ -654,8 +857,11 @@ type UsernameTaken = ErrorEnvelope
 
 // UpdateMeParams defines parameters for UpdateMe.
 type UpdateMeParams struct {
-	// IfMatch The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`. The
-	// update is applied only if the user is still at that version.
+	// IfMatch The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`, or a
+	// comma-separated list of them. The update is applied only if the
+	// user is still at one of those versions. Entity tags are compared
+	// as exact strings (the strong comparison of RFC 9110): a weak tag
+	// (`W/"…"`) never matches.
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
@@ -687,10 +893,6 @@ func (t SignInRequest) AsSignInWithEmail() (SignInWithEmail, error) {
 // FromSignInWithEmail overwrites any union data inside the SignInRequest as the provided SignInWithEmail
 func (t *SignInRequest) FromSignInWithEmail(v SignInWithEmail) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
 	t.union = b
 	return err
 }
@@ -698,10 +900,6 @@ func (t *SignInRequest) FromSignInWithEmail(v SignInWithEmail) error {
 // MergeSignInWithEmail performs a merge with any union data inside the SignInRequest, using the provided SignInWithEmail
 func (t *SignInRequest) MergeSignInWithEmail(v SignInWithEmail) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
 	if err != nil {
 		return err
 	}
@@ -721,10 +919,6 @@ func (t SignInRequest) AsSignInWithUsername() (SignInWithUsername, error) {
 // FromSignInWithUsername overwrites any union data inside the SignInRequest as the provided SignInWithUsername
 func (t *SignInRequest) FromSignInWithUsername(v SignInWithUsername) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
 	t.union = b
 	return err
 }
@@ -735,37 +929,10 @@ func (t *SignInRequest) MergeSignInWithUsername(v SignInWithUsername) error {
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SignInRequest) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"strategy"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SignInRequest) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "plain_email":
-		return t.AsSignInWithEmail()
-	case "plain_username":
-		return t.AsSignInWithUsername()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SignInRequest) MarshalJSON() ([]byte, error) {
@@ -866,10 +1033,12 @@ type ClientInterface interface {
 	// new token is issued in `__session`.
 	//
 	// A wrong password, an unknown email and an unknown username all get
-	// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-	// email or username and per client address; past the limit every
-	// sign-in for them, even with the right password, gets 429
-	// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+	// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+	// email or username (10 failures in 15 minutes by default) and per
+	// client address (100); past the limit every sign-in for them, even
+	// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+	// `Retry-After` seconds have passed. An attempt counts from the moment
+	// it is made, so a burst of parallel guesses cannot get past the limit.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -890,10 +1059,12 @@ type ClientInterface interface {
 	// new token is issued in `__session`.
 	//
 	// A wrong password, an unknown email and an unknown username all get
-	// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-	// email or username and per client address; past the limit every
-	// sign-in for them, even with the right password, gets 429
-	// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+	// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+	// email or username (10 failures in 15 minutes by default) and per
+	// client address (100); past the limit every sign-in for them, even
+	// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+	// `Retry-After` seconds have passed. An attempt counts from the moment
+	// it is made, so a burst of parallel guesses cannot get past the limit.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -908,6 +1079,10 @@ type ClientInterface interface {
 	// added to that browser session. Either way a new token is issued in
 	// `__session`: a sign-in never reuses the token that came with it.
 	//
+	// Sign-ups are limited per client address (30 in 10 minutes by
+	// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+	// until `Retry-After` seconds have passed.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/signup (the `SignUp` operationId).
@@ -920,6 +1095,10 @@ type ClientInterface interface {
 	// cookie a new browser session is started; with one, the sign-in is
 	// added to that browser session. Either way a new token is issued in
 	// `__session`: a sign-in never reuses the token that came with it.
+	//
+	// Sign-ups are limited per client address (30 in 10 minutes by
+	// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+	// until `Retry-After` seconds have passed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -965,10 +1144,11 @@ type ClientInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -989,10 +1169,11 @@ type ClientInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -1013,10 +1194,11 @@ type ClientInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -1032,10 +1214,10 @@ type ClientInterface interface {
 	//
 	// Counters, gauges and histograms in Prometheus' text format: requests
 	// by route pattern, method and status, their latency, responses that
-	// broke this document, failed and rate-limited sign-ins, store errors,
-	// open connections. Served here unless the server was started with
-	// `--metrics-addr`, in which case this path is 404 and the metrics are
-	// on that address only.
+	// broke this document, sign-in failures and refusals, store errors,
+	// readiness, open connections. Served here unless the server was
+	// started with `--metrics-addr`, in which case this path is 404 and the
+	// metrics are on that address only.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1049,16 +1231,21 @@ type ClientInterface interface {
 
 	// GetReadiness Readiness
 	//
-	// 200 when the database answers, 503 `SERVICE_UNAVAILABLE` when it does not.
+	// 200 when the server can serve: the database answers, can be written
+	// and has the current schema. 503 `SERVICE_UNAVAILABLE`, with the
+	// reason in the message, when it cannot, or while the server is
+	// shutting down.
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSession The browser session
+	// GetSession The browser session, with the users of its sign-ins
 	//
 	// The caller's browser session. `data.user` is the active user, or
-	// `null` for a caller without a valid session: this answers 200 whether
-	// or not anyone is signed in.
+	// `null` for a caller without a valid session; `data.users` holds the
+	// user of every sign-in, in the order of `session.signins`, for an
+	// account switcher. This answers 200 whether or not anyone is signed
+	// in.
 	//
 	// Corresponds with GET /session (the `GetSession` operationId).
 	GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1128,10 +1315,12 @@ type ClientInterface interface {
 // new token is issued in `__session`.
 //
 // A wrong password, an unknown email and an unknown username all get
-// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-// email or username and per client address; past the limit every
-// sign-in for them, even with the right password, gets 429
-// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+// email or username (10 failures in 15 minutes by default) and per
+// client address (100); past the limit every sign-in for them, even
+// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+// `Retry-After` seconds have passed. An attempt counts from the moment
+// it is made, so a burst of parallel guesses cannot get past the limit.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1162,10 +1351,12 @@ func (c *Client) SignInWithBody(ctx context.Context, contentType string, body io
 // new token is issued in `__session`.
 //
 // A wrong password, an unknown email and an unknown username all get
-// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-// email or username and per client address; past the limit every
-// sign-in for them, even with the right password, gets 429
-// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+// email or username (10 failures in 15 minutes by default) and per
+// client address (100); past the limit every sign-in for them, even
+// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+// `Retry-After` seconds have passed. An attempt counts from the moment
+// it is made, so a burst of parallel guesses cannot get past the limit.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1190,6 +1381,10 @@ func (c *Client) SignIn(ctx context.Context, body SignInJSONRequestBody, reqEdit
 // added to that browser session. Either way a new token is issued in
 // `__session`: a sign-in never reuses the token that came with it.
 //
+// Sign-ups are limited per client address (30 in 10 minutes by
+// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+// until `Retry-After` seconds have passed.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/signup (the `SignUp` operationId).
@@ -1212,6 +1407,10 @@ func (c *Client) SignUpWithBody(ctx context.Context, contentType string, body io
 // cookie a new browser session is started; with one, the sign-in is
 // added to that browser session. Either way a new token is issued in
 // `__session`: a sign-in never reuses the token that came with it.
+//
+// Sign-ups are limited per client address (30 in 10 minutes by
+// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+// until `Retry-After` seconds have passed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1307,10 +1506,11 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -1341,10 +1541,11 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, params *UpdateMeParams, c
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -1375,10 +1576,11 @@ func (c *Client) UpdateMe(ctx context.Context, params *UpdateMeParams, body Upda
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -1404,10 +1606,10 @@ func (c *Client) UpdateMeWithApplicationMergePatchPlusJSONBody(ctx context.Conte
 //
 // Counters, gauges and histograms in Prometheus' text format: requests
 // by route pattern, method and status, their latency, responses that
-// broke this document, failed and rate-limited sign-ins, store errors,
-// open connections. Served here unless the server was started with
-// `--metrics-addr`, in which case this path is 404 and the metrics are
-// on that address only.
+// broke this document, sign-in failures and refusals, store errors,
+// readiness, open connections. Served here unless the server was
+// started with `--metrics-addr`, in which case this path is 404 and the
+// metrics are on that address only.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1441,7 +1643,10 @@ func (c *Client) GetOpenAPIDocument(ctx context.Context, reqEditors ...RequestEd
 
 // GetReadiness Readiness
 //
-// 200 when the database answers, 503 `SERVICE_UNAVAILABLE` when it does not.
+// 200 when the server can serve: the database answers, can be written
+// and has the current schema. 503 `SERVICE_UNAVAILABLE`, with the
+// reason in the message, when it cannot, or while the server is
+// shutting down.
 //
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1456,11 +1661,13 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// GetSession The browser session
+// GetSession The browser session, with the users of its sign-ins
 //
 // The caller's browser session. `data.user` is the active user, or
-// `null` for a caller without a valid session: this answers 200 whether
-// or not anyone is signed in.
+// `null` for a caller without a valid session; `data.users` holds the
+// user of every sign-in, in the order of `session.signins`, for an
+// account switcher. This answers 200 whether or not anyone is signed
+// in.
 //
 // Corresponds with GET /session (the `GetSession` operationId).
 func (c *Client) GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2065,10 +2272,12 @@ type ClientWithResponsesInterface interface {
 	// new token is issued in `__session`.
 	//
 	// A wrong password, an unknown email and an unknown username all get
-	// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-	// email or username and per client address; past the limit every
-	// sign-in for them, even with the right password, gets 429
-	// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+	// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+	// email or username (10 failures in 15 minutes by default) and per
+	// client address (100); past the limit every sign-in for them, even
+	// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+	// `Retry-After` seconds have passed. An attempt counts from the moment
+	// it is made, so a burst of parallel guesses cannot get past the limit.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2089,10 +2298,12 @@ type ClientWithResponsesInterface interface {
 	// new token is issued in `__session`.
 	//
 	// A wrong password, an unknown email and an unknown username all get
-	// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-	// email or username and per client address; past the limit every
-	// sign-in for them, even with the right password, gets 429
-	// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+	// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+	// email or username (10 failures in 15 minutes by default) and per
+	// client address (100); past the limit every sign-in for them, even
+	// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+	// `Retry-After` seconds have passed. An attempt counts from the moment
+	// it is made, so a burst of parallel guesses cannot get past the limit.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2107,6 +2318,10 @@ type ClientWithResponsesInterface interface {
 	// added to that browser session. Either way a new token is issued in
 	// `__session`: a sign-in never reuses the token that came with it.
 	//
+	// Sign-ups are limited per client address (30 in 10 minutes by
+	// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+	// until `Retry-After` seconds have passed.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/signup (the `SignUp` operationId).
@@ -2119,6 +2334,10 @@ type ClientWithResponsesInterface interface {
 	// cookie a new browser session is started; with one, the sign-in is
 	// added to that browser session. Either way a new token is issued in
 	// `__session`: a sign-in never reuses the token that came with it.
+	//
+	// Sign-ups are limited per client address (30 in 10 minutes by
+	// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+	// until `Retry-After` seconds have passed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2172,10 +2391,11 @@ type ClientWithResponsesInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -2196,10 +2416,11 @@ type ClientWithResponsesInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -2220,10 +2441,11 @@ type ClientWithResponsesInterface interface {
 	// are writable.
 	//
 	// The body is refused as a whole, and nothing is written, when any part
-	// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-	// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-	// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-	// Each problem is one entry of `errors`, naming its member in `field`.
+	// of it is refused: a read-only member of `User` such as `email`
+	// (`READ_ONLY_FIELD`), a member this operation does not know
+	// (`UNKNOWN_FIELD`), a value that breaks a rule below
+	// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+	// problem is one entry of `errors`, naming its member in `field`.
 	//
 	// `updated_at` and the `ETag` move only when something changed. With
 	// `If-Match`, the update is applied only if the user is still at that
@@ -2239,10 +2461,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Counters, gauges and histograms in Prometheus' text format: requests
 	// by route pattern, method and status, their latency, responses that
-	// broke this document, failed and rate-limited sign-ins, store errors,
-	// open connections. Served here unless the server was started with
-	// `--metrics-addr`, in which case this path is 404 and the metrics are
-	// on that address only.
+	// broke this document, sign-in failures and refusals, store errors,
+	// readiness, open connections. Served here unless the server was
+	// started with `--metrics-addr`, in which case this path is 404 and the
+	// metrics are on that address only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2260,18 +2482,23 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadinessWithResponse Readiness
 	//
-	// 200 when the database answers, 503 `SERVICE_UNAVAILABLE` when it does not.
+	// 200 when the server can serve: the database answers, can be written
+	// and has the current schema. 503 `SERVICE_UNAVAILABLE`, with the
+	// reason in the message, when it cannot, or while the server is
+	// shutting down.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
-	// GetSessionWithResponse The browser session
+	// GetSessionWithResponse The browser session, with the users of its sign-ins
 	//
 	// The caller's browser session. `data.user` is the active user, or
-	// `null` for a caller without a valid session: this answers 200 whether
-	// or not anyone is signed in.
+	// `null` for a caller without a valid session; `data.users` holds the
+	// user of every sign-in, in the order of `session.signins`, for an
+	// account switcher. This answers 200 whether or not anyone is signed
+	// in.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2339,6 +2566,11 @@ type SignInResponse429Headers struct {
 	RetryAfter int
 }
 
+// SignInResponse503Headers the declared response headers of an HTTP 503 response for SignIn
+type SignInResponse503Headers struct {
+	RetryAfter int
+}
+
 type SignInResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2355,13 +2587,17 @@ type SignInResponse struct {
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *RateLimited
+	JSON429 *SignInRateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Busy
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *SignInResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2395,13 +2631,18 @@ func (r SignInResponse) GetJSON415() *UnsupportedMediaType {
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r SignInResponse) GetJSON429() *RateLimited {
+func (r SignInResponse) GetJSON429() *SignInRateLimited {
 	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SignInResponse) GetJSON500() *Internal {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInResponse) GetJSON503() *Busy {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2438,6 +2679,16 @@ type SignUpResponse201Headers struct {
 	SetCookie string
 }
 
+// SignUpResponse429Headers the declared response headers of an HTTP 429 response for SignUp
+type SignUpResponse429Headers struct {
+	RetryAfter int
+}
+
+// SignUpResponse503Headers the declared response headers of an HTTP 503 response for SignUp
+type SignUpResponse503Headers struct {
+	RetryAfter int
+}
+
 type SignUpResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2453,10 +2704,18 @@ type SignUpResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *SignUpRateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Busy
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *SignUpResponse201Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignUpResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2489,9 +2748,19 @@ func (r SignUpResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignUpResponse) GetJSON429() *SignUpRateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SignUpResponse) GetJSON500() *Internal {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignUpResponse) GetJSON503() *Busy {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2885,13 +3154,13 @@ type GetOpenAPIDocumentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *map[string]interface{}
+	YAML200 *string
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIDocumentResponse) GetYAML200() *map[string]interface{} {
+func (r GetOpenAPIDocumentResponse) GetYAML200() *string {
 	return r.YAML200
 }
 
@@ -2937,7 +3206,7 @@ type GetReadinessResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *ServiceUnavailable
+	JSON503 *NotReady
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2951,7 +3220,7 @@ func (r GetReadinessResponse) GetJSON500() *Internal {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r GetReadinessResponse) GetJSON503() *ServiceUnavailable {
+func (r GetReadinessResponse) GetJSON503() *NotReady {
 	return r.JSON503
 }
 
@@ -3219,10 +3488,12 @@ func (r SwitchSigninResponse) ContentType() string {
 // new token is issued in `__session`.
 //
 // A wrong password, an unknown email and an unknown username all get
-// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-// email or username and per client address; past the limit every
-// sign-in for them, even with the right password, gets 429
-// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+// email or username (10 failures in 15 minutes by default) and per
+// client address (100); past the limit every sign-in for them, even
+// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+// `Retry-After` seconds have passed. An attempt counts from the moment
+// it is made, so a burst of parallel guesses cannot get past the limit.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3249,10 +3520,12 @@ func (c *ClientWithResponses) SignInWithBodyWithResponse(ctx context.Context, co
 // new token is issued in `__session`.
 //
 // A wrong password, an unknown email and an unknown username all get
-// the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-// email or username and per client address; past the limit every
-// sign-in for them, even with the right password, gets 429
-// `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+// the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+// email or username (10 failures in 15 minutes by default) and per
+// client address (100); past the limit every sign-in for them, even
+// with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+// `Retry-After` seconds have passed. An attempt counts from the moment
+// it is made, so a burst of parallel guesses cannot get past the limit.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3273,6 +3546,10 @@ func (c *ClientWithResponses) SignInWithResponse(ctx context.Context, body SignI
 // added to that browser session. Either way a new token is issued in
 // `__session`: a sign-in never reuses the token that came with it.
 //
+// Sign-ups are limited per client address (30 in 10 minutes by
+// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+// until `Retry-After` seconds have passed.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/signup (the `SignUp` operationId).
@@ -3291,6 +3568,10 @@ func (c *ClientWithResponses) SignUpWithBodyWithResponse(ctx context.Context, co
 // cookie a new browser session is started; with one, the sign-in is
 // added to that browser session. Either way a new token is issued in
 // `__session`: a sign-in never reuses the token that came with it.
+//
+// Sign-ups are limited per client address (30 in 10 minutes by
+// default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+// until `Retry-After` seconds have passed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3374,10 +3655,11 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -3404,10 +3686,11 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -3434,10 +3717,11 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, params *
 // are writable.
 //
 // The body is refused as a whole, and nothing is written, when any part
-// of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-// this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-// rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-// Each problem is one entry of `errors`, naming its member in `field`.
+// of it is refused: a read-only member of `User` such as `email`
+// (`READ_ONLY_FIELD`), a member this operation does not know
+// (`UNKNOWN_FIELD`), a value that breaks a rule below
+// (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+// problem is one entry of `errors`, naming its member in `field`.
 //
 // `updated_at` and the `ETag` move only when something changed. With
 // `If-Match`, the update is applied only if the user is still at that
@@ -3459,10 +3743,10 @@ func (c *ClientWithResponses) UpdateMeWithApplicationMergePatchPlusJSONBodyWithR
 //
 // Counters, gauges and histograms in Prometheus' text format: requests
 // by route pattern, method and status, their latency, responses that
-// broke this document, failed and rate-limited sign-ins, store errors,
-// open connections. Served here unless the server was started with
-// `--metrics-addr`, in which case this path is 404 and the metrics are
-// on that address only.
+// broke this document, sign-in failures and refusals, store errors,
+// readiness, open connections. Served here unless the server was
+// started with `--metrics-addr`, in which case this path is 404 and the
+// metrics are on that address only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3492,7 +3776,10 @@ func (c *ClientWithResponses) GetOpenAPIDocumentWithResponse(ctx context.Context
 
 // GetReadinessWithResponse Readiness
 //
-// 200 when the database answers, 503 `SERVICE_UNAVAILABLE` when it does not.
+// 200 when the server can serve: the database answers, can be written
+// and has the current schema. 503 `SERVICE_UNAVAILABLE`, with the
+// reason in the message, when it cannot, or while the server is
+// shutting down.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3505,11 +3792,13 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
-// GetSessionWithResponse The browser session
+// GetSessionWithResponse The browser session, with the users of its sign-ins
 //
 // The caller's browser session. `data.user` is the active user, or
-// `null` for a caller without a valid session: this answers 200 whether
-// or not anyone is signed in.
+// `null` for a caller without a valid session; `data.users` holds the
+// user of every sign-in, in the order of `session.signins`, for an
+// account switcher. This answers 200 whether or not anyone is signed
+// in.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3653,7 +3942,7 @@ func ParseSignInResponse(rsp *http.Response) (*SignInResponse, error) {
 		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest RateLimited
+		var dest SignInRateLimited
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -3665,6 +3954,13 @@ func ParseSignInResponse(rsp *http.Response) (*SignInResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -3689,6 +3985,16 @@ func ParseSignInResponse(rsp *http.Response) (*SignInResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3750,12 +4056,26 @@ func ParseSignUpResponse(rsp *http.Response) (*SignUpResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest SignUpRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -3770,6 +4090,26 @@ func ParseSignUpResponse(rsp *http.Response) (*SignUpResponse, error) {
 			headers.SetCookie = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignUpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignUpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -4082,7 +4422,7 @@ func ParseGetOpenAPIDocumentResponse(rsp *http.Response) (*GetOpenAPIDocumentRes
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest string
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4129,7 +4469,7 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest ServiceUnavailable
+		var dest NotReady
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

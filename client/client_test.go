@@ -125,7 +125,7 @@ func TestClientSignUpReadAndUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stale.JSON412 == nil || stale.JSON412.Errors[0].Code != client.PRECONDITIONFAILED {
+	if stale.JSON412 == nil || stale.JSON412.Errors[0].Code != string(client.PRECONDITIONFAILED) {
 		t.Errorf("stale If-Match: %d %s", stale.StatusCode(), stale.Body)
 	}
 }
@@ -163,7 +163,7 @@ func TestClientReadsRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if me.JSON401 == nil || me.JSON401.Errors[0].Code != client.NOTAUTHENTICATED {
+	if me.JSON401 == nil || me.JSON401.Errors[0].Code != string(client.NOTAUTHENTICATED) {
 		t.Errorf("GET /me without a session: %d %s", me.StatusCode(), me.Body)
 	}
 
@@ -176,7 +176,7 @@ func TestClientReadsRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.JSON401 == nil || in.JSON401.Errors[0].Code != client.INVALIDCREDENTIALS {
+	if in.JSON401 == nil || in.JSON401.Errors[0].Code != string(client.INVALIDCREDENTIALS) {
 		t.Errorf("wrong password: %d %s", in.StatusCode(), in.Body)
 	}
 }

@@ -52,8 +52,8 @@ var basicCases = []testCase{
 		if err != nil {
 			return err
 		}
-		if string(res.env.Data) != `{"user":null}` {
-			return fmt.Errorf("data %s, want {\"user\":null}", res.env.Data)
+		if string(res.env.Data) != `{"user":null,"users":[]}` {
+			return fmt.Errorf("data %s, want {\"user\":null,\"users\":[]}", res.env.Data)
 		}
 		return nil
 	}},
@@ -189,6 +189,11 @@ var sessionCases = []testCase{
 		if err != nil {
 			return err
 		}
+		grace, err := res.user()
+		if err != nil {
+			return err
+		}
+		r.grace.id = grace.ID
 		r.jar = res.token()
 		if r.jar == "" || r.jar == r.ada.token {
 			return errors.New("joining a browser session must issue a new token")
@@ -204,10 +209,8 @@ var sessionCases = []testCase{
 		var sess struct {
 			Session struct {
 				Signins []struct {
-					ID   string `json:"id"`
-					User struct {
-						Email string `json:"email"`
-					} `json:"user"`
+					ID     string `json:"id"`
+					UserID string `json:"user_id"`
 				} `json:"signins"`
 				ActiveSignin *struct {
 					ID string `json:"id"`
@@ -218,15 +221,32 @@ var sessionCases = []testCase{
 			return err
 		}
 		for _, si := range sess.Session.Signins {
-			switch si.User.Email {
-			case r.ada.email:
+			switch si.UserID {
+			case r.ada.id:
 				r.adaSignin = si.ID
-			case r.grace.email:
+			case r.grace.id:
 				r.graceSignin = si.ID
 			}
 		}
 		if len(sess.Session.Signins) != 2 || sess.Session.ActiveSignin == nil || sess.Session.ActiveSignin.ID != r.adaSignin {
 			return fmt.Errorf("want two sign-ins, Ada's active: %s", clip(res.body))
+		}
+		return nil
+	}},
+	{"session: GET /session lists the users of every sign-in", func(r *runner) error {
+		res, err := r.call(request{method: "GET", path: "/session", token: r.jar}, 200)
+		if err != nil {
+			return err
+		}
+		var data struct {
+			User  *dataUser  `json:"user"`
+			Users []dataUser `json:"users"`
+		}
+		if err := json.Unmarshal(res.env.Data, &data); err != nil {
+			return err
+		}
+		if data.User == nil || data.User.ID != r.ada.id || len(data.Users) != 2 || data.Users[0].ID != r.ada.id || data.Users[1].ID != r.grace.id {
+			return fmt.Errorf("want Ada active, and Ada then Grace listed: %s", clip(res.env.Data))
 		}
 		return nil
 	}},
@@ -251,8 +271,11 @@ var sessionCases = []testCase{
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(string(res.env.Data), r.ada.email) {
-			return fmt.Errorf("after signing Grace out, want Ada active: %s", res.env.Data)
+		var data struct {
+			User *dataUser `json:"user"`
+		}
+		if err := json.Unmarshal(res.env.Data, &data); err != nil || data.User == nil || data.User.ID != r.ada.id {
+			return fmt.Errorf("after signing Grace out, want Ada active: %s", clip(res.env.Data))
 		}
 		return nil
 	}},

@@ -193,9 +193,6 @@ func (e UserEnvelopeStatus) Valid() bool {
 // ClientSession The caller's browser session as it stands after the request. A caller
 // without a valid `__session` gets empty arrays and `active_signin: null`.
 type ClientSession struct {
-	// ActiveSignin The sign-in that `/me` acts on, or null.
-	ActiveSignin nullable.Nullable[Signin] `json:"active_signin"`
-
 	// SigninAttempts Sign-ins in progress. Always empty in this version: every
 	// sign-in strategy completes in one request.
 	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
@@ -206,40 +203,44 @@ type ClientSession struct {
 	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
 	// completes in one request.
 	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
+
+	// ActiveSignin A sign-in (as `Signin`), or null.
+	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
 }
 
-// Email An email address. Unique regardless of letter case; stored as typed.
+// Email An email address, as strict client validators (zod, valibot,
+// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+// row), `@`, and a domain of two or more labels of letters, digits
+// and hyphens (a label neither starts nor ends with a hyphen) whose
+// last label is letters only. An internationalized domain is written
+// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+// regardless of letter case; stored as typed.
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
 
 // Error One problem with the request.
 type Error struct {
-	// Code A stable, machine-readable error code.
+	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
+	// version, but the set may grow (see `ErrorCode`).
 	//
-	// | status | codes |
-	// |---|---|
-	// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
-	// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
-	// | 403 | `CROSS_ORIGIN_REQUEST` |
-	// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
-	// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
-	// | 412 | `PRECONDITION_FAILED` |
-	// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
-	// | 429 | `RATE_LIMIT_EXCEEDED` |
-	// | 500 | `INTERNAL` |
-	// | 503 | `SERVICE_UNAVAILABLE` |
-	Code ErrorCode `json:"code"`
+	//
+	// Example: VALIDATION_ERROR
+	Code string `json:"code"`
+
+	// Message A human summary of the problem, in English. Do not parse it.
+	Message string `json:"message"`
 
 	// Field A JSON Pointer (RFC 6901) to the member of the request body at
 	// fault. Absent when no single member is at fault.
 	Field *string `json:"field,omitempty"`
-
-	// Message A human summary of the problem, in English. Do not parse it.
-	Message string `json:"message"`
 }
 
-// ErrorCode A stable, machine-readable error code.
+// ErrorCode The error codes this version sends. The set is open: a later version
+// may add codes, and a client must treat a code it does not know as
+// its HTTP status says. `Error.code` is therefore a plain string; this
+// list is here for the documentation and for generated constants.
 //
 // | status | codes |
 // |---|---|
@@ -257,16 +258,16 @@ type ErrorCode string
 
 // ErrorEnvelope A refusal or a failure. `data` is always null.
 type ErrorEnvelope struct {
-	// Data Only `null`. Members that may be null refer to this beside their
-	// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
-	Data    nullable.Nullable[NullValue] `json:"data"`
-	Errors  []Error                      `json:"errors"`
-	Message string                       `json:"message"`
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+
+	// Data Always null.
+	Data nullable.Nullable[NoData] `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
 	Session ClientSession `json:"session"`
-	Status  int           `json:"status"`
+	Errors  []Error       `json:"errors"`
 }
 
 // HealthData defines model for HealthData.
@@ -279,62 +280,182 @@ type HealthDataStatus string
 
 // HealthEnvelope A successful health or readiness check.
 type HealthEnvelope struct {
-	Data    HealthData `json:"data"`
-	Errors  []Error    `json:"errors"`
-	Message string     `json:"message"`
+	Status  HealthEnvelopeStatus `json:"status"`
+	Message string               `json:"message"`
+	Data    HealthData           `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession        `json:"session"`
-	Status  HealthEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // HealthEnvelopeStatus defines model for HealthEnvelope.Status.
 type HealthEnvelopeStatus int
 
-// ImageURL An absolute `https` URL of at most 2048 characters, ASCII only
-// (percent-encode anything else), with a host and without user
-// information.
+// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
+// without user information, written only with the characters RFC 3986
+// allows in a URI (percent-encode anything else: a space is `%20`).
 //
 // Example: https://images.example.com/ada.png
 type ImageURL = string
 
-// Name A first or last name. Leading and trailing white space is removed
-// before it is stored. As sent it must be at most 100 characters,
-// contain no control characters, and contain something other than white
-// space.
+// Name A first or last name, as the person writes it. It goes through the
+// PRECIS Nickname profile (RFC 8266): white space at either end is
+// removed, runs of spaces become one, and the result is stored in
+// Unicode normalization form NFKC. It is refused when nothing visible
+// is left, or when it holds a control character (C0, DEL, C1, a line
+// or paragraph separator), a bidirectional control, an invisible or
+// unassigned code point. The stored name has 1 to 100 characters,
+// counted as JavaScript counts them (UTF-16 code units: a character
+// outside the Basic Multilingual Plane, such as most emoji, counts
+// twice). The pattern below says the part of this that a portable
+// regular expression can: no ASCII control character, and something
+// other than ASCII white space.
 //
 // Example: Ada
 type Name = string
 
-// NullValue Only `null`. Members that may be null refer to this beside their
-// schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
-type NullValue = map[string]interface{}
+// NoData Always null.
+type NoData = map[string]interface{}
+
+// NullableSignin A sign-in (as `Signin`), or null.
+type NullableSignin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// NullableUser A user (as `User`), or null.
+type NullableUser struct {
+	// Id An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	Id UserID `json:"id"`
+
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// PhoneNumber Not settable in this version; always null.
+	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl         nullable.Nullable[ImageURL] `json:"image_url"`
+	TwoFactorEnabled bool                        `json:"two_factor_enabled"`
+	EmailVerified    bool                        `json:"email_verified"`
+	PhoneVerified    bool                        `json:"phone_verified"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	UpdatedAt Timestamp `json:"updated_at"`
+}
 
 // Password 8 to 128 characters. Stored only as an argon2id hash.
 //
 // Example: correct horse battery staple
 type Password = string
 
-// ReadOnlyMember A member of `User` that cannot be written. Any value is refused.
-type ReadOnlyMember = interface{}
-
-// SessionData defines model for SessionData.
+// SessionData The browser session's users.
 type SessionData struct {
-	// User The active user, or null when nobody is signed in.
-	User nullable.Nullable[User] `json:"user"`
+	// User A user (as `User`), or null.
+	User nullable.Nullable[NullableUser] `json:"user"`
+
+	// Users The user of every sign-in of this browser session, in the order
+	// of `session.signins` (the active one among them), for an account
+	// switcher. Empty when nobody is signed in.
+	Users []User `json:"users"`
 }
 
-// SessionEnvelope A successful response whose data is the browser session's active user.
+// SessionEnvelope A successful response whose data is the browser session's users.
 type SessionEnvelope struct {
-	Data    SessionData `json:"data"`
-	Errors  []Error     `json:"errors"`
-	Message string      `json:"message"`
+	Status  SessionEnvelopeStatus `json:"status"`
+	Message string                `json:"message"`
+
+	// Data The browser session's users.
+	Data SessionData `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession         `json:"session"`
-	Status  SessionEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // SessionEnvelopeStatus defines model for SessionEnvelope.Status.
@@ -352,7 +473,14 @@ type SignInRequest struct {
 
 // SignInWithEmail defines model for SignInWithEmail.
 type SignInWithEmail struct {
-	// Email An email address. Unique regardless of letter case; stored as typed.
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
 	//
 	//
 	// Example: ada@example.com
@@ -374,7 +502,7 @@ type SignInWithUsername struct {
 	Password *SignInPassword            `json:"password,omitempty"`
 	Strategy SignInWithUsernameStrategy `json:"strategy"`
 
-	// Username A username, matched regardless of letter case.
+	// Username A username (the same rules as `Username`), matched regardless of letter case.
 	Username string `json:"username"`
 }
 
@@ -389,25 +517,48 @@ type SignOutRequest struct {
 
 // SignUpRequest defines model for SignUpRequest.
 type SignUpRequest struct {
-	// Email An email address. Unique regardless of letter case; stored as typed.
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
 	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
 
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
@@ -420,10 +571,11 @@ type SignUpRequest struct {
 
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
@@ -432,18 +584,20 @@ type SignUpRequest struct {
 
 // Signin One account signed in on this browser session.
 type Signin struct {
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-
 	// Id An opaque sign-in id.
 	//
 	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
 	Id SigninID `json:"id"`
 
-	// User A user, as the user themself sees it.
-	User User `json:"user"`
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
 }
 
 // SigninID An opaque sign-in id.
@@ -462,134 +616,174 @@ type SwitchSigninRequest struct {
 // Example: 2026-11-28T06:18:35.123Z
 type Timestamp = time.Time
 
-// UpdateMeRequest A merge patch of the active user. At least one member. The read-only
-// members of `User` are listed so that sending one is refused as
-// `READ_ONLY_FIELD` rather than `UNKNOWN_FIELD`.
+// UpdateMeRequest A merge patch of the active user. At least one member. Only these
+// four members are writable: a read-only member of `User` is refused
+// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
 type UpdateMeRequest struct {
-	// CreatedAt A member of `User` that cannot be written. Any value is refused.
-	CreatedAt *ReadOnlyMember `json:"created_at,omitempty"`
-
-	// Email A member of `User` that cannot be written. Any value is refused.
-	Email *ReadOnlyMember `json:"email,omitempty"`
-
-	// EmailVerified A member of `User` that cannot be written. Any value is refused.
-	EmailVerified *ReadOnlyMember `json:"email_verified,omitempty"`
-
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
 
-	// Id A member of `User` that cannot be written. Any value is refused.
-	Id *ReadOnlyMember `json:"id,omitempty"`
-
-	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
-	// (percent-encode anything else), with a host and without user
-	// information.
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
 	//
 	//
 	// Example: https://images.example.com/ada.png
 	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
 
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
 
-	// PhoneNumber A member of `User` that cannot be written. Any value is refused.
-	PhoneNumber *ReadOnlyMember `json:"phone_number,omitempty"`
-
-	// PhoneVerified A member of `User` that cannot be written. Any value is refused.
-	PhoneVerified *ReadOnlyMember `json:"phone_verified,omitempty"`
-
-	// TwoFactorEnabled A member of `User` that cannot be written. Any value is refused.
-	TwoFactorEnabled *ReadOnlyMember `json:"two_factor_enabled,omitempty"`
-
-	// UpdatedAt A member of `User` that cannot be written. Any value is refused.
-	UpdatedAt *ReadOnlyMember `json:"updated_at,omitempty"`
-
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
-// User A user, as the user themself sees it.
+// User A user, as the user themself sees it. Only `first_name`,
+// `last_name`, `username` and `image_url` can be changed (`PATCH /me`);
+// every other member is read-only, and `PATCH /me` refuses it with
+// `READ_ONLY_FIELD`.
 type User struct {
-	CreatedAt     Timestamp `json:"created_at"`
-	Email         Email     `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
+	// Id An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	Id UserID `json:"id"`
 
-	// FirstName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	FirstName nullable.Nullable[Name] `json:"first_name"`
-	Id        UserID                  `json:"id"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, ASCII only
-	// (percent-encode anything else), with a host and without user
-	// information.
-	//
-	//
-	// Example: https://images.example.com/ada.png
-	ImageUrl nullable.Nullable[ImageURL] `json:"image_url"`
-
-	// LastName A first or last name. Leading and trailing white space is removed
-	// before it is stored. As sent it must be at most 100 characters,
-	// contain no control characters, and contain something other than white
-	// space.
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
 	//
 	//
 	// Example: Ada
 	LastName nullable.Nullable[Name] `json:"last_name"`
 
-	// PhoneNumber Not settable in this version; always null.
-	PhoneNumber      nullable.Nullable[string] `json:"phone_number"`
-	PhoneVerified    bool                      `json:"phone_verified"`
-	TwoFactorEnabled bool                      `json:"two_factor_enabled"`
-	UpdatedAt        Timestamp                 `json:"updated_at"`
-
 	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared case-folded). A short list of reserved
-	// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-	// auth, help, me, meapi, null, root, security, session, signin, signout,
-	// signup, staff, support, system, undefined.
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
 	//
 	//
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
+	// row), `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// PhoneNumber Not settable in this version; always null.
+	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl         nullable.Nullable[ImageURL] `json:"image_url"`
+	TwoFactorEnabled bool                        `json:"two_factor_enabled"`
+	EmailVerified    bool                        `json:"email_verified"`
+	PhoneVerified    bool                        `json:"phone_verified"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	UpdatedAt Timestamp `json:"updated_at"`
 }
 
 // UserEnvelope A successful response whose data is a user.
 type UserEnvelope struct {
-	// Data A user, as the user themself sees it.
-	Data    User    `json:"data"`
-	Errors  []Error `json:"errors"`
-	Message string  `json:"message"`
+	Status  UserEnvelopeStatus `json:"status"`
+	Message string             `json:"message"`
+
+	// Data A user, as the user themself sees it. Only `first_name`,
+	// `last_name`, `username` and `image_url` can be changed (`PATCH /me`);
+	// every other member is read-only, and `PATCH /me` refuses it with
+	// `READ_ONLY_FIELD`.
+	Data User `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
 	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession      `json:"session"`
-	Status  UserEnvelopeStatus `json:"status"`
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
 }
 
 // UserEnvelopeStatus defines model for UserEnvelope.Status.
@@ -602,16 +796,20 @@ type UserID = string
 
 // Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
 // a digit. Usernames are unique regardless of letter case (a username is
-// stored as typed and compared case-folded). A short list of reserved
-// names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-// auth, help, me, meapi, null, root, security, session, signin, signout,
-// signup, staff, support, system, undefined.
+// stored as typed and compared with ASCII letters folded to lower
+// case). A short list of reserved names is refused with
+// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+// null, root, security, session, signin, signout, signup, staff,
+// support, system, undefined.
 //
 // Example: ada
 type Username = string
 
 // BadRequest A refusal or a failure. `data` is always null.
 type BadRequest = ErrorEnvelope
+
+// Busy A refusal or a failure. `data` is always null.
+type Busy = ErrorEnvelope
 
 // CrossOrigin A refusal or a failure. `data` is always null.
 type CrossOrigin = ErrorEnvelope
@@ -622,11 +820,17 @@ type Internal = ErrorEnvelope
 // InvalidCredentials A refusal or a failure. `data` is always null.
 type InvalidCredentials = ErrorEnvelope
 
+// MethodNotAllowed A refusal or a failure. `data` is always null.
+type MethodNotAllowed = ErrorEnvelope
+
 // NotAuthenticated A refusal or a failure. `data` is always null.
 type NotAuthenticated = ErrorEnvelope
 
 // NotFound A refusal or a failure. `data` is always null.
 type NotFound = ErrorEnvelope
+
+// NotReady A refusal or a failure. `data` is always null.
+type NotReady = ErrorEnvelope
 
 // PayloadTooLarge A refusal or a failure. `data` is always null.
 type PayloadTooLarge = ErrorEnvelope
@@ -634,17 +838,17 @@ type PayloadTooLarge = ErrorEnvelope
 // PreconditionFailed A refusal or a failure. `data` is always null.
 type PreconditionFailed = ErrorEnvelope
 
-// RateLimited A refusal or a failure. `data` is always null.
-type RateLimited = ErrorEnvelope
-
-// ServiceUnavailable A refusal or a failure. `data` is always null.
-type ServiceUnavailable = ErrorEnvelope
-
 // SignInBadRequest A refusal or a failure. `data` is always null.
 type SignInBadRequest = ErrorEnvelope
 
+// SignInRateLimited A refusal or a failure. `data` is always null.
+type SignInRateLimited = ErrorEnvelope
+
 // SignUpConflict A refusal or a failure. `data` is always null.
 type SignUpConflict = ErrorEnvelope
+
+// SignUpRateLimited A refusal or a failure. `data` is always null.
+type SignUpRateLimited = ErrorEnvelope
 
 // SwitchBadRequest A refusal or a failure. `data` is always null.
 type SwitchBadRequest = ErrorEnvelope
@@ -657,8 +861,11 @@ type UsernameTaken = ErrorEnvelope
 
 // UpdateMeParams defines parameters for UpdateMe.
 type UpdateMeParams struct {
-	// IfMatch The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`. The
-	// update is applied only if the user is still at that version.
+	// IfMatch The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`, or a
+	// comma-separated list of them. The update is applied only if the
+	// user is still at one of those versions. Entity tags are compared
+	// as exact strings (the strong comparison of RFC 9110): a weak tag
+	// (`W/"…"`) never matches.
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
@@ -690,10 +897,6 @@ func (t SignInRequest) AsSignInWithEmail() (SignInWithEmail, error) {
 // FromSignInWithEmail overwrites any union data inside the SignInRequest as the provided SignInWithEmail
 func (t *SignInRequest) FromSignInWithEmail(v SignInWithEmail) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
 	t.union = b
 	return err
 }
@@ -701,10 +904,6 @@ func (t *SignInRequest) FromSignInWithEmail(v SignInWithEmail) error {
 // MergeSignInWithEmail performs a merge with any union data inside the SignInRequest, using the provided SignInWithEmail
 func (t *SignInRequest) MergeSignInWithEmail(v SignInWithEmail) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_email"}`))
 	if err != nil {
 		return err
 	}
@@ -724,10 +923,6 @@ func (t SignInRequest) AsSignInWithUsername() (SignInWithUsername, error) {
 // FromSignInWithUsername overwrites any union data inside the SignInRequest as the provided SignInWithUsername
 func (t *SignInRequest) FromSignInWithUsername(v SignInWithUsername) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
 	t.union = b
 	return err
 }
@@ -738,37 +933,10 @@ func (t *SignInRequest) MergeSignInWithUsername(v SignInWithUsername) error {
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"strategy":"plain_username"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SignInRequest) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"strategy"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SignInRequest) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "plain_email":
-		return t.AsSignInWithEmail()
-	case "plain_username":
-		return t.AsSignInWithUsername()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SignInRequest) MarshalJSON() ([]byte, error) {
@@ -813,7 +981,7 @@ type ServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(w http.ResponseWriter, r *http.Request)
-	// GetSession The browser session
+	// GetSession The browser session, with the users of its sign-ins
 	// (GET /session)
 	GetSession(w http.ResponseWriter, r *http.Request)
 	// SignOut Sign out
@@ -888,7 +1056,7 @@ func (_ Unimplemented) GetReadiness(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// GetSession The browser session
+// GetSession The browser session, with the users of its sign-ins
 // (GET /session)
 func (_ Unimplemented) GetSession(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -1282,34 +1450,61 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 
 type BadRequestJSONResponse ErrorEnvelope
 
+type BusyResponseHeaders struct {
+	RetryAfter int
+}
+type BusyJSONResponse struct {
+	Body ErrorEnvelope
+
+	Headers BusyResponseHeaders
+}
+
 type CrossOriginJSONResponse ErrorEnvelope
 
 type InternalJSONResponse ErrorEnvelope
 
 type InvalidCredentialsJSONResponse ErrorEnvelope
 
+type MethodNotAllowedResponseHeaders struct {
+	Allow string
+}
+type MethodNotAllowedJSONResponse struct {
+	Body ErrorEnvelope
+
+	Headers MethodNotAllowedResponseHeaders
+}
+
 type NotAuthenticatedJSONResponse ErrorEnvelope
 
 type NotFoundJSONResponse ErrorEnvelope
+
+type NotReadyJSONResponse ErrorEnvelope
 
 type PayloadTooLargeJSONResponse ErrorEnvelope
 
 type PreconditionFailedJSONResponse ErrorEnvelope
 
-type RateLimitedResponseHeaders struct {
-	RetryAfter int
-}
-type RateLimitedJSONResponse struct {
-	Body ErrorEnvelope
-
-	Headers RateLimitedResponseHeaders
-}
-
-type ServiceUnavailableJSONResponse ErrorEnvelope
-
 type SignInBadRequestJSONResponse ErrorEnvelope
 
+type SignInRateLimitedResponseHeaders struct {
+	RetryAfter int
+}
+type SignInRateLimitedJSONResponse struct {
+	Body ErrorEnvelope
+
+	Headers SignInRateLimitedResponseHeaders
+}
+
 type SignUpConflictJSONResponse ErrorEnvelope
+
+type SignUpRateLimitedResponseHeaders struct {
+	RetryAfter int
+}
+type SignUpRateLimitedJSONResponse struct {
+	Body ErrorEnvelope
+
+	Headers SignUpRateLimitedResponseHeaders
+}
 
 type SwitchBadRequestJSONResponse ErrorEnvelope
 
@@ -1419,7 +1614,7 @@ func (response SignIn415JSONResponse) VisitSignInResponse(w http.ResponseWriter)
 	return err
 }
 
-type SignIn429JSONResponse struct{ RateLimitedJSONResponse }
+type SignIn429JSONResponse struct{ SignInRateLimitedJSONResponse }
 
 func (response SignIn429JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
 
@@ -1444,6 +1639,21 @@ func (response SignIn500JSONResponse) VisitSignInResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignIn503JSONResponse struct{ BusyJSONResponse }
+
+func (response SignIn503JSONResponse) VisitSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1550,6 +1760,21 @@ func (response SignUp415JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	return err
 }
 
+type SignUp429JSONResponse struct{ SignUpRateLimitedJSONResponse }
+
+func (response SignUp429JSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignUp500JSONResponse struct{ InternalJSONResponse }
 
 func (response SignUp500JSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
@@ -1560,6 +1785,21 @@ func (response SignUp500JSONResponse) VisitSignUpResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUp503JSONResponse struct{ BusyJSONResponse }
+
+func (response SignUp503JSONResponse) VisitSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2018,7 +2258,7 @@ func (response GetReadiness500JSONResponse) VisitGetReadinessResponse(w http.Res
 	return err
 }
 
-type GetReadiness503JSONResponse struct{ ServiceUnavailableJSONResponse }
+type GetReadiness503JSONResponse struct{ NotReadyJSONResponse }
 
 func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
 
@@ -2325,7 +2565,7 @@ type StrictServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
-	// GetSession The browser session
+	// GetSession The browser session, with the users of its sign-ins
 	// (GET /session)
 	GetSession(ctx context.Context, request GetSessionRequestObject) (GetSessionResponseObject, error)
 	// SignOut Sign out
@@ -2745,166 +2985,198 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcuO41eCr4GO+KtsJJUu2+2J1pSoatzqjjG+fL5lv0nRMmIQkjClATYBWa3qcmv27j7B/9hH2mTb7",
-	"Ils4AEiQoi52uzuZKf9Ixk0RBHDOwbmfg09exMcTzgiTwut88shHPJ4kBP4+Iur/RTYe43TmdbyLEUE4",
-	"kvSOoEyQ1PO9O5xk8FKMJVb/jVKCJYmvsfQ63k5r52Wj3W7svL5ovey0X3d2XzTbO7t/83yPjDFNvI6H",
-	"Y/wnM2Uz4mP7y/UdSemAktjrDHAiiO8NaCrkNcNj4nW8bow936Ox1/HUQq53Pkxud+9ufvrx4+jVdLwn",
-	"B+xlFKcvxIyo18Z4SK6zVE03knIiOtvb8Ew0nZm3cYybEzb0fC/BxUyH/I4kOFLfmYw4I9csG9+Q1Ouw",
-	"LEnss7nFyim/HuBI8vSaMHyTOD9lk3gRgHZanVa7uffipQKQ2pdZA46xd+97JE15KrzO+yvfGxMh8FD9",
-	"6PmeIEJQzhT4NXauBR0yyh6CD4ClHnb9Ko3HO7cf9j5Of3o5umGD3YmMZncvxI/YrOsZ0V8Q0fe+xQOW",
-	"kown0qBcP1T/eMbqrxCrBoPZpIRWhWyJZSa8zk6rpXB/RvQwl++eE4nkiCAAIlK/+yhKCE7hqdovPHT5",
-	"cRne2TATEiMNdwc+Cgpq0nPNQc7pkJG4zyqzw1NEWR2/fyacL88Onhn/M+N/Zvy/dcZf4sEnmSwz4WN+",
-	"w+MZEqt5MfD0RzENDZoVNLj2dmCll5PyNrqIkSnCUcQzJv3l23kmyWdT4hnRzxLlGasPlyjte4X8EcEx",
-	"ScGVc6DMBSNiDji/pZrVEhGldCLhyHunKRGESTQdEYYYB+7coAxRgRIykB0UXl8bBvHHN+gUy9Eft9+g",
-	"I/yx0R2SP7beBOxbKScnLJm9QeckylLyBp3jMTmnkvzxEH8MfTQd0WiExviWCLBdblI+FSRFccon6kHA",
-	"IlhcM1AiwSDF63jLJ0bL51V8LRqRMUiViYJZqrb79xUf9XxPziZqdiFTyoZwnnoXeDgPuYsRQXckVd9C",
-	"fAA7U1jz0YCnKOwPGkdYRqMQcYbC0+7Fwbdoe0zCJupLFI0wGxIRMAV1ckfSfLT9yUeYxYizZKZ+YlXQ",
-	"BKsIv7kbKNaekg8ZTRX9yTQjC0ASeO//43eNf1z9IfD+s3b/Z0Sms+5A6jNehsI5iTiLBcqYpAnCOf0o",
-	"IMgRFVbuI54iHMcpEQLpp2QiSYzwEFPWdDf3eq+1bOFjyug4G3uddr5UyiQZktTTGpVcQfEOQQdZq7Ub",
-	"SX5LGPxJ5mlCvyL0Lu1LK0i+GbDQjA/VZhVyJR0TOFEGUuqZWQaa8iyJEfk4oSlBGcsEiRefhR/k7l+m",
-	"7Y+vJi2+k7z48G60/1+tcevmVdzbzc53Pux+f/fdh9fxX16y/Wh+Ny9be69b65ydtQinWNT7buNvuPFT",
-	"q7F/3bj6tLd7X3uS7tV3xYQzoV3N3+D4jHzIiAC9N+JMEgZ/4skkoRFWCNv+UWjVxPVRU3aHExr/5fzk",
-	"uKxqHuFkwNMxiRH8Nqdgarada0Jq0lgtsX/81+5h/+21GVWoR2YmdSxTHEmSoo37DZQo0mJDIPIbMqSM",
-	"qX/xAeI3P5JIolsyQ3rXaBNLdDOTBLVfbXn3JdVLMZBU7x+Bok8FYlwiPaNaSvNZO3vWzp6x+hvQzva0",
-	"gZwSHCu+WzWQ1fMGSPsxUVsA6Y+R5BwlnA3nPL3LudlZr/v2+uT48Ifrd/3e4VtPIYgkCiHbGrUuF4In",
-	"KMJMsZ4bYhSQ2Lv38+8Bb+xe9E+Or3tnZydn7gcd1LtfHWcCvoYlGnMhUbvVKnioWMUIp1iglAxAED6z",
-	"wGcW+IzV3woLvHdVyf9MycDreL/bLrIRtvWvYrunuFqP3ZGET4jWHefNL8s0HH4BnJNxOVLKl3o+TamU",
-	"hHXQuKQbBmwzdLW+cMtH2HJfOcLSYYnmE2gzrHDWcMsPmDOKCsQnJAXFFcWcaH3ulvEp2gwvj787Pvn+",
-	"OB8JFhEClh4wmPEmJfhWIIzSLCFoM6zy3XCriU4YQYTJdIYmJEWTlN8kZKyshXvfO0i5ECcpHRrWuJZC",
-	"vVqcHJydnJ9fn5z1/9w/vj7r/ddl7/yixOwVhkkDBIeCusGKQIOUjxFWyCAp4rAuhFMCQMFJwqdKzJQk",
-	"AeygYV612F1LEjyNH3uvtft0FNpF9YApw0VQScoC7973+kzZWDh5SjT2jy96Z8fdwxLqtBma3pEUDTBN",
-	"SIwkR5iJqaVnu+ZN+weN0atRPZ/9MK6aOHYfCJbzNTD4otV6Ogye8zHRnMQAhzNUQKyJFA+KicQ0EUDY",
-	"lCEqBUr40Efar0P1AGv2GuSChXeQkpgwSXEinhbNmqkdnPXe9o4v+t3D8xLGGc9dMiMsNJIpLGRAjeI5",
-	"wUJMeVo9nN+nShUF+ecjy/8VF7Pvf50T2n5aGWIXr6zvqdohMOY6KGlNmaf53juKbxN7XIyjR0CmhuBa",
-	"iFBZyAFJkkQ7Qw2/Puaym8mRgn2khO5TksHxycV19/LiW0UCB92L3tsqEWgvg3VBaQ9sBeHndMiAgrna",
-	"ckW+/eqQfWz3XDgAQ7NvFClKnlI5MqcVWF3T4Ogdz9iT4+bdyeXxHE4K5QFLtD0mMqVR1Vg65hIN1Iq+",
-	"DgL2nhIBmpdSoRlorHYJRDXBcgTQPsWzhOP4gvNDnA7JUwL9tPvD4Un37fXFycn1Yffsz705OVgyQecM",
-	"2Je7r/fAkyfWcOOB4a528FWQ1N79Mmq13Q3sBLRihtov0Xf0G42sFLziVI18B/LxSfF11js4OX7bB/X3",
-	"Xbd/WGFhNsBS8Ncx/FNhMsrSlDBpwzM1CHNiLTESlEVEsWqthuFnp8Oz0+EZq78Np0N75+l4oxPUZdox",
-	"S1LNdUxkW62voxjJYs6Cjud9E8BNz7Akh3RMn1gPPOte9K4P+0f9i+vefx/0em8rbFRJqjFmM2vhmPit",
-	"mAvgvkEynelwrdIJX++1kImKVtnrgi+6H0iwJF/FHNzb2X9C2bgurJSRAEa+fqjD3s2A9e5IOquEyMkY",
-	"0cJ7pYPDIUTcGxByDy2Y0QjfkYApe4XEPiJ3hDkqKx2OZGGIQfTYyQRxvrcICubtbSfYf68D6ukdjcgl",
-	"w3eYJurcPiV5nvfO/to/6F1fHnf/2u0fdr85nNfL1BdusCCFpNcWV41irI7Y7Ou4GZ5Y5zJOGCpQNkE3",
-	"We5+hOdok0qxEA5bwD+UsdZnjw6pC5liSYZzkSn7XJuz+czkIxVy/YjUsghSPnPZpWimtXo4ZwTxAZok",
-	"mLJr44PQ/8iFwmK13HGvvalzDn8dUwoigJLzI8wqYM4Zi+EfQjuaqLC5UutDWpk3R93jH67P+38+7h+f",
-	"V05T8UmEEzgt4N94Ucycp+e+gT814DOp61AWsfp8NE5J8YXqLp7V6me1+hmrz7G8z4/lYYHCQtSFfsB4",
-	"isIq7wt1VmuJ61mHZ879eBILnYUKfp6ck1GJxniGNl+gmxmKyQBnidwyjlslay8nB5wNEhrJp9SHekfd",
-	"/uH1Rfe73vHytA3McmXTKIG5h9qmWdotgqyuauld86PEt19L/u0/LcGUNgtOe2uC6WJJWkDAbFJhbkpl",
-	"NHqMlrR+5EVTX0nF0bCjcdXha00ByB+uoVInQvPF1JtnDv0sd5+x+uuRu0+Xn1ARogjqFkpMzEjQMGdg",
-	"oU1SxiihdyRgKziYEZiXTGSTCU8liY9ITPEFZIY/Heu9PD6/PD09Obvovb0+6r3td68vfjgtexIO9FQN",
-	"NXXFquygucnLzNZZPhqr9SM5m3yl2M6LLxfb2RAodMESok1FAvZRj0U8pmwYblmkK3BVspx0IYcA4Xpp",
-	"6PlCidsnRe957+y4e9SbV4zyIzRn5uYJClRo+f94BeiZlz5LyGes/lok5BOaGV2TowfR4lwXzznLpvom",
-	"TkmMUjLEaZwoq4sPUEKkJCmKsCBbTa+wk01RJiXM1qgBs4l1CB0np6niq5ISkQNqnoFHOElIulFj0YLN",
-	"KiRmsUB4IE1VoU1mQV0zNGDKYOSZ1NmnlYSYIZHKjpzIGcJpimcCjPCwxBE7SOE91FGGibPoGs6J2exk",
-	"AKdtGSbO9fv3/vLXjrMk+Sv4QRUh1DjRjTICvupwe0xChCPwpuqkrixJFKf/2BjyhilOU88UbTaPzR/v",
-	"9VquvDoOMlf9aCNAlKFJyocQ50HdZKoAp6FIjQPC5CJ0ELkj6axQnHJPt9pvQiQR2nNaYA7ATCUZwwLM",
-	"unWlmVrkGH/s6x9beckdoK7YQc3KdSjKuhAWumwtdfmIJzHkrioO1HQXtBZeaxdWOsW1oM0mDwKt0GMC",
-	"9gVgee8WRb6fI40C1PN78yvH4sqfn7mnRcGnOQ5U9nM00SWjHzKymOO8QUJyxZMUu5pN5ktJ54XNgKdj",
-	"4MS5mwl/PCRsKEdeZ+fFnu+NKbP/3vXdCtD3fw8C8aerP/zJ/jFfQKyOmxnRqKkPquwPiSwaqaUrBlta",
-	"poKR4tcPZJknjNgs+ZoEvyr70vrmGlLjQL14nyuic2iDGgN0yilTeNk8e3eAXu632ltIcliBKRkwdeOl",
-	"hCssAwbexibq3lRq89kwycdSgbBE+k3NiQu8bG5vvv/7P7avfv7H+1b7auv3WzWIuXe04fn1j7IxZsiE",
-	"qOw6DSB9dap6bJhQMWqitxxsgwlOBUEUgOrQS7uuoNw9SADyYim1ZyOHeM1ChVRc20djHI0oIw2l1asn",
-	"OuUcqc83Axawn5FWEdDP8EygnwP2c6PRgP+pn/daLfQzmi+68FG5UMRHlVIOH83VhfhzhrRf554287bV",
-	"vHMJu+5HnGTufNSuGlVXm5G/sYe20V7rhf06pJyqrx71Lr49eXsNMx4ennzfe5sP2Vcvl80tNcJxS9tX",
-	"2zvq1ZosvfyFXTV9G6afS77UUKwz2u3wHVhKTfqKeeGFRpetasifAlhq0grgBcUIWTZWdFcTkq5UgZew",
-	"7Pk1ZZVzHt+a6GtdInZ9jv6COhs3W3gec2qdVeu4HESoT6SsS4dd6EWpTyJyCkrq0jiuahhOWeN+GCfv",
-	"ah83TnTh1ADTJEtJE4UxljjU7n5QDqyaV2bttsPUmvpl4Yb4tJ6qo4XTPTA/o0O059Ueh+MuZZIld8Sy",
-	"acvmhGMIfVJSXHfKeLG/7xd9M/ZardrOGSXtRn+kWK+v4VcsK4dPHcP+luBEjt4aiC/FcRlJxeLtMeW3",
-	"ni6bntUQVP2qF6/o0ZQnsigiQgyyBI3gS4oG1aooU0pLNCLR7eNIzgHV59DcMhvApblCsWt9EZozaNtp",
-	"ta6+NJH1x3hILs8Oa5VmfCN4kkmCQnB2hOjy7FBpMTadf6e199opSPdR9/yg34eGOwHbnJA0Ikw2CFOq",
-	"AsJspmNqJBFky9d6JEYjiBezGFl7OhPKuqZM69PG++2q3ms5XnJtPEtpRRdv7b32c4vVtmZx1D77/ff/",
-	"0fjHo3TxHGzwJQu0SUoZaFkGSm4hv+8dm9a11TOjG9fytOhV20SHcGSGADWZYppApHJEJUFigiOiUyHH",
-	"/I7EAbshA55C9iwVxqhpoq5AoBNTiZb3GPCVFcgkpqA6qz9TnpRQrhZhXxF5pZ/2+ECtAywsYLCyKiq1",
-	"881BTlux1TJPX4IpZS99bLUaQfCx/S4IPr56p/7cf3f1e+eXnVb+S7f1f//XL//85ZfGP3/5n0G209p5",
-	"Df+//89f/s8//8f//n+//HK1+IsPooPVANGY8k1yRg1kgShySTpHGScsmaFQe5DQEdgyQntsxnim8Kl+",
-	"UrJezcqNN4IIGhNlg9A0YJoPoc0QnEvhlm0xBp4VdDIhrHvaR7vNFpKcJ8Cni9o8NMWzpqsJqumu5pE1",
-	"x29ObVXk3I5eq3W2d1yG0kTn2gqHph5YwOFKh5zt0BiNsBiVWl55EU9TEkk04sqIugHUzJTBon52WEJe",
-	"mVkmvZ3XJdJ7PY/vaUol0Z1H1PagqZduRaIxUHeACxs1vBQkDReUxTdRl810HbuTyaz2x7j0Op9KbU/M",
-	"5EZ2PEJDsC729fyKat2f7VV0bj/I3YjWJrclUrkDbbV/Ua3pak4Ywr7qxJwB1VOoLrYKGU1HXOi8alu1",
-	"WnH3bQh314/TbFwcP6s2D1JtdC73YoajqRJctxuiyPpHwFqhAh0goZALqimJ0YikxEcJ54IkMx8JbnpO",
-	"YFOrkrt4bDl0miVEmCr2hEe3ArKAi7QzzUNXcabWzt5yd1Ada9LbdzK0qjSdL9I40ZsotG70EAllA5qe",
-	"k5qDKd1Dk7mtZXG6dph9m2YM1hnvlGRgUXX46K3HVC1qTBmW2is5xpOJ2lLnk+ekqS9zjffZ91SOesbr",
-	"WklnXznuMk98z4/nTCtjRTb/ve9xRtaMwLjLWcU065ZxleOu+M7DuDuxY5ayBrPAguY666w1P05wqotq",
-	"B2tpujhbw9TMixas0zxfzeITXQLXwyDzJfaak1qdqyZz1lk9f0WSpa5+WxIAbZYZwsu9h3mHHTg7qR4r",
-	"QX2SSYd9PADMODFBGPCrLxCqPRYbXXNF9pNvsmZ0F1crUjkDqJiF33CeEMxg57V7uZw8bisPO0tuZsEK",
-	"dcmwHCdBYL0B65KwS7wuFa5S9DQTqhDQ2qeTskdEltaOn9aEmpwckeV7u6BjIiQeT9RSabxezLX/1oJv",
-	"HdDNgQ1Slc19X85KFwOv/7bWD8Mn+ENWBOZpXLZ71kmqcaxm8/p73Phpp/Hq6tPOy/vauJbO8tYLe9zh",
-	"KTK2a5WvkMYh9HvVVWmhxbKJAYefy/Xy2esAXtBDHcTP3h2g3d3dfeg4DK8psry8OPDz2CNNEqqLSsvY",
-	"WJKplOt5MZakoT5dB/dLSOs5IuvCfN7iTIdKBZXRyOplrhmCuhIlBAudiKj1N92EKe+fGbCx8SgUZitO",
-	"CUqokCTO2/IIwsAPpb5TUvUCNhfLQykuPCC1muCYMndz7ccf9YpRfu+vx8UXDHNSsh46/uHigD5iFicp",
-	"bfnQ3Nf7KLlTSll76BqryW0PHV+XBffQb7jpcg8e+xgJOsdzLq3b5SHHWXtMcNEbAcrdBUkGSBAiTLLA",
-	"srOCk2QN28URkFc1zqb8CK33NaMSLfxSiRbKr8wrdY8/SestVuFFifq61f5rTtdczyckiNTRg0q+1ptq",
-	"wHaJvzwI/vC+3di/et9q7F99avvtPZD8C8BfSKT507saY/UndvW48il9EtL9bPUX9LhSj+YCwSWTKteT",
-	"XXS6NFQLl7kjMQfxkvpYgtHVAjbzBT2d+DPcmcaV/FvyY/o7rfYX92UaDrXEOADJULUMVme0O9wBXl5p",
-	"FVwu9GjsKtX45Z4TvwH1sdv4G8KNn1CrsY+uURM1Qh8JiVMJUUsdBDauDp4GDKOYDqlsIjuRboeQrUjY",
-	"RJvYLVYJWCV/08QpTaa5GtEY8CQm8VYTdZEY8VSCeqs+mxLdWS9gen5Ht4X1zme3dRCOx5T5+j8U/C1c",
-	"Se0J9QOGMzny0YgkEx+Bu4eo58CwfZRyLn0kSJSlVM78wumhzRf9X55JXyc7ZxOA3mDgI1NN5SMxE5KM",
-	"fZSxmAwoq01WXWpK7S6PsubXklw5N5Q0Gw+MiQLO5xCODL5LcWTw9ehXhK9/Fz7auN7w0UZzA17daGzo",
-	"mgADuHN1ZI3VWRzuug4xOs8frqtRQhXdzFB4enJ+gbYVnrY1kPUNQ1CjpU5XB+3tBqxM2Bmb4DgmMbrB",
-	"grzcy9IEbe68eIlSzGI+RjdUii2TKc0gOAm9QX3PuKXzaoEChnhCvyMzXUJB2YDb4i+sq+PNQKAeNMYU",
-	"YGUixeWN6leAiLXaGHi2mR9kV3iQxIEGKVSWxUhtHHVP+x2E0YSkgjOgOoGyiSJfFpvor/pLyx6ho8iI",
-	"TyGvfEATguQo5dlwhMI/9y6QLhtgsXtrkzkKeadWBXq1OnuPTqWPqltRAcmnF0rtiXmUjSF3QW8NIuc4",
-	"ktqELRoADQkjKcwCPaQshY1IdCsCph2PNmMY567IXORBhy0BGRJYojRj4AmAlrQ4f8tEf2RpXUVfoSTh",
-	"Uyj6g/CPIBDuCdjvfgdLJUZCq0e6jgCyne23fSuJ1SEByQDF+OAr0ffjwFEiH3EkkxkaQB2pMdt9NbfV",
-	"Cyf6brKOmqeBQi2Iwo6G/MXFqc3ohSSdPJVaL+INDDEHOeygMPACDy7jMovzETbMs5LqzPSa9Qcgt7Bj",
-	"ImPQmzQPGNkSSN8kM1RGWvzrwY+s2gkYQpvrVeNAOzFsJspTkjgjW3o9WkQrSLy/cuHwJl83YGiut3ye",
-	"7qQTrdWKQgXwUAFQgy4Hs1qdr0PjhYemNskdktfVt8DP7kPQspQyTxkKIbk+tJRnlBmh/lnD9syRLT+n",
-	"LAROqY9b9WgGbDNcfhOWvUErNFDIr/XaAi6rm4dgFjCjyhgOCiz6jdMqHN0SMhFaOqitnn/bbey8eKmT",
-	"aKgQmdIVECPTgCnAYVmOL+i2/1XSiTCDFSChXsZJ3o8uYJv2kW1n4qMXeZ6U08/kTYWW8uvKdKWvQlGl",
-	"jMqBslnHtgBva8PMHtor7JR5r3DVnVs4UbQOVEJ1e22dUEIYAk3F9MVDNE70vWk8kwHbfIVidQBKq88E",
-	"NBSWiHyU8FUq9RId0KekIeA356pBS9OMTAuc5gDiLIJsuBHPUl8dD8wK/tpEPRyNivotnAiud4Q1nSmx",
-	"xAeA5jydLqEDAjfAbe627DYCZvdhzr0akUe2pziP3TdRl5nb4WJffZ7E0IWc3TI+ZQHTCoFCnLa0IN0I",
-	"Kkd8c49QLhuklgH6IJp0njSlSmFUGIf75YV7WjbD/HLEcKtZMPz8i3q8QOF/N4zXt9GPDdMzE20IELYW",
-	"4ZC+hwMmMNN0ttm2+VNVpbuJrlEHNeCyDDki6ZQq+QZY44wo9fdFq5XrutL23zfsSN/EOKDa1VtQxAZ0",
-	"6EcJZUTAls7Xub8C7mlQ+nxJod5r7QZsQRXGppNYsyFQeE6ixjuijopiL4Zh6es6woCZ/oswhUH8m2Ip",
-	"lp/LkeLItkgqytJkQ/hANVtN9E5pRQEDYjQdthddwWGu31CnKeJsQIeZFWZqVUMiA3ZwcnauNxkVNxVo",
-	"tTChEWGCOKrdUf9CWfel8mI+IUzwLI1Ik6fDbTNIbKt3731PUpnkWqHne7ZZc8drN1vNFqQuTAhTP3a8",
-	"3WaruauNvhGoyi6Ph/g4r0sVOQClSemG9lyp7WkN0ckHQXUpJCM+1Swjf0lXpcUdFDq5AqGRDPofvv3N",
-	"WnT654CFxYPNlUHzrSb6hisGlcIJaQhJJsouhPVRIjp5Rw5bYxgq8WwLI4Gov19S5GsOtz5JVe4MybY4",
-	"lWCMqa+oJfj6/BSXw2oDQpp4SvUbm0rnM823yhC0LZmKiKnUqUk6LlNMMMZxHv0BlTZgSq0lWgPDsc4j",
-	"Ns1RtwCvNyTiRaZPHmtHPQrkP8UzxXfUnnOWCbIXllFV2bv6NoicctTJsDzX1iwq5lo8zI14pcLCEcpz",
-	"Tvda7fpiriZ6V+klq6NV0AdYqWEBm7t2Qt/RoUgFnDy2dPKNWqoWQTC+Wmhs280ubx3r6wrwvZ39gNVX",
-	"X61qUYt0h1rNKXItuW97KPSZuV6UCPkNj2cP7FOaO/OL7pnfzMo1pG6zzMUdFopshFXZt0UCTSlH6L7i",
-	"ny0tyPGs5mv5jBmdz821RFi73UE5re6+7OczDufS/aw7rdZDu8jCqe4vdE/ad7ePiLf+wkte4bpreoqW",
-	"pSWmLmqybpymyOdENopLgpf1RJ67VBgWsafBUzcwB+P2XFteGNhePbDmliAYurt6qHsPmBrTXmNM9eYN",
-	"GPdi9bjazk5q8M7+6sFuz/N733uxDkDzq7FcH5rXef/p3nccaO+voFVIfiTtVTZG73eyVSUeCq/z3lP6",
-	"hHelPuqalUtUC1C2bUzBfLhaza7V74K3Rvkgw5UDptiycfHYK9IdQaiJt4mWSPPcplklzt/oRdZI84At",
-	"FedlCYrqBWjAnDV1nJvAtQ8pJZkwolmPNdaHvXeHykUC43LyWQJjkCUVefG9sf2sKMW13Hqx5KhpwrOo",
-	"Wc7aHL+mfREUbOLK2nu54pFrtJwls6cVeQ+UKUWC4loypf1ABJr44UqRoqXA5eQJBYuTZ68Ncmtgg9em",
-	"XPTx7yFYHiEdWvvrTeY0vP1XCZUvKCA0O3fqG3JLUYkN8NLWC4uYR4D0IZF1cRvXv54SFpPUeLgmhE8S",
-	"ogzwMxLzqInAsaJL7rS7eUiUsUJi4dyYBXEH+09918iUp7fKgBwklJE6JjoksnvaPyMDkhIGfGmFlifJ",
-	"R7k9kmPNe/KTVHOd/1xI99uLo0NYeuVI2J6C5wYfjVOe0GhWH+lS46EYEPzt+lfhIyFnCdEyFQL64E0t",
-	"rtkwlzJ6VQ7kL9vC5xJViYbU2runfV27aEBtKSZHiXDoZjsF1IP3HydKQ/1xMS0BmWwIVLyNbjIWJwRS",
-	"rCbZTULFSN9RySZjWxMZwkQhgFI0V9HGOcy3JoX8iO+wXuBD6QT9Bd9hPZfu7YTHVXrB0Yg0DnRt6Tws",
-	"+jL3MgMV5MZs7uEz3qR/K3LYEJYFpMsoQ3cY+GkhIey0Wgq5ELeEnjwQazMxU+sxhPhEcfUkz8zVaPYS",
-	"kVpS0M0IvM8xA910Gptz4vFbN3PmfakP51doorrzgK65lUYRiy4NNUAHh5ZS0L0npZxDekeY9mQspBLt",
-	"dFggdfJ0SxOTMDbwqnbjNyThbCiQ5L7uEqjkYdi7wMPQhjTMuQIR5tyHxZkbLl8ghY6I99kehsW5cF/G",
-	"t1ApAK6wKQWaVToevGP0ujXs/rlLYT9b71ms9FQ255DbmHhXULIjo1F9BWYqKU5MToXmvxC/dVP4BRlj",
-	"tQ2hG6C92t1/aWv1lU0YMBMZllPdRkDpSIolw7nKBIk7lSvZqQ1swa2UZCAhYx8aRPjzr5qwPBU6rkVi",
-	"5x3jB7BV6wGDKDFXZqiuog0LKy/0UZgbeOofhSsfQjh5jmQYMJzqungo+daZHySPeDsVpRhNRzzJuyjk",
-	"F6OamnrjPMdsBpAGSOk+GOYbHYjjmaIHu6m6++nzLQfsoffTW/CU7qYPGFxOrzjFtPaKel97QSZyZrM9",
-	"ai+yD1gPR6O8NZ/JD9HZB3yQpyv4ykzXMV6RN74rpwaERU5pmMd+DdMac/D8KQ1BwbNoamEu6NOOlYAV",
-	"nEy7RgxZK3pT/Mj2caCDIpUd/Co0SXTYF8uAWda4udfeWdAZLY9ibhUuHSp9Rf0mzSlgNk2JD1BMB6A6",
-	"SGSrWmw9tiCIKPjBBzeE1YbqGG9minLAAZDiMYEeHYov1NQ15bweo0lK7ijPhJMVpXi+kxQF//59CPlL",
-	"dt0PglmupVWy/oJV6Z/N3cCz6WmazxbpaRaVnisC5mrSq6rf1ef4mIC/QBZ92VtzoJ5rAXyHJS5d4+Vk",
-	"5ys+pT0ny3K9c/l2RvJU7zVlXKUsS410twQ8uwE8+w912/t66/oCIQnDHb6+1gAUX2R06XV8pv6whhrw",
-	"iFBDncrxxVxJ5UsCwCO0s4Ynaf6u6V+nE2qxMqZPQ7XocUPYLNWqdqaNAH1F/CJL4IBnTKciD3E2NM6T",
-	"ERUSbG7ojnyaglAkmdhAyqxHutSzk1uSAbuZoZRnEtQ6tS0fqRHcJFOAkeWbrNoES8KimZ8nCAkjHG9S",
-	"fkvK+aa+vUcV0nSxJA0b97bBcF+3/dLpicIPGJ8QpoQlIxHYQk10rv1iIwKZ9pBL4eR+TXEe/bB5GI2G",
-	"AVoDx3EaQi9b7SqBZPz8PnolrPZae7lGYUYhnJKAcRO/sHEeJekWGj0aRev5VCDc+0B3ykWxuqY+hntr",
-	"nfl3PGPx0xquZrNgHRaEtcyMNSk+zRnW7saFBq1t65V7UytovsloIsEd6MM1/bAG9Uetp8N87a352MPs",
-	"UrvWAkdzflC3CZldsdP0wZbH1CHTOSFP7FYofXsZUiBFZ5UDSif3FLfS6stohQ89eOs78NoUQGt61KLm",
-	"zLbVfHo/lO4j+ttxRZ3pG2y4PgePoRY1YA0ZWnMJ9DJCc1G4kMgcUC889IvS5k3X32YGBf7lRA/bpy1g",
-	"4ZLEeBtINx/smKu6NQ0jQ+HKuIKrJfVlyzPTLqCI+9Wz/PO8POZrpdOYGc/t++aCBRKfZPJhg9WAB4R/",
-	"K83pFkinubY4Tr+UVDOCLxvdq1mEQ5r2SYkuIQGkwTX86lNAeiarvOJe1VlIkEmekogwmczyJCSn2Zjw",
-	"ER0EDLOZn2cuuukeKPwUeDhJAq+DwBQKIdFdzVltPmR8O3OH5Pv84oA8rRK8ZjUd/wKmZANJiI1vO0ng",
-	"xn1WSQaHrHSm00agIk3yiQjYlKe3kJqp8+ghf96sVwfoFqR5KML7HBtcg65yr3aN65slM52ZDYmZUHwA",
-	"DrotxzgHA7maNtJb1vHJtexhJGDsYXkUTtOqe2MKfxb3wEly/m/CBEyGHs9kLecGU5nxqUHWXJfNIonV",
-	"UDAcMYbCItMitMUL5TzexyZmgOfmsakZ/0oT/LdkEUPSHs/kalZdqkBazLCPTIJdwQ6cmy39hd2cfIfJ",
-	"Q6FMp5RnWqqQgpps9xoq5+pEwzPAGK50W93k+oIxYKhbc3Xbe61WwKpXitRyUqfz1WPZaaX/1RpNutZn",
-	"FTWNub5MIjJM9K9w+7k1EkAxb5wbKqgUJoy4dppX9cLqZ47yGRxFMQCnomt5NNxoFLXMB2ZU6kxdJCUc",
-	"q2nSjEFcfMaz1N5OVKqR6mxvt3deNVvNVrPded163YIeMGayBdeh2bQecGrpAmtT+YjrWg7alNJMjqCj",
-	"60rVXKc2SpG74JyviLybyKf6lAiopa/p21Z8AloGVUdrO9d37tPQ+mfJEZJ/wrEj76/u/38AAAD//w==",
+	"7H17d9u4lfhXwY/dPZZnKFmSH0mU07PVOErHHcfO+tHZaeiasAhJnFCAQoCWNRn37KfZD7af5HfuBUCC",
+	"FCU/4mRm2/zRjkMRIHBxcd+Pj95QTGeCM66k1/vosRs6nSUM/37D4P9lNp3SdOH1vLMJI3So4mtGMslS",
+	"z/euaZLhSxFVFP47TBlVLLqkyut53XZ3r9npNLvPz9p7vc7z3vZuq9Pd/pvne2xK48TreTSifzKfbA3F",
+	"1P5yec3SeBSzyOuNaCKZ743iVKpLTqfM63n9iHq+F0dez4OFXHY/zN5vX1/98vPN5Nl8uqNGfG8Ypbty",
+	"weC1KR2zyyyFz02Umsne1hY+ky3ny1s0oq0ZH3u+l9DiS4fimiV0CPPMJoKzS55Nr1jq9XiWJPbZ0mLV",
+	"XFyO6FCJ9JJxepU4P2WzaBWAuu1eu9Pa2d0DAMG+zBpoRL1b32NpKlLp9d5d+N6USUnH8KPne5JJGQsO",
+	"4NencynjMY/5Q84DYamHXT5Lo2n3/Yedm/kve5MrPtqeqeHielf+TM26Lu8F+VvfTkiVYtOZMmvXD+Ef",
+	"v+3yzFKyWWl9sGpFVSa9Xrfdvr31vROmz8G9CadMETVhBLGSwO8+GSaMpvgUEAgfujekjMDZOJOKEo3I",
+	"DsIBWsFHT/WZnsZjzqIDXrmHc0HocCgyriSR+AqJuU/+nNKhvaF1lxMv7Xqk2G732t1Wu73rXtIxzPuI",
+	"a4rrKV3UZ+m4e/Nhl1/9sv1+Po12JsNrNfp5b7ag5Yuqb5d7Eb8XsxmSnM9+DUsgcK4hQgGwGp49DH2/",
+	"UruHUruvSPpJSHrxGfhF6ZMuQZ7zIR2Ptq/ngqfJLttJuqPoJp1dT7JlgrwGtr93fuH/ttC5L7sqcY7j",
+	"TJVZx5G4EtGiYBqr2YRGWkvrHolQepI7jvXeO8NFn8/KO+oTzuaWHfrrd/b7ptdL9MSlG5+RlpS2XtAS",
+	"FEW+ip2/gdjZuQV0nzAa4eX76PWTRMwRkZkcpvFMIdxRH5syNRGRJGoSSzKjakImVLYAUzXeAocbnPnk",
+	"bf9s/3vP91L2IYtTQAyVZsz35HDCpng5ZrCeFOb9+7t+828X3zZ8ov/Y/ObfPN9TixnMJlUa87EHKxyc",
+	"0XH9qq5ZCrhBxAgFYgCKT0YiJeHBqPmGquEkJIKTEFdFtqYsbJEDRYYTysdMBnw+YZxdszQfbX/yCeUR",
+	"ETxZwE+8FfDSVoO74N/aDrz7QiHw3v2/PzT/cfFt4NXv/4jNDbXdF+J9zJZhEV5emmvyxyBrt7eHSrxn",
+	"HP9kL8lbqiZ/3HpJ3tCbZn/MzCuSDQWPpH3pe6VmxzxZvCSnbJil7CU5pVN2Giv2x0N6E/YCDjACGmi+",
+	"RPAbLRKaaUMSS4SjiqeMJGykSMZVnOAzMybgc5ElEWE3szhlJOOZZFEVuMVeflLbf5l3bp7N2qKb7H54",
+	"PXnxn+1p++pZNNjOTrsftn+8/uHD8+gve/zFcHmXe+2d5+32XRu77yEViwJcpc1f2s0Xl82Ljzvbt8uf",
+	"ftdpvrh4126+uPjmru/Xn/gJ+5AxqQ6ierRP9c8bksRRD+ErOMP/ml+IZFyRmJPwv5pmruZBFBLA94DH",
+	"isypJB2iBOl0n8PtCfvNvxHa/IW0my9Ii1ySHmmGPhFqwtJ5LBmhePSCM7hAAQfSLUtfjLk56PSapRuS",
+	"JGJcPdhnk3rC9mH6EIKhYd+67DUvPnb8Tvf57SoYqnTRHymti5aBeKpx30HQlI0AF/PtDCknV4xMacQI",
+	"HdOYl2jd8532uhVPYx5Ps6nX6+QLi7liY5Z6jui06jK/TRkeHxyWe3nIEAdYEtUjsZIkZZzNaUIa+CKd",
+	"Mn0tAz6P1cScWn5DfUJlacZYAtWLNn0i0oA7VGQZp++8SaEP9DQeTsiUvjfIcZWKOVDVKBUzEiu9ygJ7",
+	"camwCC5IIviYpQG/pkkcwXrgIXCwZoyvAEHZXE0qHrFg786r3li665v/UXPb4aJ/+5iLfgtIJGeCS20I",
+	"/Y5G5raicCO4Yhz/pLNZEg8pIMjWz1ILQ64FNdZg+8vp8VFZan1Dk5FIpywi+NuSrKrFvFz2go9GsMSD",
+	"o7/2Dw9eXZpRhUBmvgRImNKhYinZuN0gFK4ZEVc/s6Ei79mCNKgiVwvFSOfZJsoixQwOASOoJOD5K6Ln",
+	"hQ+2voCsv6Nl/ZTRCM6sKuvD8yay/ykDgRjFAUqU0Ii6ZHVbD82TQf/V5fHR4U+Xrw8Gh688EORZAmLc",
+	"llYBXPjgEwBKsQb4+JBygNKVvf+R1hT1B/Cw+mcHx0eXg5OT4xP3C47O4H6meEymmcSJqSJTIRXptNvF",
+	"+co1xwdcxBDOl3CGk5iP8eE8jZVivPVVfP9s4jsi8K1Lwv4tZSOv5/1hq/C0bOlf5dYAcHLAr1kiZkxT",
+	"npVihXusiHo1J9sj0xJlCXgjdGlGuOkTau+OmlDl4K+ZgjTCyr0IN/2AO6NiScSMpUj2SCSYphPvuZiT",
+	"Rnh+9MPR8Y9H+UjgGJTghQRRFehPyuh7SShJs4SRRli9JOFmixxzRhhX6YLMWEpmqbhK2BS4zK3vfZfJ",
+	"xf3p8N1U4HRw8teD/cHl+VH/r/2Dw/53h4PSjQTiMqV8QWZUyrlII0loysgVA9gPJ2z4Hq4ZrBUFEpC4",
+	"OsRI8TWXVEtiQEiuMrlwB8qJSFWy+BJkdre9/bQ4WuwKIQKgoXIJbBKEDRDhPmQsY87eA65ZVYjSYRPF",
+	"w9ACsUWOamgYihyOkuyMXLUj8/aWI4LidvZTIeVxGo8N+XsixNo/OT49vTw+OfjzwdHlyeA/zwenZyXM",
+	"gtNgTeQbsDtzzyUZpWJKKEcpnwhcF6IcXDOaJGIOXKaEWLiDpnnV0gtDK74M235CfOqTesCU4SJjxVyS",
+	"2ALacMBBWqTJUx7jwdHZ4OSof1gmCgXOj2icsAiUNsrl3FJIu+ZGrohFZLWiVRXG7D4ILufLUIT2053g",
+	"qZgyfWMNcISrhbYIUIyIKRonmpYC1VSom/pEG36M2mrFcHO4KIvupyxiXMU0kU97zJpN7p8MXg2Ozg76",
+	"h6elE+e505VMqDG4xbiQUWwEUUvpKof5YwqiKcqPPrEGVuCL9v0vc0M7T0vx7eKB5s9hh1Y5XIKSlpxF",
+	"mu/dGK3MdTHmKYledCm0WBKrQrJQLEkIqrBGAniDRs8jofqGGD4hGrwZnH1//Ory6Pjssn94ePzj4FUJ",
+	"C14NDgdnA6sbGWIM6L01ZS/tv3vEsbmWcUEv3R38ZQ5/96kPX00Iu4mlkj65yhRuCE0beOLaKt0iff0i",
+	"nij+EIlhNmVcBTw/3Qm9ZgBPjQ0sIjvtHdIIj4R6LTIeocSKSh4ImFxPCF8KuOUE+mtkp73r6zUABVlo",
+	"I1lOQYhm/jgXmkBEtAg4lWTCUrYkTOQW93VihH4JIQS4mKkJUIMh6CZPiZGIiudn3wNR2u+fVRCSC6Oh",
+	"V61RQGPMieQqRAUZT+MxiqtKwNWsSPb/54jSkYVEYS8L10IDmYrFs6c+sdfH50dLJ1WoTVQBxVBpPKzq",
+	"CEdCkRGs6MscwM5THoDm+bHUjD4i9trDpbXQPmE0+rL6GwgbVNErKtmyulsD/RRW+H9cC8tmSJbNdvG5",
+	"NkznkMgJsCa8fsCXYOOjfB2xhClgckBMZwkdMm0HBv5OOREJkFW9zJcBF6kj6SEqTDKlAC0iMeda9DPg",
+	"JpIuZImxv6WLRNDoTIhDmo7ZU2LJ2/5Ph8f9V5dnx8eXh/2TPy/jSMn4uWR729t+voOmU3kPuynaI2EH",
+	"X+QOd7Y/j73J7gZ3guYiTjp75If4O7zLb1NUz2MY+RrF/Cc9r5PB/vHRqwO0C73uHxxW+J51JBd4PMV/",
+	"wkkOszRlXNW5oWsOz/EvR0TGfMhIbI1tNPpqK/2MttJO9+kw1wktyN1WGieM0wvW20MD1MqzrjU0eSb2",
+	"6IA/2g8kVUoVGy+5M+xzLSHnmIyC9f3dGOu8DPmXy3Yn81lL5QRncElmCY35pVFU9T/yeKDP5W14UreR",
+	"EuIN5RUwn1n7bR4zjdaIWFo36P0hDczjTf/op8vTgz8fHRydVnhIMSWhCUoRyCR3a6K1X+KfGvCZ0oHk",
+	"VRgvrZumrJihuosvBubf0LlBJQmLSxj6KG6E1VMJrYveOQ+rHeXnIhKMmmIBR/6ewzgGRrIgjV1ytSAR",
+	"G9Es0f7tnAqcUMUO42n8xGreSf9scHl48Obg7HLwX/uDwasKw8vdEMakZnzwEuOqcK9mDxVfxPOd9ipv",
+	"RI5g5rTdkQlVXwinui+eEKPslmyEgv3oEpRAgkV7sn4YRSmTshXwAdoO7HA9ik2131djpw5OqfVUoDEj",
+	"4DMqJQjJ7JpxR+uMxxNV2Pye0H8BeHk+2xd8lMRD9ZRIOXjTPzi8POv/MDha7x2nPAdsYQbShj8D2/zq",
+	"abNRBRf75kdF338pjvHiaQlZabOoIFmhQ+cHxQUEzCbzk/utKQpiezaTyxeiQku2O91/VVpSC54WOS39",
+	"Fivk0YZSBPwuUkE0pXhSWjCP1XDyGEn1/i4SzWdLYqY+uDiqWrwsIUUVrIYfO66UrwEtv9uAlqdz7VYE",
+	"OIIx4SW0MtJbmKNUmHtbSBIDe70Dp4ywds5lNpuJVLHoDYtieoZBfk93Gc6PTs/fvj0+ORu8unwzeHXQ",
+	"vzz76W3ZqrSvP9WET1d0rR5Z+ngZ/Z3lkymsn6jF7AvZk3Y/nz1pQ5LQBUtIGoAC9tGAD0UU83G4aQ9d",
+	"R1CXQo7ocMhmSiIDPTf89QxY6pMe7+ng5Kj/ZrAs/OQq8ZLyl/t2Y6l5/OOFnK8069No1hPKAX3jZkQ7",
+	"Yc6v8rNuwJw0xRj1MU2jBGRdMSIJU4qlZEgl22x5hdaMDH4/iRlXp87xR9qQSpO3KWC6ipnMk7eWr9SQ",
+	"JgmG8y/pt6jBSkVBxNAxVa7Hi/TNUB2ILjKlg/MqXrMxUyC9z9SC0DSlC4kqeVjC0R6BqxNq2WXmLLoG",
+	"l9fB/yhLEnqVsFP9tu/dNEUageCzU4eHSykDVg2OOZmlYqzFsn4yh1XrLcTGFmDMwT3tHy74SG4Og9Ul",
+	"TDGpzSsF2HCPsWJTXIAJF9dh1XBZpvTmQP/YzoPJEW7ubjq3zgWq7kJrnVaDWmnjscfso9dFGrtRy13c",
+	"OlAbEN+uXmT3tuZq1YIcZN4HgNzI0AH/rDDe1rHjNv/j3RL6FEewvE+/grcX/vIqBjoz9OMSiaiqf1QC",
+	"WsVDRYZ41fUlo0qkkjR+EZGPD66E8gNOf75ujkQ6pUpuGuZGYtUDeUcMaUJmNFXVZKAQbmTAw0uyQb4l",
+	"TdIKSQM9fYqm6G0TKWE8QjlZZ5xEQvmEC6LmAv5G+NOAp2K+6ZPwT6ENs4jElBrhai5gmqlIGUnoFUsc",
+	"uiZ9EsXjWMmAw7DJYjZhXJIG1W8SzmIdpQfrAU6Oy5F2Mfr9TTKfCMkCjhUz9EBMKcEvYJpfi/RB88Ro",
+	"OE0f419YZBcZ5xpAwGNO+k2zzEZ4w5vN//3v/wl9Msv4Anj6pk9MGowRxDTZO3h11G+Rcx5/yFjAV5Lw",
+	"l0QqAUQe6P9itpwdt5wrrI/UZg54iMKHjI/VxOt1d3d8bxpz++89vz6d6nLj2+bFt40gaFWfbX7zJycN",
+	"5sL5u3nxjfPD5n8EQWvzW/Pk4mPXr8nLgitkvt8sxJXcB1rBbiKz4QQAAfzP3bRP+qf7Bwc6P7MBJ4OD",
+	"Vx+fDvuDsyIArU28YsCPH8gSjzmzQeI1UR5V9qQlvI91UadXCfPJlA4nMWdNENbgCYEBPeskCXGB+yJi",
+	"4Ya0hC7ghtLpaCjtAdeW5HEq5qQhGXNHLmVM1fhwqgm58H9w/Bff1B+gw2eMrLq8xb+cHh+RtwJPhDRO",
+	"Xu+TvRftziZRAtdsQvyNv7TkB6Yq4GgMb5H+VZEHhyo+Hyf52FgSqoh+U4sGxTYaW413f//H1sWv/3jX",
+	"7lxsfrP57dqdbN86wvPyXibZlHJi/Dx2zQYLfDiYAR8nsZy0yCuBqsSMppKRGDHCuXudNUvoVhkK4k6x",
+	"rFoeYU+5PkkUVQ1EKVnikUQyjHU/M7ijVR6ObIDCcZn3Ag5YRaNIz2HJtmEzeGcVyObwTESsFEmJORpU",
+	"Bhyu3fdnZ2+JlpgxEqNlELQFw2zWcMpGQP6pdgcSDaGXBueTWOI64TVrKs9D/IyuxiP8Zcw4qG8MVs1B",
+	"PFWyFfCA/2pX8KsBya8B/7XZbOL/4Oeddpv8SpaTRHxSTmzxSSX1xCdLeSz+kq3Br/Meme924LtLwXfu",
+	"JE6ocD5qG0bVRf7nb+yQLbLT3rWzY6AYzLoceZoPeQEvlzVSGOFY5+2rnS68WhM8kb+wDZ/v4OeXYmI0",
+	"FOvsGnZ4F5dSY1k2L+zq47Ix8/lTBEtNpBa+AJSQZ1O4XzV0sJLzWDplz69J4lsyU9a4beuCKusjwFdk",
+	"cbgxfrUxw0sGhLIvpT6+pS5KaaWhqd6+76Qr1EXGXSyluxqKlavAD2O9fW2YpYlO9BrROMlS1iJhRBUN",
+	"tdcDFQPQFpd5sS3NslZDFK/grQpnsCabj/fTfbRYcYuU3ygSndWKxG6Z9dybW5RMOuuWUzYAVJVeY8b4",
+	"CCKjzljfffHCL/LXd9rtpQz2kghQVYP0hMWefA34Yrk5POs42veMJmryyhzVWuQon26xEXu/xXtPZ/cu",
+	"ajCxftWrV/RolJXZcMikHGUJmeBMOriRRjEH+RZT2B6Hqw6ongpf76P4VvG10DTaXxRfzTF32+2LL4mg",
+	"B1M6Zucnh7WaOb2SIskUIyEWxAvJ+ckhiIs2tLPb3nnu5FX7uY6KcSGgZVtTGVoAY64VOxT2bc4sajy5",
+	"5lFMRkDE3n7xfC/gmO6htW5yfnJAGjOWDhlXTcZRTqN8of1aLJEMpD45o0M0JYf/3m0vawz3qu6X66BZ",
+	"Glc00PbOc9/jxvhma2U4wrqdv+EW9/hHb+s//hAE74Lg4k//79+CrN3u7m00Nr/51n/5x+bFr//+rt18",
+	"0W++ps3Rxcfu7Sr5fq2qmR8XLgAPy0J5HYCJgW8VrFiFBQRZidrlkanlWaUIupKnSIvinXlRjhlLpeC4",
+	"CCZBfSAHiowFiu+pyMYTHUYEDP3glBzFw/doF56lYhQnTGtZz7t7e5s9Mp+ASqwPlipibCSMRwTE6ZRN",
+	"xTWLfJJmHO0P+KIkV2wopug48vP0lZTJLEHh29glYh7wcx7jnjmcehL/okVwwAFy9PqHfVy4E8hiFDiN",
+	"ddexjK8SFnBT0wNdc/hGrEy0FCgUXKUicapMNPbbPnk1OPTJfsdHDx1nGJU1oykdp3Q2IZLB30qkmHt+",
+	"FUdxyoaaVNsJfW0mMGvAoicZp9LYQXFPM1BajXakd4xQnuQFc0rFEfyAoylVG2z+Qq/pKR43MVFeGNPT",
+	"OD973ezs6fkz0Ing2uWTBFxkSsYGh76jMh6SN1mi4iTm44wm5G1C4UisNQSJCZuKn2PffCbgah4P2aZe",
+	"tsF6csUSMdex74hexrqHuiDGgVIyEynaItAglSU0JexmltoEH8p7oHdrW8vSkWgckTYDMzDeC4ze1kMc",
+	"LKwSFV27ziETHZA0yuLPGprx7u9BcNNuN4PgpvM6CG6evb74xnnWbetnda89iFLAplEdzfNMnU062/NN",
+	"KOEylKTORrmXTFOhFWVxdkpv3CHtZfgscauKx+PBwotxWzSoJKGew9RZsGtaOqGy+cvx3K1n+mfxlElF",
+	"p7OqLBNH93M1HLyqWqZyL9/64eeSpeXBS5YYjDWx0/nuri7WwPzc1EB+EMSR7yO4YfiXBHYHYMas02Gt",
+	"vGiMzCWRsFquMverXAmRMFoS5F7clutY3qGTaQd4SZR8zLHC/pwamOuH52KeM8Gz21LNzIetGnC5XF/z",
+	"43JOG5FMITWuerVeVlXbNZQxCL4tqs997Pidndu1ts+92+Uqn+tOr9O+ra//uW7Q89tyYdDHIGj31i0a",
+	"evfx88oR7NTe61JxpOJ4nU/5uVuldIAuNtUCZOlSLMG5REtKAKojLG9tzv8S6jy3dfwKptMip1p20eWj",
+	"MH+OpmPBu3EEosykXLlzKFIQlchEpJKRK8SmBZGKws+OcJ/XHSiz7u7zEut+voxuKNPqOluAsUUNvEfw",
+	"xTOnrpxR2jZ0mIRcVqVtKfr7BAacy6rymNclrrOvI7EWI5MEfkesmG8LTeDcARcjEtowMuMpDnV1PNP4",
+	"QnBG6FTwMYqQm7qqaRH8HHCJ8ZcsbZEBesKNkG1z6XLXfsXffde1We+0r1wh051DA6kOac0pP4X9JM+v",
+	"R1cuppfaig73xob7GFZcxPxqWflilhWd8rKayOmeMIj7G7JIbiBAVHRNF4RWXhiKRegt8kkihGTJwidS",
+	"mLpg1CTm5a48W2AkzRImTV2YRAzfS0yZKi6dvkp3UcN2d+cut18NOdQZP0UodfUm5Is0hKZFQhtOFDr5",
+	"zdY7WtRntck6TmU1s29T3sgGJTkKO0qgJSeX3rrg7HiEUXl3ieQH/MdYTbSseOvf9/3zIgkwh0kxz8NM",
+	"wg8QZkEEchDv7rXmaIo3p0i5tMZnJ7/xPtbnPHMylzTs/KtvSglcD4PM59hrLi7VuX1csa1O5dHhjXkB",
+	"W30NrRYEP4ImpDNs1wQ/tsr3cK98C7dXBL5cOPEureYDzQMYdGTNuGYp6J3CkCVdttNYEFAQq4Q0+WTj",
+	"csMnG60NfHWjubEOORyJ9E78OM6UQ0segBs0MVFnGFixgi8PeHRfqUdHVusq6o5o0yqgbNWF29sVezmf",
+	"PW4rDyMAD9RIH6wMPoDGuDfuwRpPFYHuTVIebCA65uz+gaQ1wVH/itahfD11/iMxox8yVtS8jspK2n1i",
+	"2x0SZ15/R5u/dJvPLj529+rqpNs8Lr2wx120IierVmoL4ygEAmHD2qpqz3q63bmTfeZfrwN4gTt1EEef",
+	"zvb2C2xZgK8BCp+f7ft5oFqcJLHOpCufxppMhFxABH2+CVPXwf0c1f037L4wrzLOKUvHaOsfTqxA5/RM",
+	"bJG+IgmjUie2aMHPSMtqwiQL+EhkqflBZ/yDVAp6cI/Q5frXcHJolHTkRCxrVhP8RLktimaLZ6+QJ6cx",
+	"d3faqWLWw4nyw018j6Hkj6LKS7j5aBNx7jFEE4SasKlkyYhIZtyGeMphAbzQD3iYbzL0SWg3EOp8ixxq",
+	"oe17YEuXNJzWKZsvA+5WvCsCMXNs0X4QZ4xBFUwW0cX0lvClLrHjqzX7qzX7qzX7n9iaDXv6jFZBqpng",
+	"owyAVTPwv6Dlz++2O1/U+mco3BqpWIdEVYSwu9veObQEX75THD5faavYBplwb8eNCao2TrokLWyblCdH",
+	"VU0DATe2gRaxH9KyV4Z5QauNG6RB3azfgFeyhIytwSSI4md1DIbNcRqJJNLFwxMxZ2nAdb4o6etuAARD",
+	"7MUILpQuqanX5kbxaPa9FCDfIzSaxtzX/4nRYiFARpnFPqGZmvhkwpKZT6YM/gePA47Z0CQVQvlEsmGW",
+	"xmrhF2YDLdTr/4rMtFvMZgjZ0cgPbM66T+RCKjb1ScYjNop5bb7UXYahdYEmv2dDkQXcKdxzo4sVFKGu",
+	"aqfTuA1zP64WJHx7fHpGtuCgtjSUjVBYeR5zkNQOTL4I3Mke2dmu3IaMz2gEeHZFJdvbydKENLq7eySl",
+	"PBJTchUraeILY45+R+yA5Xumo2WeGVzAls7iH9gCt3vTtNS+6ZQwOWWqWXTSWlfBpNx269b33N5od5c/",
+	"sR3ZMHM75iNhqwBQXQrJ7AExnExpjMdpAoDKZ6FfwXum5fjAs5Uk4Y4HHkaNklGKJQYivESk//YAFDMT",
+	"JAgnIkk283VaJAjgOnda812cNk4JFrI28YE2iDD88+BMy+YVWR3mcmtLA3bA6mxfq2rlZyeRG1NsztzC",
+	"29Y3hwFRdGgj6vJqrUWeTl7QBi7BhA3fS6tm2Lwwmtsbc3aP9X4klm+niqQZRxUey7rT/C3j7ykVBHfK",
+	"0SaJmGP1B3T4SIYOnoD/4Q+4VGakE3iks6Yxp83O7VspBBNggbNh5SU0cug2WLpC+A0dqmRBRlhQxGjb",
+	"vpWAZ6bTG2ZW6UdWWEZG24OPN0mouWuoW/256VQYUZhn0emVvcQhhgCFPRIGXuBhG0yzYp9QQ/QrmW1c",
+	"b0RPgGkVPeMgw2q5ud/IFsjwSYip+ZWRFin04EdWEOgFnOS1WWzqNKiu1mxk/nQSq+FRKbM69DFaleho",
+	"R4Qoadyv2oB2t+c1DAixodmCG65ZdKazZxx+jCPdd+ES/ijE4dtQA0YLQHAk7y7cA3mZAxDxZ6kfkY0U",
+	"R5Bg0hwcoT68/KBhL76OAigsPrUZliA+kDx50kfvaSlfM+YkxMxOfa8HTiIhyCqUY8IgMJBeJSGQ3cwA",
+	"9ZczAgOuUwJ5ZJIG4eJKUp8eiIUnVuQtBhyWANKKtjej1wjlXDft1V5kQ/Il/PMBjA55o6ZeVUoX8Ea4",
+	"vtGfbRAYmmPLuy9uYly0CXHmATeSreGNyJRfujWt3zM208npCKfT7/vN7u6eNrHEUmZwHISzecAxWESV",
+	"fTK6t1X10g0pxxUQCS/TJK/uGPCGfWRLVPpkN89dcGpUvqzeMkvqdQUdqgIeavYyxBKovgtls44tHb3S",
+	"NF8PbU9LEgMN1hwqLxICh13Yu+RSzE01NobkoTFw7P0lGOj6ADbinGpucMUYx16YeX5pHCW6l63IVMAb",
+	"z0gEFKMEiExiGXrAe4WzxqqInDenmLImIq4O3jcIVdeck+QXZMK4TzCn1eF46B/V0kjAw5IsE74EsmBF",
+	"ltaynOTC0DyCyQOezz6lCzKkabrYbJEBHU6KupaJFBpiVF8JEEjEiOiKDDaFIolHDNv+NrbbS3AyxB1w",
+	"OI9imNM8TqMV8D43HYEjH+bXNeAzrhtx5E1ClSaoGM6GmeE2Jdnh95r9a2Jn2s6laYyBcIwME0ZT6V7s",
+	"Rph3C4Xr+SMgBQWw2CawMFjml2W54YP0cTqd1ZHYwC19f1qF6JDD2c5Y7svbI+W+qLBti6BaQAi4pFxP",
+	"3rizb+/misa9fbLbbtvevbGyZREMB9HXaBTrYh7VXr6YcKG3dHqfbmLYNcupUahRfqe9HfAVWcsNJ5Rr",
+	"Q5LwlA2brxlQCaCshlbr5mlhwHM0TlnRGy9fiuXWagLc0yZODLM02ZA+YuFmi7wG+TrgiNxG6V3VEM32",
+	"37lagEA7iseZlYBgVWOmAr5/fHKqNzks+kZpXSeJh4xL5igJbw7OPN9D222eXwU8VYosHbKWSMdbZpDc",
+	"gndvfU/FKsn1C8/3DFf0el6n1W614RWYAX7sedutdmtbmz8mqCW57A1jQERdmNE+it+gZdh7iikeqGs4",
+	"sUSkLvxoIuaaxOUv6bodUY+ETjxMaJii/odvfyscEsbMUDxo3Bn5sdki3wkgqCnekKZUbBZws76Yyd6y",
+	"IAkChy0ihEj945oqVYZY6JtU5SaYGUVThYQMZtH5U3h/ChlRa8XKNJ2qztEA7cG2ey5B0FZyLRzsSoe1",
+	"4TzOB3Sjau0ANJ0OQUFiWmynEV5qaoqCbuK56nQvWQ3NIAOdLTanC6A7sOecBKPYgcuoKn993ZsrxxzM",
+	"tLIk3FR1AWJdPMzNWTRJ9BXKI4B22p364gemDqpbb1mLg1jTFmTmgC91ASONTtvmi6OC1dkl05hnoCaX",
+	"2BQ3MxiJ1lahaXTa7c2XsDPNAfFrlQAYW79Z12I23beXizH7uuLZTvfFitoGWMg14HdXciX9HAY218xU",
+	"jWVkKnTrq1hZzDCK8VWWaivfjKag2SRknDEpmbT9W8ZMVfZpAv+syndgq+wdcNOznUn1nXhIo51ycE5R",
+	"Pv+7Rbn6j1st37xeU/yoCKq5K4q9CF4rxefdVjwxpQU5fpN8LZ/wRWe64pNooXxAtftyqOht2RJvwklL",
+	"XcW77fZD20ggtTlY6Viw7269Yd79F17y+dQ1cyx6FpSYjawJHnuUAfCIzSs2QFjEjgZP3cAcjFtLfTlw",
+	"YOfugTW9JHHo9t1D3W6xMKZzjzHVxkY4bvfucbVFbGFw98V9geMWF7/1vd37gDVvo4oD7rE/7Mns2r69",
+	"3ruPt75j+H53gWU781tse88ZlcsJ2lZ0LL3eOw9EI+8CJnWNA2ukJNRDrJPRTFwtXaY1k4LuD/NBhmUE",
+	"HHiGsXtO6Xsmyzxd43uLrBFMcnXyLsnkpV5kjWAS8LWSSVkYIPWyQMCdNfWKHRrDasowAAS+q8cavcw2",
+	"you12TUv9lhh6KTKjbfbyMPbDg8PeKGTV9h0uf/nSsb7wBLqy/zwfPZJ/HCUJRV2+KMxEaCEhMhUx4xW",
+	"M0Y3KMWkWzsBH96huGYJHbIHsdAlpmVKxdDK2ge5vJcrEoIni6fl6A9kmUUY8b1YZueBB2isvXdyTM3k",
+	"zmdPyDed1BhtV7F2ErQTOplgvxu++Qjm174nH3Lak/zueWa5IcfviGdqDueaVK0dAMvKSBKrev4ZiSHi",
+	"1pipOhe064dLGY+wDS+wwRkTs4SBNnbCIjFsETSb6YoL2gM1ZqCKskg6XT/RP2n/qVuuzUX6XhIxGiUx",
+	"Z3W0esxU/+3BCRuxlHEkf3fIyordqK2JmmoSl1/YalByTTVv8v3Zm0NceuXm2SL0p+Y8mm9FEg8X9U57",
+	"GI/mWXTB6V+lT6RaYJYMj3TQE7oJir4hpgG6VyV0/rotPBwDy0hVwiFYe//tAUkdUFuMyY9EOnizleLR",
+	"o0OQJiDn/7walxBNNiQp3iZXGY8SXU1nll0lsZzohtl8NrUVeUP8UIigxPTQtbihK7ncE0N+ptdUL/Ch",
+	"eOJWjcEq13RaxRc6nLDmvi4tsgyLA5W7T8rloXL7rbEV/q7QYUNaEpCuwwxdNu2XlYjQbbfhcBNmq7Ki",
+	"T97EVlh7MDreijbvIjP9O22P2lpU0BXWvE9Rpt2QQxtn54n3nhNR+K7UuOELdN3oPqDNSqX63aoe7Qbo",
+	"aK4EncV7Usw5jK8Z1/aglViiTTcruE4eJ288WMaScFfHoCuWCD6WRAnf2PMoJ+HgjI5D4wDLPdMj7C6T",
+	"twUV3A2rWcGF3jDvk+00q2OHP4+F5qySZFImUwCau0RJfMeIj/ewniy1u/9UzFoj9FQ256DblHkXmL+n",
+	"hpP63OxUxTQxsVea/mJAhZujI9mUwjakLtT2bPvFnq0UD2oyloRAHXmuq0iBjAQkGe9VJlkEmrWJ6kBU",
+	"jq0blJhKaqbgMokxwqfyqonUiaX2grLIeceYRlA308GlDKjkilwScs9UEh2pYZOKTIQYy5s9O7nmlMwn",
+	"IsmLaOXN3Yvu4OiX5QuENEIqdgvM3ZGwZN1/xucU8MZSDspmCWKlJkClmtYwtpzIhCM15IwBhVF0oaUZ",
+	"CLQs0YOWomY3fW0zmqmFDRire0t74wNui86bEDMdIgRbNDFFPuF0qoMRZJ6YUw7jCYuQ/DAPUjD0bCrQ",
+	"tJqYMiJFuTOTB6TNUAEviJw2JBmMB1QEUmULzsRFH2xthYqTRMcPUJVXsCeNnU53RQnp3H29WRjAYuXD",
+	"xTCRkgG3kY5iRKJ4hFKFyvPZbBEHyQijw4mecENaQamOJmcmIQ9NECmdMqzeBiSjJqcxZwOUzFJ2HYtM",
+	"OoGVwA6cuEr89zf6vxQ7k0xp01QrZFEeeq0mbKqDn9aCNeBLcDWplQpzIAx4ZYsMuIrVggAZ035yEx+O",
+	"eXsYtWbqrEuTfa/Qhadfi6VuaA7E6kWn096EWzZn9D3MByj941bg/e9//0/ghZsG3KYJdjUCO7grTr+1",
+	"HXg2JFgziiIk2CKc5/KwpXIbVdn14lNscUggMWmqbNXah+dagrimipbaOTvJWEBotYVpXXJPzqBPWJ4h",
+	"eE8mXUkchZHulpDpNJHpfFu3vS+3rs/gmTI07MuLPXjniihVvY5PFIDuIcc8wuNUJzN9NpNbuS0eWs66",
+	"97C4pWhYx4yv19hl+jcz1n0uaVLfhmpa9oa04fhV8VJrMSqN1xjQ9rHSbCp9MqbZ2Fh/JrFUaDTA0Ia3",
+	"KbJulskNotiNIjoZvZerwgG/WpBUZCqvE+sTGCFMrA9qib5JH0ioYny48PP4NWlY+FUq3rNyYL1fxELY",
+	"UAudmYBF+9FiJVLTlUT6Ac+roPs6mngoONflemWLnGoDH/b7yDiG/DghlXOKCVDo2jLhRM2mAV6TRlGK",
+	"gd/G5oPZU7jSGdX1oXbaO1b+CbgZZmKHTF1c42rCvlCrtDd9VPczDqH3/4F2oTNsk4NfaenruHOvu/9a",
+	"ZDx6Wg3cbBbV3ALB1unjJhKttaDabrpSMz+eMd5/e1CYhcvHTK6yOFFo1/TJ1ULp7i/wR63Jxsz2ykz2",
+	"MAXbrvVBZ1S6AFSSn/pvDvHiPbERpPSldZDHcLG7zGWMu3AeUq7/7JWMYsZtKn1bEyDvgIZkx5QgsIlL",
+	"Gmot7MBS23/Fz+2SePdBujTh+3n8qQ151cFIpjC4Ne3lqUMBl5NMYXplJOZ8xQU9seTl6Q14uqvEP48N",
+	"70T3ihUaxK3P54g6Engsi7WY7h7cSix3ALyStKxKPDItY1qZrWZS4dE+5umGy2lApNrJ1Ez40plQhibB",
+	"o1DUltMV3FKgtSVxbEZDEQpaVPtESmCuJjHX2YQr67Q2vgB1MHf8BjxedUeKjPAvFS9mvnhq3zddQFl0",
+	"nKmHDYYBDwgAqNQhXcFvl8qXOXWtELqfTtXXO15rF5H7c/L0l1jJPHHHuSZ22tIdwXCmptDwrQ9oGpj0",
+	"lIpl/KUJJpWKpGzIuEoWeRSeU0FS+iQeAVNY+HlIsRu8RMKPgUeTJPB6BJXAEDNm4JvVInIBr60dpvMy",
+	"nCb/1uBZU/wV+0pELGE2AsLJ9jCWz2rWR5+bpBOTF63ETAZ8LtL3GDOtiOBDhgk5Zr3at7oiEAgQ81Os",
+	"Dxp0ZcvDWY3XAltf5hHTmMWEttVNxyyBpoFqYNFgXeU+16aBI/HEHhZp4xQfvDVGgE+iLjRJTn8nRMKE",
+	"qIpM1XIRpPeYxoWHlZfvt8WZi1bQBoPxinESFrE4oc1SKgfYPzZ057FxO7+l3eGfyQyA0aciU3dT6VJC",
+	"5Gpa/cZEihaUIMwr4IX+yiJ7vkPfMV+0V4qxLiVsuunN1n2k63gySy7QAlCpud0Qums90tLNauUQstNu",
+	"B7zaFrOWiDoFCR9LSStlCe9RO/H+VKKmXuLnCcLXIt9vYOt085YQY146XRZB9tDO33vHAOJGvlKUp6Eo",
+	"QACcLMv1MQxGmKglPvhFkGTqnFzhFD6TZhyjGRZYKlJ3qy7lLfa2tjrdZ612q93q9J63n7c9WKz52Ip2",
+	"/nksIepC2kin6+OI1CRSE1pXP9ZGHmdqgjXF75TfdQSsIys7s1hA1E9ka6bUFNYspsBakNXRWt32iWPe",
+	"zE2MKI06dhxnLkfDvb24/f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

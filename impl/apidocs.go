@@ -5,17 +5,8 @@ import (
 	"context"
 	_ "embed"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
-
 	"meapi/gen"
 )
-
-func init() {
-	// The response validator decodes a body before checking it against its
-	// schema; the API reference's page and script are plain text to it.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
-}
 
 // redocScript is Redoc's standalone bundle as published on npm (the version
 // tools/package.json pins; `make check-docs-asset` compares the two).

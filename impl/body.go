@@ -29,7 +29,7 @@ const MaxBodyBytes = 16 << 10
 // request body, a body is ignored.
 func (s *Server) readBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rb := stateOf(r.Context()).route.Operation.RequestBody
+		rb := stateOf(r.Context()).op.Spec().RequestBody
 		if rb == nil {
 			r.Body = http.NoBody
 			next.ServeHTTP(w, r)

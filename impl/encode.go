@@ -41,62 +41,62 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
-// appendUser writes a user with its members in encoding/json's order (the
-// generated struct's, alphabetical).
+// appendUser writes a user with its members in the seed's order, the
+// generated struct's (x-order in openapi.yaml).
 func appendUser(b []byte, u *gen.User) []byte {
-	b = append(b, `{"created_at":`...)
-	b = appendTime(b, u.CreatedAt)
-	b = append(b, `,"email":`...)
-	b = appendString(b, string(u.Email))
-	b = append(b, `,"email_verified":`...)
-	b = strconv.AppendBool(b, u.EmailVerified)
+	b = append(b, `{"id":`...)
+	b = appendString(b, u.Id)
 	b = append(b, `,"first_name":`...)
 	b = appendNullableString(b, u.FirstName)
-	b = append(b, `,"id":`...)
-	b = appendString(b, u.Id)
-	b = append(b, `,"image_url":`...)
-	b = appendNullableString(b, u.ImageUrl)
 	b = append(b, `,"last_name":`...)
 	b = appendNullableString(b, u.LastName)
-	b = append(b, `,"phone_number":`...)
-	b = appendNullableString(b, u.PhoneNumber)
-	b = append(b, `,"phone_verified":`...)
-	b = strconv.AppendBool(b, u.PhoneVerified)
-	b = append(b, `,"two_factor_enabled":`...)
-	b = strconv.AppendBool(b, u.TwoFactorEnabled)
-	b = append(b, `,"updated_at":`...)
-	b = appendTime(b, u.UpdatedAt)
 	b = append(b, `,"username":`...)
 	b = appendNullableString(b, u.Username)
+	b = append(b, `,"email":`...)
+	b = appendString(b, string(u.Email))
+	b = append(b, `,"phone_number":`...)
+	b = appendNullableString(b, u.PhoneNumber)
+	b = append(b, `,"image_url":`...)
+	b = appendNullableString(b, u.ImageUrl)
+	b = append(b, `,"two_factor_enabled":`...)
+	b = strconv.AppendBool(b, u.TwoFactorEnabled)
+	b = append(b, `,"email_verified":`...)
+	b = strconv.AppendBool(b, u.EmailVerified)
+	b = append(b, `,"phone_verified":`...)
+	b = strconv.AppendBool(b, u.PhoneVerified)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, u.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = appendTime(b, u.UpdatedAt)
 	return append(b, '}')
 }
 
 func appendSignin(b []byte, s *gen.Signin) []byte {
-	b = append(b, `{"created_at":`...)
-	b = appendTime(b, s.CreatedAt)
-	b = append(b, `,"id":`...)
+	b = append(b, `{"id":`...)
 	b = appendString(b, s.Id)
-	b = append(b, `,"user":`...)
-	b = appendUser(b, &s.User)
+	b = append(b, `,"user_id":`...)
+	b = appendString(b, s.UserId)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, s.CreatedAt)
 	return append(b, '}')
 }
 
 func appendClientSession(b []byte, cs *gen.ClientSession) []byte {
-	b = append(b, `{"active_signin":`...)
-	if a, err := cs.ActiveSignin.Get(); err == nil {
-		b = appendSignin(b, &a)
-	} else {
-		b = append(b, "null"...)
-	}
 	// The attempts are always empty: every strategy completes at once.
-	b = append(b, `,"signin_attempts":[],"signins":[`...)
+	b = append(b, `{"signin_attempts":[],"signins":[`...)
 	for i := range cs.Signins {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendSignin(b, &cs.Signins[i])
 	}
-	return append(b, `],"signup_attempts":[]}`...)
+	b = append(b, `],"signup_attempts":[],"active_signin":`...)
+	if a, err := cs.ActiveSignin.Get(); err == nil {
+		b = appendSignin(b, (*gen.Signin)(&a))
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, '}')
 }
 
 func appendErrors(b []byte, errs []gen.Error) []byte {
@@ -106,29 +106,29 @@ func appendErrors(b []byte, errs []gen.Error) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"code":`...)
-		b = appendString(b, string(e.Code))
+		b = appendString(b, e.Code)
+		b = append(b, `,"message":`...)
+		b = appendString(b, e.Message)
 		if e.Field != nil {
 			b = append(b, `,"field":`...)
 			b = appendString(b, *e.Field)
 		}
-		b = append(b, `,"message":`...)
-		b = appendString(b, e.Message)
 		b = append(b, '}')
 	}
 	return append(b, ']')
 }
 
 func appendUserEnvelope(b []byte, env *gen.UserEnvelope) []byte {
-	b = append(b, `{"data":`...)
-	b = appendUser(b, &env.Data)
-	b = append(b, `,"errors":`...)
-	b = appendErrors(b, env.Errors)
+	b = append(b, `{"status":`...)
+	b = strconv.AppendInt(b, int64(env.Status), 10)
 	b = append(b, `,"message":`...)
 	b = appendString(b, env.Message)
+	b = append(b, `,"data":`...)
+	b = appendUser(b, &env.Data)
 	b = append(b, `,"session":`...)
 	b = appendClientSession(b, &env.Session)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(env.Status), 10)
+	b = append(b, `,"errors":`...)
+	b = appendErrors(b, env.Errors)
 	return append(b, "}\n"...)
 }
 

@@ -18,23 +18,25 @@ var (
 )
 
 // clientSession is the session member of every envelope: the caller's
-// browser session as it stands now.
+// browser session as it stands now. A sign-in names its user by id; the
+// users themselves are in GET /session's data.
 func (st *requestState) clientSession() gen.ClientSession {
 	cs := gen.ClientSession{
 		SigninAttempts: noAttempts,
 		SignupAttempts: noAttempts,
 		Signins:        []gen.Signin{},
-		ActiveSignin:   nullable.NewNullNullable[gen.Signin](),
+		ActiveSignin:   nullable.NewNullNullable[gen.NullableSignin](),
 	}
 	active := st.session.Active()
 	if active == nil {
 		return cs
 	}
+	cs.Signins = make([]gen.Signin, 0, len(st.session.Signins))
 	for _, si := range st.session.Signins {
-		g := gen.Signin{Id: si.ID, User: apiUser(&si.User), CreatedAt: si.CreatedAt}
+		g := gen.Signin{Id: si.ID, UserId: si.User.ID, CreatedAt: si.CreatedAt}
 		cs.Signins = append(cs.Signins, g)
 		if si.ID == active.ID {
-			cs.ActiveSignin.Set(g)
+			cs.ActiveSignin.Set(gen.NullableSignin(g))
 		}
 	}
 	return cs

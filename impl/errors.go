@@ -37,7 +37,7 @@ func (e *apiError) Unwrap() error { return e.cause }
 // problem is one entry of an error envelope; field is a JSON Pointer into
 // the request body, or "" when no single member is at fault.
 func problem(code gen.ErrorCode, field, message string) gen.Error {
-	e := gen.Error{Code: code, Message: message}
+	e := gen.Error{Code: string(code), Message: message}
 	if field != "" {
 		e.Field = &field
 	}
@@ -66,7 +66,7 @@ var summaries = map[gen.ErrorCode]string{
 	gen.INVALIDJSON:          "The request body is not valid JSON.",
 	gen.NOTAUTHENTICATED:     "Sign in to use this operation.",
 	gen.INVALIDCREDENTIALS:   "Wrong email, username or password.",
-	gen.RATELIMITEXCEEDED:    "Too many failed sign-ins; try again later.",
+	gen.RATELIMITEXCEEDED:    "Too many attempts; try again later.",
 	gen.CROSSORIGINREQUEST:   "Cross-origin request refused.",
 	gen.NOTFOUND:             "Not found.",
 	gen.METHODNOTALLOWED:     "Method not allowed.",
@@ -76,7 +76,7 @@ var summaries = map[gen.ErrorCode]string{
 	gen.PAYLOADTOOLARGE:      "The request body is too large.",
 	gen.UNSUPPORTEDMEDIATYPE: "Unsupported media type.",
 	gen.INTERNAL:             "Internal error.",
-	gen.SERVICEUNAVAILABLE:   "Not ready.",
+	gen.SERVICEUNAVAILABLE:   "The server cannot serve this now; try again later.",
 }
 
 // toAPIError turns any error that reaches the edge into what the client
@@ -119,15 +119,15 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	if ae.status >= 500 && st.requestID != "" {
 		errs = slices.Clone(errs)
 		for i := range errs {
-			if errs[i].Code == gen.INTERNAL {
+			if errs[i].Code == string(gen.INTERNAL) {
 				errs[i].Message += " (request id " + st.requestID + ")"
 			}
 		}
 	}
 	return gen.ErrorEnvelope{
 		Status:  ae.status,
-		Message: summaries[errs[0].Code],
-		Data:    nullable.NewNullNullable[gen.NullValue](),
+		Message: summaries[gen.ErrorCode(errs[0].Code)],
+		Data:    nullable.NewNullNullable[gen.NoData](),
 		Session: st.clientSession(),
 		Errors:  errs,
 	}

@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -14,13 +15,12 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/cors"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"meapi/gen"
+	"meapi/impl/rules"
+	"meapi/impl/validate"
 	"meapi/store"
 )
 
@@ -49,7 +49,7 @@ type Config struct {
 	// ResponseValidation is enforce (the default), log or off.
 	ResponseValidation ResponseValidation
 	// TrustedOrigins may make state-changing cross-origin requests, e.g.
-	// "https://app.example.com".
+	// "https://app.example.com" (see ParseTrustedOrigin).
 	TrustedOrigins []string
 	// SessionIdleTimeout ends a session unused for this long (default 7 days).
 	SessionIdleTimeout time.Duration
@@ -90,26 +90,33 @@ const (
 // Server implements the operations of openapi.yaml and the middlewares
 // around them.
 type Server struct {
-	store              Store
-	log                *slog.Logger
-	now                func() time.Time
-	idleTimeout        time.Duration
-	signinLifetime     time.Duration
-	maxSignins         int
-	limits             SigninLimits
-	addressHeader      string
-	passwords          *hasher
-	dummyHash          func() (string, error)
+	store          Store
+	log            *slog.Logger
+	now            func() time.Time
+	idleTimeout    time.Duration
+	signinLifetime time.Duration
+	maxSignins     int
+	limits         SigninLimits
+	addressHeader  string
+	passwords      *hasher
+	dummyHash      func() (string, error)
+	// trustedOrigins may make state-changing cross-origin requests and get
+	// CORS with credentials: both checks read this one set, exactly.
+	trustedOrigins     map[string]bool
 	crossOrigin        *http.CrossOriginProtection
+	corsHandler        func(http.Handler) http.Handler
 	responseValidation ResponseValidation
-	routes             map[string]*routers.Route
-	requestOptions     openapi3filter.Options
-	responseOptions    openapi3filter.Options
-	metrics            *metrics
-	gatherer           prometheus.Gatherer
-	metricsElsewhere   bool
-	checks             map[*routers.Route]*opCheck
-	crossCheck         bool
+	validator          *validate.Validator
+	// mux is the generated router; route asks it which operation a request
+	// is for, before anything else runs.
+	mux *chi.Mux
+	// readOnly lists, by operation id, the members of its request body
+	// that are read-only members of the resource it changes (User for
+	// PATCH /me): sending one is READ_ONLY_FIELD, not UNKNOWN_FIELD.
+	readOnly         map[string]map[string]bool
+	metrics          *metrics
+	gatherer         prometheus.Gatherer
+	metricsElsewhere bool
 	// draining is set when the server is shutting down: readiness fails
 	// so that load balancers stop sending, while requests still get answers.
 	draining atomic.Bool
@@ -128,53 +135,88 @@ func (h *Handler) Drain() { h.s.draining.Store(true) }
 var _ gen.StrictServerInterface = (*Server)(nil)
 
 // NewHandler builds the whole stack, the same for main and for the tests:
-//
-//	request id, log line and metrics → CORS → panic recovery →
-//	router → session loading → operation → response validation →
-//	body checks → cross-origin check → request validation →
-//	generated strict handler → Server.
+// the layers of Server.layers around the generated router.
 func NewHandler(cfg Config) (*Handler, error) {
 	s, err := newServer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := chi.NewRouter()
-	r.Use(s.observe)
-	if len(cfg.TrustedOrigins) > 0 {
-		// A front end on a trusted origin may call the API with the
-		// cookie; CORS tells its browser so, on every response (errors
-		// included, so that the page can read them) and on preflights.
-		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins:   cfg.TrustedOrigins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch},
-			AllowedHeaders:   []string{"Content-Type", "If-Match"},
-			ExposedHeaders:   []string{"ETag", "Retry-After"},
-			AllowCredentials: true,
-			MaxAge:           600,
-		}))
+	return &Handler{Handler: wrap(s.api(), s.layers()), s: s}, nil
+}
+
+// layer is one middleware of the stack, named for the tests that insert
+// something between two of them.
+type layer struct {
+	name string
+	wrap func(http.Handler) http.Handler
+}
+
+// layers is the stack, outermost first: a request passes the layers in
+// this order before it reaches the generated router, and its response
+// passes them back. This is the one place the order is written down.
+func (s *Server) layers() []layer {
+	return []layer{
+		// A request id and the request's state; when the answer is out,
+		// one log line and the metrics.
+		{"observe", s.observe},
+		// CORS for trusted origins. It answers preflights itself: they are
+		// not operations of openapi.yaml.
+		{"cors", s.cors},
+		// Every response from here in, whoever writes it, is held and
+		// checked against openapi.yaml before a byte of it goes out.
+		{"validate-response", s.validateResponse},
+		{"recover", s.recoverPanic},
+		{"common-headers", s.commonHeaders},
+		{"if-match", combineIfMatch},
+		// The browser session the cookie names, into the request's state.
+		// It never refuses a request.
+		{"session", s.loadSession},
+		// The operation of openapi.yaml the request is for, or 404 / 405.
+		{"route", s.route},
+		// Size, media type and JSON syntax of the body (413, 415, 400).
+		{"body", s.readBody},
+		// State-changing requests from another site (403).
+		{"cross-origin", s.checkOrigin},
+		// Security, parameters and body against openapi.yaml (401, 400).
+		{"validate-request", s.validateRequest},
 	}
-	r.Use(s.recoverPanic, s.commonHeaders, combineIfMatch, s.loadSession)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "no operation at "+r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		allowed := s.allowedMethods(r.URL.Path)
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.writeError(w, r, newAPIError(http.StatusMethodNotAllowed, gen.METHODNOTALLOWED, "",
-			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))))
-	})
+}
+
+// wrap puts h inside layers, the first outermost.
+func wrap(h http.Handler, layers []layer) http.Handler {
+	for i := len(layers) - 1; i >= 0; i-- {
+		h = layers[i].wrap(h)
+	}
+	return h
+}
+
+// api is the generated router and strict handler: the innermost part of
+// the stack, which decodes what the layers let through and calls the
+// Server's operations.
+func (s *Server) api() http.Handler {
 	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictHTTPServerOptions{
 		// The validator has accepted the body, so the generated decoder
 		// failing on it means the two disagree: a bug, not bad input.
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, internalError(err)) },
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	h := gen.HandlerWithOptions(strict, gen.ChiServerOptions{
-		BaseRouter:       r,
-		Middlewares:      []gen.MiddlewareFunc{s.bindRoute, s.validateResponse, s.readBody, s.checkOrigin, s.validateRequest},
+	s.mux = chi.NewRouter()
+	// route has answered these already: the router's own answers are
+	// reached only by a bug, and are envelopes like every other.
+	s.mux.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, notFound(r)) })
+	s.mux.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, s.methodNotAllowed(w, r)) })
+	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{
+		BaseRouter:       s.mux,
 		ErrorHandlerFunc: s.writeParameterError,
 	})
-	return &Handler{Handler: h, s: s}, nil
+}
+
+// unrouted are the answers to a request that matches no operation, by
+// status: what the response validator holds them to.
+var unrouted = map[int]string{
+	http.StatusNotFound:            "NotFound",
+	http.StatusMethodNotAllowed:    "MethodNotAllowed",
+	http.StatusInternalServerError: "Internal",
 }
 
 func newServer(cfg Config) (*Server, error) {
@@ -187,20 +229,17 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:              cfg.Store,
-		log:                cfg.Logger,
+		log:                cmp.Or(cfg.Logger, slog.Default()),
 		now:                cfg.Now,
-		idleTimeout:        cmpOr(cfg.SessionIdleTimeout, DefaultSessionIdleTimeout),
-		signinLifetime:     cmpOr(cfg.SigninLifetime, DefaultSigninLifetime),
-		maxSignins:         cmpOr(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
+		idleTimeout:        cmp.Or(cfg.SessionIdleTimeout, DefaultSessionIdleTimeout),
+		signinLifetime:     cmp.Or(cfg.SigninLifetime, DefaultSigninLifetime),
+		maxSignins:         cmp.Or(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
 		limits:             cfg.SigninLimits.withDefaults(),
 		addressHeader:      http.CanonicalHeaderKey(cfg.ClientAddressHeader),
-		passwords:          newHasher(cmpOr(cfg.Password, DefaultPasswordParams), runtime.GOMAXPROCS(0)),
+		passwords:          newHasher(cmp.Or(cfg.Password, DefaultPasswordParams), runtime.GOMAXPROCS(0)),
 		crossOrigin:        http.NewCrossOriginProtection(),
-		responseValidation: cmpOr(cfg.ResponseValidation, ValidateEnforce),
-		routes:             map[string]*routers.Route{},
-	}
-	if s.log == nil {
-		s.log = slog.Default()
+		responseValidation: cmp.Or(cfg.ResponseValidation, ValidateEnforce),
+		trustedOrigins:     map[string]bool{},
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -223,86 +262,89 @@ func newServer(cfg Config) (*Server, error) {
 	s.dummyHash = sync.OnceValues(func() (string, error) {
 		return s.passwords.hash(context.Background(), rand.Text())
 	})
-	for _, o := range cfg.TrustedOrigins {
-		if err := s.crossOrigin.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
-		}
+	if err := s.trustOrigins(cfg.TrustedOrigins); err != nil {
+		return nil, err
 	}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			s.routes[method+" "+path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-		}
+	s.validator, err = validate.New(doc, validate.Options{
+		Formats:      formats,
+		MemoSize:     memoSize,
+		Authenticate: authenticate,
+		Unrouted:     unrouted,
+		CrossCheck:   cfg.CrossCheckValidation,
+		Logger:       s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compile openapi.yaml: %w", err)
 	}
-	if s.checks, err = compileChecks(doc, s.routes); err != nil {
-		return nil, fmt.Errorf("compile openapi.yaml's schemas: %w", err)
-	}
-	s.crossCheck = cfg.CrossCheckValidation
-	schemaOptions := []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(formatValidators)}
-	s.requestOptions = openapi3filter.Options{
-		MultiError:          true,
-		SkipSettingDefaults: true,
-		AuthenticationFunc: func(ctx context.Context, _ *openapi3filter.AuthenticationInput) error {
-			return authenticate(ctx)
-		},
-		SchemaValidationOptions: schemaOptions,
-	}
-	s.responseOptions = openapi3filter.Options{
-		MultiError:            true,
-		IncludeResponseStatus: true,
-		// The log names the member and the rule; a dump of the schema and
-		// the value in every line would bury that.
-		SchemaValidationOptions: append(schemaOptions, openapi3.DisableSchemaErrorDetails()),
-	}
+	s.readOnly = map[string]map[string]bool{"updateMe": readOnlyMembers(doc, "User", "UpdateMeRequest")}
 	return s, nil
 }
 
-// cmpOr is cmp.Or for types that are comparable but not ordered.
-func cmpOr[T comparable](v, dflt T) T {
-	var zero T
-	if v == zero {
-		return dflt
+// memoSize bounds how many values the validator remembers as valid, in
+// each direction: room for the answers of tens of thousands of users
+// active at once, at about a hundred bytes each.
+const memoSize = 1 << 16
+
+// formats are the checks of the string formats openapi.yaml uses: the
+// domain's own rules.
+var formats = validate.Formats{"email": rules.Email, "uri": rules.URI}
+
+// readOnlyMembers lists the members of a resource's schema that its
+// patch's schema does not have: the ones that cannot be written.
+func readOnlyMembers(doc *openapi3.T, resource, patch string) map[string]bool {
+	writable := doc.Components.Schemas[patch].Value.Properties
+	members := map[string]bool{}
+	for name := range doc.Components.Schemas[resource].Value.Properties {
+		if _, ok := writable[name]; !ok {
+			members[name] = true
+		}
 	}
-	return v
+	return members
 }
 
-// bindRoute records which operation of openapi.yaml the router chose, for
-// the validators. Every route the generated router registers is one.
-func (s *Server) bindRoute(next http.Handler) http.Handler {
+// route finds the operation of openapi.yaml that the request is for, in
+// the generated router's table, and answers 404 or 405 when there is none.
+func (s *Server) route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context())
-		st.route = s.routes[r.Method+" "+chi.RouteContext(r.Context()).RoutePattern()]
-		if st.route == nil {
-			s.writeError(w, r, internalError(fmt.Errorf("no operation in openapi.yaml for %s %s", r.Method, r.URL.Path)))
+		pattern := s.mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
+		if pattern == "" {
+			if len(s.allowedMethods(r.URL.Path)) > 0 {
+				s.writeError(w, r, s.methodNotAllowed(w, r))
+				return
+			}
+			s.writeError(w, r, notFound(r))
+			return
+		}
+		if st.op = s.validator.Operation(r.Method, pattern); st.op == nil {
+			s.writeError(w, r, internalError(fmt.Errorf("no operation in openapi.yaml for %s %s", r.Method, pattern)))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func notFound(r *http.Request) *apiError {
+	return newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "no operation at "+r.URL.Path)
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) *apiError {
+	allowed := strings.Join(s.allowedMethods(r.URL.Path), ", ")
+	w.Header().Set("Allow", allowed)
+	return newAPIError(http.StatusMethodNotAllowed, gen.METHODNOTALLOWED, "",
+		fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allowed))
 }
 
 // allowedMethods lists the methods openapi.yaml has for path.
 func (s *Server) allowedMethods(path string) []string {
 	var methods []string
-	for key := range s.routes {
-		if m, p, _ := strings.Cut(key, " "); p == path {
-			methods = append(methods, m)
+	for _, op := range s.validator.Operations() {
+		if op.Path() == path {
+			methods = append(methods, op.Method())
 		}
 	}
 	slices.Sort(methods)
 	return methods
-}
-
-// checkOrigin refuses state-changing requests that a browser says come
-// from another site (Sec-Fetch-Site, or Origin against Host), unless the
-// origin is trusted. Requests from non-browser clients carry neither
-// header and pass: they cannot ride on a victim's cookie.
-func (s *Server) checkOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.crossOrigin.Check(r); err != nil {
-			s.writeError(w, r, newAPIError(http.StatusForbidden, gen.CROSSORIGINREQUEST, "", "state-changing requests from another origin are not allowed"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // writeParameterError answers a header parameter that the generated router
@@ -336,10 +378,11 @@ func combineIfMatch(next http.Handler) http.Handler {
 }
 
 // recoverPanic turns a panic in a handler into 500 INTERNAL, logged with
-// its stack, and keeps the server serving. When part of the answer has gone
-// out already it cannot be replaced: the connection is dropped instead, so
-// that the client sees a failure rather than half a body.
-// http.ErrAbortHandler is let through: it is how a handler asks for that.
+// its stack, and keeps the server serving. An answer held for validation
+// is replaced; one that has begun to go out (validation off) cannot be, so
+// the connection is dropped instead, and the client sees a failure rather
+// than half a body. http.ErrAbortHandler is let through: it is how a
+// handler asks for that.
 func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -353,9 +396,14 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			buf := make([]byte, 64<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			err := fmt.Errorf("panic: %v\n%s", v, buf)
-			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
-				s.log.ErrorContext(r.Context(), "panic after the answer began", "request_id", stateOf(r.Context()).requestID, "err", err)
-				panic(http.ErrAbortHandler)
+			switch w := w.(type) {
+			case *recorder:
+				w.reset()
+			case *statusWriter:
+				if w.status != 0 {
+					s.log.ErrorContext(r.Context(), "panic after the answer began", "request_id", stateOf(r.Context()).requestID, "err", err)
+					panic(http.ErrAbortHandler)
+				}
 			}
 			s.writeError(w, r, internalError(err))
 		}()

@@ -26,7 +26,7 @@ func (s *Server) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObje
 	st := stateOf(ctx)
 	notReady := func(msg string) gen.GetReadinessResponseObject {
 		ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "", msg)
-		return gen.GetReadiness503JSONResponse{ServiceUnavailableJSONResponse: gen.ServiceUnavailableJSONResponse(errorEnvelope(st, ae))}
+		return gen.GetReadiness503JSONResponse{NotReadyJSONResponse: gen.NotReadyJSONResponse(errorEnvelope(st, ae))}
 	}
 	if s.draining.Load() {
 		return notReady("the server is shutting down"), nil
@@ -70,13 +70,20 @@ func (s *Server) GetSession(ctx context.Context, _ gen.GetSessionRequestObject) 
 	return gen.GetSession200JSONResponse(sessionEnvelope(st)), nil
 }
 
-// sessionEnvelope answers with the browser session's active user, or null.
+// sessionEnvelope answers with the browser session's users: the active
+// one, or null, and the user of every sign-in, in the order of the
+// session's sign-ins.
 func sessionEnvelope(st *requestState) gen.SessionEnvelope {
-	data := gen.SessionData{}
+	data := gen.SessionData{Users: []gen.User{}}
 	if u := st.activeUser(); u != nil {
-		data.User.Set(apiUser(u))
+		data.User.Set(gen.NullableUser(apiUser(u)))
 	} else {
 		data.User.SetNull()
+	}
+	if st.session.Active() != nil {
+		for i := range st.session.Signins {
+			data.Users = append(data.Users, apiUser(&st.session.Signins[i].User))
+		}
 	}
 	return gen.SessionEnvelope{
 		Status:  200,

@@ -159,8 +159,15 @@ type clientSession struct {
 
 type signin struct {
 	ID        string    `json:"id"`
-	User      user      `json:"user"`
+	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// sessionData is the data of GET /session and of sign-out: the active
+// user and the users of every sign-in.
+type sessionData struct {
+	User  *user  `json:"user"`
+	Users []user `json:"users"`
 }
 
 type apiErr struct {
@@ -195,10 +202,34 @@ type response struct {
 func (r *response) user(t *testing.T) user {
 	t.Helper()
 	var u user
-	if err := json.Unmarshal(r.env.Data, &u); err != nil {
+	if err := decodeStrictly(r.env.Data, &u); err != nil {
 		t.Fatalf("data is not a user: %v\n%s", err, r.body)
 	}
 	return u
+}
+
+// sessionData decodes the envelope's data as GET /session's.
+func (r *response) sessionData(t *testing.T) sessionData {
+	t.Helper()
+	var d sessionData
+	if err := decodeStrictly(r.env.Data, &d); err != nil {
+		t.Fatalf("data is not a session's: %v\n%s", err, r.body)
+	}
+	return d
+}
+
+// decodeStrictly decodes JSON into v and fails on a member v's type does
+// not know, so that a test never passes by not looking.
+func decodeStrictly(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
 }
 
 // cookie returns the __session cookie the response sets, or nil.
@@ -306,7 +337,7 @@ func contractError(req *http.Request, r *response) error {
 		return err
 	}
 	if strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(r.body, &r.env); err != nil {
+		if err := decodeStrictly(r.body, &r.env); err != nil {
 			return fmt.Errorf("envelope: %w", err)
 		}
 	}

@@ -3,7 +3,6 @@ package impl
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -40,15 +39,14 @@ func (s *Server) UpdateMe(ctx context.Context, req gen.UpdateMeRequestObject) (g
 		return nil, internalError(errors.New("PATCH /me: validated request without a body"))
 	}
 
-	var errs []gen.Error
+	var refused refusals
 	upd := store.ProfileUpdate{UserID: u.ID, Now: s.now()}
-	upd.FirstName = change(body.FirstName, func(v string) string { return cleanName("first_name", v, &errs) })
-	upd.LastName = change(body.LastName, func(v string) string { return cleanName("last_name", v, &errs) })
-	upd.Username = change(body.Username, func(v string) string { checkUsername(v, &errs); return v })
-	upd.ImageURL = change(body.ImageUrl, func(v string) string { checkImageURL(v, &errs); return v })
-	if len(errs) > 0 {
-		return gen.UpdateMe400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(
-			errorEnvelope(st, &apiError{status: http.StatusBadRequest, errors: errs}))}, nil
+	upd.FirstName = change(body.FirstName, refused.name("first_name"))
+	upd.LastName = change(body.LastName, refused.name("last_name"))
+	upd.Username = change(body.Username, refused.username)
+	upd.ImageURL = change(body.ImageUrl, refused.imageURL)
+	if ae := refused.refusal(); ae != nil {
+		return gen.UpdateMe400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorEnvelope(st, ae))}, nil
 	}
 
 	if req.Params.IfMatch != nil {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"meapi/store"
@@ -120,10 +119,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		defer s.metrics.inFlight.Dec()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 
-		route := "unmatched"
-		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
+		route := st.routeLabel()
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK

@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers"
-
 	"meapi/gen"
+	"meapi/impl/validate"
 	"meapi/store"
 )
 
@@ -30,7 +29,9 @@ const tokenLen = 43
 type requestState struct {
 	// requestID names the request in logs and in 500 answers.
 	requestID string
-	route     *routers.Route
+	// op is the operation of openapi.yaml the request is for, once route
+	// has found it; nil for a request that matches none.
+	op *validate.Operation
 	// session is the caller's live browser session, or nil.
 	session *store.Session
 	// sessionErr is why the session could not be loaded (the store
@@ -139,20 +140,25 @@ func (s *Server) resume(ctx context.Context, w http.ResponseWriter, st *requestS
 	w.Header().Add("Set-Cookie", sessionCookie(token, sess, now))
 }
 
-// errNoSession is what the validator's security check reports for a
-// request without a live session.
-var errNoSession = errors.New("no live session")
+// routeLabel names the request's operation in logs and metrics: its path
+// template, or "unmatched".
+func (st *requestState) routeLabel() string {
+	if st.op == nil {
+		return "unmatched"
+	}
+	return st.op.Path()
+}
 
-// authenticate is the validator's check of the `session` security scheme:
-// the cookie was already looked up by loadSession, so it only asks whether
-// that found a signed-in user.
-func authenticate(ctx context.Context) error {
+// authenticate is the validator's check of the `session` security scheme
+// (the only one): the cookie was already looked up by loadSession, so it
+// only asks whether that found a signed-in user.
+func authenticate(ctx context.Context, _ string) error {
 	st := stateOf(ctx)
 	if st.sessionErr != nil {
 		return st.sessionErr
 	}
 	if st.session.Active() == nil {
-		return errNoSession
+		return validate.ErrUnauthenticated
 	}
 	return nil
 }

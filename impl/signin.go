@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,9 +35,9 @@ var DefaultSigninLimits = SigninLimits{Window: 15 * time.Minute, PerAccount: 10,
 
 func (l SigninLimits) withDefaults() SigninLimits {
 	return SigninLimits{
-		Window:     cmpOr(l.Window, DefaultSigninLimits.Window),
-		PerAccount: cmpOr(l.PerAccount, DefaultSigninLimits.PerAccount),
-		PerAddress: cmpOr(l.PerAddress, DefaultSigninLimits.PerAddress),
+		Window:     cmp.Or(l.Window, DefaultSigninLimits.Window),
+		PerAccount: cmp.Or(l.PerAccount, DefaultSigninLimits.PerAccount),
+		PerAddress: cmp.Or(l.PerAddress, DefaultSigninLimits.PerAddress),
 	}
 }
 
@@ -62,9 +63,9 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	if refusal, err := s.checkSigninLimits(ctx, subjects, now); err != nil || refusal != nil {
 		if refusal != nil {
 			s.metrics.rateLimited.Inc()
-			return gen.SignIn429JSONResponse{RateLimitedJSONResponse: gen.RateLimitedJSONResponse{
+			return gen.SignIn429JSONResponse{SignInRateLimitedJSONResponse: gen.SignInRateLimitedJSONResponse{
 				Body:    errorEnvelope(st, refusal.apiError),
-				Headers: gen.RateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
+				Headers: gen.SignInRateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
 			}}, nil
 		}
 		return nil, err
@@ -104,29 +105,18 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 }
 
 // findAccount reads a sign-in body and looks up the account it names; user
-// is nil when there is none.
+// is nil when there is none. The identifier has passed the same schema as
+// the stored one (an ASCII email or username), and the store folds it the
+// same way, so no look-alike of another character can name an account.
 func (s *Server) findAccount(ctx context.Context, body *gen.SignInRequest) (identifier, password string, user *store.User, err error) {
-	strategy, err := body.Discriminator()
-	if err != nil {
-		return "", "", nil, err
-	}
-	switch strategy {
-	case "plain_email":
-		b, asErr := body.AsSignInWithEmail()
-		if asErr != nil {
-			return "", "", nil, asErr
-		}
+	if b, asErr := body.AsSignInWithEmail(); asErr == nil && b.Strategy == gen.PlainEmail {
 		identifier, password = string(b.Email), deref(b.Password)
 		user, err = s.store.UserByEmail(ctx, identifier)
-	case "plain_username":
-		b, asErr := body.AsSignInWithUsername()
-		if asErr != nil {
-			return "", "", nil, asErr
-		}
+	} else if b, asErr := body.AsSignInWithUsername(); asErr == nil && b.Strategy == gen.PlainUsername {
 		identifier, password = b.Username, deref(b.Password)
 		user, err = s.store.UserByUsername(ctx, identifier)
-	default:
-		return "", "", nil, fmt.Errorf("sign-in: validated request with strategy %q", strategy)
+	} else {
+		return "", "", nil, errors.New("sign-in: a validated request of no known strategy")
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return identifier, password, nil, nil

@@ -3,7 +3,6 @@ package impl
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"meapi/gen"
 	"meapi/store"
@@ -18,18 +17,17 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 		return nil, st.sessionErr
 	}
 	body := req.Body
-	var errs []gen.Error
-	nu := store.NewUser{Email: string(body.Email)}
+	var refused refusals
+	nu := store.NewUser{Email: refused.email(string(body.Email))}
 	// Absent and null are the same here: no value.
-	nu.FirstName = change(body.FirstName, func(v string) string { return cleanName("first_name", v, &errs) }).Value
-	nu.LastName = change(body.LastName, func(v string) string { return cleanName("last_name", v, &errs) }).Value
-	nu.Username = change(body.Username, func(v string) string { checkUsername(v, &errs); return v }).Value
+	nu.FirstName = change(body.FirstName, refused.name("first_name")).Value
+	nu.LastName = change(body.LastName, refused.name("last_name")).Value
+	nu.Username = change(body.Username, refused.username).Value
 	if body.Password == nil {
 		return nil, internalError(errors.New("sign-up: validated request without a password"))
 	}
-	if len(errs) > 0 {
-		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(
-			errorEnvelope(st, &apiError{status: http.StatusBadRequest, errors: errs}))}, nil
+	if ae := refused.refusal(); ae != nil {
+		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(errorEnvelope(st, ae))}, nil
 	}
 	hash, err := s.passwords.hash(ctx, *body.Password)
 	if err != nil {

@@ -35,7 +35,7 @@ func TestSignUp(t *testing.T) {
 	}
 
 	s := r.env.Session
-	if len(s.Signins) != 1 || s.ActiveSignin == nil || s.ActiveSignin.ID != s.Signins[0].ID || s.ActiveSignin.User.ID != u.ID {
+	if len(s.Signins) != 1 || s.ActiveSignin == nil || s.ActiveSignin.ID != s.Signins[0].ID || s.ActiveSignin.UserID != u.ID {
 		t.Fatalf("session after sign-up: want one active sign-in of the new user\n%s", r.body)
 	}
 	if !strings.HasPrefix(s.ActiveSignin.ID, "signin_") || len(s.SigninAttempts) != 0 || len(s.SignupAttempts) != 0 {
@@ -172,10 +172,10 @@ func TestSignUpAddsToBrowserSession(t *testing.T) {
 	}
 	b := r.user(t)
 	s := r.env.Session
-	if len(s.Signins) != 2 || s.Signins[0].User.ID != a.user.ID || s.Signins[1].User.ID != b.ID {
+	if len(s.Signins) != 2 || s.Signins[0].UserID != a.user.ID || s.Signins[1].UserID != b.ID {
 		t.Fatalf("want both accounts signed in, oldest first:\n%s", r.body)
 	}
-	if s.ActiveSignin == nil || s.ActiveSignin.User.ID != b.ID {
+	if s.ActiveSignin == nil || s.ActiveSignin.UserID != b.ID {
 		t.Errorf("the new account must be active:\n%s", r.body)
 	}
 	newToken := r.cookie().Value

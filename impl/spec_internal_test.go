@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"meapi/gen"
+	"meapi/impl/rules"
 )
 
 // TestReservedUsernamesAreDocumented keeps the list in the Username
@@ -20,7 +21,7 @@ func TestReservedUsernamesAreDocumented(t *testing.T) {
 		t.Fatalf("the Username description does not list the reserved names:\n%s", desc)
 	}
 	documented := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '.' || r == ' ' || r == '\n' })
-	if strings.Join(documented, " ") != strings.Join(reservedUsernames, " ") {
-		t.Errorf("openapi.yaml lists %q\nthe server refuses %q", documented, reservedUsernames)
+	if strings.Join(documented, " ") != strings.Join(rules.ReservedUsernames, " ") {
+		t.Errorf("openapi.yaml lists %q\nthe server refuses %q", documented, rules.ReservedUsernames)
 	}
 }

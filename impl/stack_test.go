@@ -19,11 +19,11 @@ func TestGetSession(t *testing.T) {
 	ts := newTestServer(t)
 
 	r := ts.call(t, "GET", "/session", "", nil)
-	if r.status != http.StatusOK || string(r.env.Data) != `{"user":null}` {
+	if r.status != http.StatusOK || string(r.env.Data) != `{"user":null,"users":[]}` {
 		t.Errorf("signed out: got %d %s, want 200 with user null", r.status, r.env.Data)
 	}
 	r = ts.call(t, "GET", "/session", "", nil, withCookie(strings.Repeat("Q", 43)))
-	if r.status != http.StatusOK || string(r.env.Data) != `{"user":null}` {
+	if r.status != http.StatusOK || string(r.env.Data) != `{"user":null,"users":[]}` {
 		t.Errorf("unknown token: got %d %s, want 200 with user null", r.status, r.env.Data)
 	}
 
@@ -32,7 +32,7 @@ func TestGetSession(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(string(r.env.Data), a.user.ID) {
 		t.Errorf("signed in: got %d %s, want the user", r.status, r.env.Data)
 	}
-	if r.env.Session.ActiveSignin == nil || r.env.Session.ActiveSignin.User.ID != a.user.ID {
+	if r.env.Session.ActiveSignin == nil || r.env.Session.ActiveSignin.UserID != a.user.ID {
 		t.Errorf("session: %s", r.body)
 	}
 }

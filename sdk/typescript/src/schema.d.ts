@@ -20,6 +20,10 @@ export interface paths {
          *     cookie a new browser session is started; with one, the sign-in is
          *     added to that browser session. Either way a new token is issued in
          *     `__session`: a sign-in never reuses the token that came with it.
+         *
+         *     Sign-ups are limited per client address (30 in 10 minutes by
+         *     default); past the limit the answer is 429 `RATE_LIMIT_EXCEEDED`
+         *     until `Retry-After` seconds have passed.
          */
         post: operations["signUp"];
         delete?: never;
@@ -51,10 +55,12 @@ export interface paths {
          *     new token is issued in `__session`.
          *
          *     A wrong password, an unknown email and an unknown username all get
-         *     the same 401 `INVALID_CREDENTIALS`. Failed sign-ins are limited per
-         *     email or username and per client address; past the limit every
-         *     sign-in for them, even with the right password, gets 429
-         *     `RATE_LIMIT_EXCEEDED` until `Retry-After` seconds have passed.
+         *     the same 401 `INVALID_CREDENTIALS`. Sign-in attempts are limited per
+         *     email or username (10 failures in 15 minutes by default) and per
+         *     client address (100); past the limit every sign-in for them, even
+         *     with the right password, gets 429 `RATE_LIMIT_EXCEEDED` until
+         *     `Retry-After` seconds have passed. An attempt counts from the moment
+         *     it is made, so a burst of parallel guesses cannot get past the limit.
          */
         post: operations["signIn"];
         delete?: never;
@@ -71,10 +77,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The browser session
+         * The browser session, with the users of its sign-ins
          * @description The caller's browser session. `data.user` is the active user, or
-         *     `null` for a caller without a valid session: this answers 200 whether
-         *     or not anyone is signed in.
+         *     `null` for a caller without a valid session; `data.users` holds the
+         *     user of every sign-in, in the order of `session.signins`, for an
+         *     account switcher. This answers 200 whether or not anyone is signed
+         *     in.
          */
         get: operations["getSession"];
         put?: never;
@@ -159,10 +167,11 @@ export interface paths {
          *     are writable.
          *
          *     The body is refused as a whole, and nothing is written, when any part
-         *     of it is refused: a read-only member (`READ_ONLY_FIELD`), a member
-         *     this operation does not know (`UNKNOWN_FIELD`), a value that breaks a
-         *     rule below (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`).
-         *     Each problem is one entry of `errors`, naming its member in `field`.
+         *     of it is refused: a read-only member of `User` such as `email`
+         *     (`READ_ONLY_FIELD`), a member this operation does not know
+         *     (`UNKNOWN_FIELD`), a value that breaks a rule below
+         *     (`VALIDATION_ERROR`), an empty object (`VALIDATION_ERROR`). Each
+         *     problem is one entry of `errors`, naming its member in `field`.
          *
          *     `updated_at` and the `ETag` move only when something changed. With
          *     `If-Match`, the update is applied only if the user is still at that
@@ -201,7 +210,10 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database answers, 503 `SERVICE_UNAVAILABLE` when it does not.
+         * @description 200 when the server can serve: the database answers, can be written
+         *     and has the current schema. 503 `SERVICE_UNAVAILABLE`, with the
+         *     reason in the message, when it cannot, or while the server is
+         *     shutting down.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -243,10 +255,10 @@ export interface paths {
          * Metrics for Prometheus
          * @description Counters, gauges and histograms in Prometheus' text format: requests
          *     by route pattern, method and status, their latency, responses that
-         *     broke this document, failed and rate-limited sign-ins, store errors,
-         *     open connections. Served here unless the server was started with
-         *     `--metrics-addr`, in which case this path is 404 and the metrics are
-         *     on that address only.
+         *     broke this document, sign-in failures and refusals, store errors,
+         *     readiness, open connections. Served here unless the server was
+         *     started with `--metrics-addr`, in which case this path is 404 and the
+         *     metrics are on that address only.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -313,26 +325,42 @@ export interface components {
          */
         SigninID: string;
         /**
-         * @description A first or last name. Leading and trailing white space is removed
-         *     before it is stored. As sent it must be at most 100 characters,
-         *     contain no control characters, and contain something other than white
-         *     space.
+         * @description A first or last name, as the person writes it. It goes through the
+         *     PRECIS Nickname profile (RFC 8266): white space at either end is
+         *     removed, runs of spaces become one, and the result is stored in
+         *     Unicode normalization form NFKC. It is refused when nothing visible
+         *     is left, or when it holds a control character (C0, DEL, C1, a line
+         *     or paragraph separator), a bidirectional control, an invisible or
+         *     unassigned code point. The stored name has 1 to 100 characters,
+         *     counted as JavaScript counts them (UTF-16 code units: a character
+         *     outside the Basic Multilingual Plane, such as most emoji, counts
+         *     twice). The pattern below says the part of this that a portable
+         *     regular expression can: no ASCII control character, and something
+         *     other than ASCII white space.
          * @example Ada
          */
         Name: string | null;
         /**
          * @description 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
          *     a digit. Usernames are unique regardless of letter case (a username is
-         *     stored as typed and compared case-folded). A short list of reserved
-         *     names is refused with `VALIDATION_ERROR`: admin, administrator, api,
-         *     auth, help, me, meapi, null, root, security, session, signin, signout,
-         *     signup, staff, support, system, undefined.
+         *     stored as typed and compared with ASCII letters folded to lower
+         *     case). A short list of reserved names is refused with
+         *     `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+         *     null, root, security, session, signin, signout, signup, staff,
+         *     support, system, undefined.
          * @example ada
          */
         Username: string | null;
         /**
          * Format: email
-         * @description An email address. Unique regardless of letter case; stored as typed.
+         * @description An email address, as strict client validators (zod, valibot,
+         *     ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+         *     `_ ' + - .` (not starting or ending with a dot, no two dots in a
+         *     row), `@`, and a domain of two or more labels of letters, digits
+         *     and hyphens (a label neither starts nor ends with a hyphen) whose
+         *     last label is letters only. An internationalized domain is written
+         *     in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+         *     regardless of letter case; stored as typed.
          * @example ada@example.com
          */
         Email: string;
@@ -344,9 +372,9 @@ export interface components {
         Password: string;
         /**
          * Format: uri
-         * @description An absolute `https` URL of at most 2048 characters, ASCII only
-         *     (percent-encode anything else), with a host and without user
-         *     information.
+         * @description An absolute `https` URL of at most 2048 characters, with a host and
+         *     without user information, written only with the characters RFC 3986
+         *     allows in a URI (percent-encode anything else: a space is `%20`).
          * @example https://images.example.com/ada.png
          */
         ImageURL: string | null;
@@ -356,28 +384,39 @@ export interface components {
          * @example 2026-11-28T06:18:35.123Z
          */
         Timestamp: string;
-        /** @description A user, as the user themself sees it. */
+        /**
+         * @description A user, as the user themself sees it. Only `first_name`,
+         *     `last_name`, `username` and `image_url` can be changed (`PATCH /me`);
+         *     every other member is read-only, and `PATCH /me` refuses it with
+         *     `READ_ONLY_FIELD`.
+         */
         User: {
-            readonly id: components["schemas"]["UserID"];
+            id: components["schemas"]["UserID"];
             first_name: components["schemas"]["Name"];
             last_name: components["schemas"]["Name"];
             username: components["schemas"]["Username"];
-            readonly email: components["schemas"]["Email"];
+            email: components["schemas"]["Email"];
             /** @description Not settable in this version; always null. */
-            readonly phone_number: string | null;
+            phone_number: string | null;
             image_url: components["schemas"]["ImageURL"];
-            readonly two_factor_enabled: boolean;
-            readonly email_verified: boolean;
-            readonly phone_verified: boolean;
-            readonly created_at: components["schemas"]["Timestamp"];
-            readonly updated_at: components["schemas"]["Timestamp"];
+            two_factor_enabled: boolean;
+            email_verified: boolean;
+            phone_verified: boolean;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
         };
         /** @description One account signed in on this browser session. */
         Signin: {
             id: components["schemas"]["SigninID"];
-            user: components["schemas"]["User"];
+            user_id: components["schemas"]["UserID"];
             created_at: components["schemas"]["Timestamp"];
         };
+        /** @description A sign-in (as `Signin`), or null. */
+        NullableSignin: {
+            id: components["schemas"]["SigninID"];
+            user_id: components["schemas"]["UserID"];
+            created_at: components["schemas"]["Timestamp"];
+        } | null;
         /**
          * @description The caller's browser session as it stands after the request. A caller
          *     without a valid `__session` gets empty arrays and `active_signin: null`.
@@ -395,17 +434,13 @@ export interface components {
              *     completes in one request.
              */
             signup_attempts: Record<string, never>[];
-            /** @description The sign-in that `/me` acts on, or null. */
-            active_signin: components["schemas"]["Signin"] | components["schemas"]["NullValue"];
+            active_signin: components["schemas"]["NullableSignin"];
         };
         /**
-         * @description Only `null`. Members that may be null refer to this beside their
-         *     schema (`anyOf`), which every OpenAPI 3.0 tool reads the same way.
-         * @enum {object|null}
-         */
-        NullValue: never | null;
-        /**
-         * @description A stable, machine-readable error code.
+         * @description The error codes this version sends. The set is open: a later version
+         *     may add codes, and a client must treat a code it does not know as
+         *     its HTTP status says. `Error.code` is therefore a plain string; this
+         *     list is here for the documentation and for generated constants.
          *
          *     | status | codes |
          *     |---|---|
@@ -424,7 +459,12 @@ export interface components {
         ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNKNOWN_FIELD" | "READ_ONLY_FIELD" | "INVALID_SIGNIN" | "TOO_MANY_SIGNINS" | "NOT_AUTHENTICATED" | "INVALID_CREDENTIALS" | "CROSS_ORIGIN_REQUEST" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMIT_EXCEEDED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
         /** @description One problem with the request. */
         Error: {
-            code: components["schemas"]["ErrorCode"];
+            /**
+             * @description A stable, machine-readable code: one of `ErrorCode`'s in this
+             *     version, but the set may grow (see `ErrorCode`).
+             * @example VALIDATION_ERROR
+             */
+            code: string;
             /** @description A human summary of the problem, in English. Do not parse it. */
             message: string;
             /**
@@ -442,11 +482,33 @@ export interface components {
             session: components["schemas"]["ClientSession"];
             errors: components["schemas"]["Error"][];
         };
+        /** @description A user (as `User`), or null. */
+        NullableUser: {
+            id: components["schemas"]["UserID"];
+            first_name: components["schemas"]["Name"];
+            last_name: components["schemas"]["Name"];
+            username: components["schemas"]["Username"];
+            email: components["schemas"]["Email"];
+            /** @description Not settable in this version; always null. */
+            phone_number: string | null;
+            image_url: components["schemas"]["ImageURL"];
+            two_factor_enabled: boolean;
+            email_verified: boolean;
+            phone_verified: boolean;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        } | null;
+        /** @description The browser session's users. */
         SessionData: {
-            /** @description The active user, or null when nobody is signed in. */
-            user: components["schemas"]["User"] | components["schemas"]["NullValue"];
+            user: components["schemas"]["NullableUser"];
+            /**
+             * @description The user of every sign-in of this browser session, in the order
+             *     of `session.signins` (the active one among them), for an account
+             *     switcher. Empty when nobody is signed in.
+             */
+            users: components["schemas"]["User"][];
         };
-        /** @description A successful response whose data is the browser session's active user. */
+        /** @description A successful response whose data is the browser session's users. */
         SessionEnvelope: {
             /** @enum {integer} */
             status: 200;
@@ -472,10 +534,12 @@ export interface components {
         ErrorEnvelope: {
             status: number;
             message: string;
-            data: components["schemas"]["NullValue"];
+            data: components["schemas"]["NoData"];
             session: components["schemas"]["ClientSession"];
             errors: components["schemas"]["Error"][];
         };
+        /** @description Always null. */
+        NoData: Record<string, never> | null;
         SignUpRequest: {
             email: components["schemas"]["Email"];
             password: components["schemas"]["Password"];
@@ -489,21 +553,15 @@ export interface components {
          */
         SignInRequest: components["schemas"]["SignInWithEmail"] | components["schemas"]["SignInWithUsername"];
         SignInWithEmail: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
+            /** @enum {string} */
             strategy: "plain_email";
             email: components["schemas"]["Email"];
             password: components["schemas"]["SignInPassword"];
         };
         SignInWithUsername: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
+            /** @enum {string} */
             strategy: "plain_username";
-            /** @description A username, matched regardless of letter case. */
+            /** @description A username (the same rules as `Username`), matched regardless of letter case. */
             username: string;
             password: components["schemas"]["SignInPassword"];
         };
@@ -525,26 +583,16 @@ export interface components {
             all: boolean;
         };
         /**
-         * @description A merge patch of the active user. At least one member. The read-only
-         *     members of `User` are listed so that sending one is refused as
-         *     `READ_ONLY_FIELD` rather than `UNKNOWN_FIELD`.
+         * @description A merge patch of the active user. At least one member. Only these
+         *     four members are writable: a read-only member of `User` is refused
+         *     as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
          */
         UpdateMeRequest: {
             first_name?: components["schemas"]["Name"];
             last_name?: components["schemas"]["Name"];
             username?: components["schemas"]["Username"];
             image_url?: components["schemas"]["ImageURL"];
-            id?: components["schemas"]["ReadOnlyMember"];
-            email?: components["schemas"]["ReadOnlyMember"];
-            phone_number?: components["schemas"]["ReadOnlyMember"];
-            email_verified?: components["schemas"]["ReadOnlyMember"];
-            phone_verified?: components["schemas"]["ReadOnlyMember"];
-            two_factor_enabled?: components["schemas"]["ReadOnlyMember"];
-            created_at?: components["schemas"]["ReadOnlyMember"];
-            updated_at?: components["schemas"]["ReadOnlyMember"];
         };
-        /** @description A member of `User` that cannot be written. Any value is refused. */
-        ReadOnlyMember: unknown;
     };
     responses: {
         /**
@@ -593,40 +641,14 @@ export interface components {
                  *         "signins": [
                  *           {
                  *             "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *             "user": {
-                 *               "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *               "first_name": "Ada",
-                 *               "last_name": "Lovelace",
-                 *               "username": "ada",
-                 *               "email": "ada@example.com",
-                 *               "phone_number": null,
-                 *               "image_url": "https://images.example.com/ada.png",
-                 *               "two_factor_enabled": false,
-                 *               "email_verified": false,
-                 *               "phone_verified": false,
-                 *               "created_at": "2026-11-28T06:18:35.123Z",
-                 *               "updated_at": "2026-11-28T06:20:01.456Z"
-                 *             },
+                 *             "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *             "created_at": "2026-11-28T06:18:35.123Z"
                  *           }
                  *         ],
                  *         "signup_attempts": [],
                  *         "active_signin": {
                  *           "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *           "user": {
-                 *             "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *             "first_name": "Ada",
-                 *             "last_name": "Lovelace",
-                 *             "username": "ada",
-                 *             "email": "ada@example.com",
-                 *             "phone_number": null,
-                 *             "image_url": "https://images.example.com/ada.png",
-                 *             "two_factor_enabled": false,
-                 *             "email_verified": false,
-                 *             "phone_verified": false,
-                 *             "created_at": "2026-11-28T06:18:35.123Z",
-                 *             "updated_at": "2026-11-28T06:20:01.456Z"
-                 *           },
+                 *           "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *           "created_at": "2026-11-28T06:18:35.123Z"
                  *         }
                  *       },
@@ -674,11 +696,11 @@ export interface components {
             };
         };
         /**
-         * @description Too many failed sign-ins for this account or from this address.
+         * @description Too many sign-in attempts for this account or from this address.
          *     Every sign-in for them is refused until `Retry-After` seconds have
          *     passed, even with the right password.
          */
-        RateLimited: {
+        SignInRateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
@@ -687,7 +709,7 @@ export interface components {
                 /**
                  * @example {
                  *       "status": 429,
-                 *       "message": "Too many failed sign-ins; try again later.",
+                 *       "message": "Too many attempts; try again later.",
                  *       "data": null,
                  *       "session": {
                  *         "signin_attempts": [],
@@ -699,6 +721,70 @@ export interface components {
                  *         {
                  *           "code": "RATE_LIMIT_EXCEEDED",
                  *           "message": "too many failed sign-ins for this account; try again in 840 seconds"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /**
+         * @description Too many sign-ups from this address. Sign-ups from it are refused
+         *     until `Retry-After` seconds have passed.
+         */
+        SignUpRateLimited: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": 429,
+                 *       "message": "Too many attempts; try again later.",
+                 *       "data": null,
+                 *       "session": {
+                 *         "signin_attempts": [],
+                 *         "signins": [],
+                 *         "signup_attempts": [],
+                 *         "active_signin": null
+                 *       },
+                 *       "errors": [
+                 *         {
+                 *           "code": "RATE_LIMIT_EXCEEDED",
+                 *           "message": "too many sign-ups from this address; try again in 312 seconds"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /**
+         * @description The server is checking as many passwords as it can queue; try again
+         *     after `Retry-After` seconds. Nothing was written.
+         */
+        Busy: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": 503,
+                 *       "message": "The server is busy; try again shortly.",
+                 *       "data": null,
+                 *       "session": {
+                 *         "signin_attempts": [],
+                 *         "signins": [],
+                 *         "signup_attempts": [],
+                 *         "active_signin": null
+                 *       },
+                 *       "errors": [
+                 *         {
+                 *           "code": "SERVICE_UNAVAILABLE",
+                 *           "message": "too many passwords are being checked; try again in 1 seconds"
                  *         }
                  *       ]
                  *     }
@@ -726,7 +812,7 @@ export interface components {
                  *       "errors": [
                  *         {
                  *           "code": "NOT_AUTHENTICATED",
-                 *           "message": "no valid session cookie"
+                 *           "message": "no valid session cookie came with the request"
                  *         }
                  *       ]
                  *     }
@@ -807,40 +893,14 @@ export interface components {
                  *         "signins": [
                  *           {
                  *             "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *             "user": {
-                 *               "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *               "first_name": "Ada",
-                 *               "last_name": "Lovelace",
-                 *               "username": "ada",
-                 *               "email": "ada@example.com",
-                 *               "phone_number": null,
-                 *               "image_url": "https://images.example.com/ada.png",
-                 *               "two_factor_enabled": false,
-                 *               "email_verified": false,
-                 *               "phone_verified": false,
-                 *               "created_at": "2026-11-28T06:18:35.123Z",
-                 *               "updated_at": "2026-11-28T06:20:01.456Z"
-                 *             },
+                 *             "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *             "created_at": "2026-11-28T06:18:35.123Z"
                  *           }
                  *         ],
                  *         "signup_attempts": [],
                  *         "active_signin": {
                  *           "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *           "user": {
-                 *             "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *             "first_name": "Ada",
-                 *             "last_name": "Lovelace",
-                 *             "username": "ada",
-                 *             "email": "ada@example.com",
-                 *             "phone_number": null,
-                 *             "image_url": "https://images.example.com/ada.png",
-                 *             "two_factor_enabled": false,
-                 *             "email_verified": false,
-                 *             "phone_verified": false,
-                 *             "created_at": "2026-11-28T06:18:35.123Z",
-                 *             "updated_at": "2026-11-28T06:20:01.456Z"
-                 *           },
+                 *           "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *           "created_at": "2026-11-28T06:18:35.123Z"
                  *         }
                  *       },
@@ -872,47 +932,21 @@ export interface components {
                  *         "signins": [
                  *           {
                  *             "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *             "user": {
-                 *               "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *               "first_name": "Ada",
-                 *               "last_name": "Lovelace",
-                 *               "username": "ada",
-                 *               "email": "ada@example.com",
-                 *               "phone_number": null,
-                 *               "image_url": "https://images.example.com/ada.png",
-                 *               "two_factor_enabled": false,
-                 *               "email_verified": false,
-                 *               "phone_verified": false,
-                 *               "created_at": "2026-11-28T06:18:35.123Z",
-                 *               "updated_at": "2026-11-28T06:20:01.456Z"
-                 *             },
+                 *             "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *             "created_at": "2026-11-28T06:18:35.123Z"
                  *           }
                  *         ],
                  *         "signup_attempts": [],
                  *         "active_signin": {
                  *           "id": "signin_7rdm2kq4xwz6hbnf3ptcyv5sja",
-                 *           "user": {
-                 *             "id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
-                 *             "first_name": "Ada",
-                 *             "last_name": "Lovelace",
-                 *             "username": "ada",
-                 *             "email": "ada@example.com",
-                 *             "phone_number": null,
-                 *             "image_url": "https://images.example.com/ada.png",
-                 *             "two_factor_enabled": false,
-                 *             "email_verified": false,
-                 *             "phone_verified": false,
-                 *             "created_at": "2026-11-28T06:18:35.123Z",
-                 *             "updated_at": "2026-11-28T06:20:01.456Z"
-                 *           },
+                 *           "user_id": "user_2qpk3vbzjxh7wm4tfn6cdr5sye",
                  *           "created_at": "2026-11-28T06:18:35.123Z"
                  *         }
                  *       },
                  *       "errors": [
                  *         {
                  *           "code": "PRECONDITION_FAILED",
-                 *           "message": "If-Match does not match the current version"
+                 *           "message": "If-Match does not match the current version of the user"
                  *         }
                  *       ]
                  *     }
@@ -1004,6 +1038,40 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
+        /**
+         * @description The path exists, but not with this method. A path that this document
+         *     does not have is answered 404 (`NotFound`), and a known path with
+         *     another method 405, with every other response header and the body
+         *     as here.
+         */
+        MethodNotAllowed: {
+            headers: {
+                Allow: components["headers"]["Allow"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "status": 405,
+                 *       "message": "Method not allowed.",
+                 *       "data": null,
+                 *       "session": {
+                 *         "signin_attempts": [],
+                 *         "signins": [],
+                 *         "signup_attempts": [],
+                 *         "active_signin": null
+                 *       },
+                 *       "errors": [
+                 *         {
+                 *           "code": "METHOD_NOT_ALLOWED",
+                 *           "message": "DELETE is not allowed on /me; allowed: GET, PATCH"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
         /** @description Something failed on the server. The details are in its log, never in the response. */
         Internal: {
             headers: {
@@ -1032,8 +1100,12 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description The server is up but cannot serve (its database does not answer). */
-        ServiceUnavailable: {
+        /**
+         * @description The server is up but cannot serve: its database does not answer,
+         *     cannot be written, was deleted or replaced, or has an older schema;
+         *     or the server is shutting down. The message says which.
+         */
+        NotReady: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1052,7 +1124,7 @@ export interface components {
                  *       "errors": [
                  *         {
                  *           "code": "SERVICE_UNAVAILABLE",
-                 *           "message": "the database does not answer"
+                 *           "message": "the database cannot be written"
                  *         }
                  *       ]
                  *     }
@@ -1065,20 +1137,30 @@ export interface components {
     requestBodies: never;
     headers: {
         /**
-         * @description `__session=<token>; Path=/; Max-Age=<seconds>; HttpOnly; Secure; SameSite=Lax`.
-         *     `Max-Age` is the time left until the session would expire unused.
+         * @description `__session=<token>; Path=/; Max-Age=<seconds>; HttpOnly; Secure; SameSite=Lax`:
+         *     the new session token. `Max-Age` is the time left until the session
+         *     would expire unused.
          * @example __session=Yt3Jw1x7p0o2l5qFh9Q0m0b7dE3uS2q3WvKq8dJ6n9c; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax
          */
-        SetSessionCookie: string;
+        NewSessionCookie: string;
         /**
-         * @description Present when no sign-in is left: `__session=; Path=/; Max-Age=0;
-         *     HttpOnly; Secure; SameSite=Lax`, which makes the browser drop the
-         *     cookie.
+         * @description Present when the session cookie changes: its renewal (the same token
+         *     with a new `Max-Age`, as the session is used), or
+         *     `__session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax`,
+         *     which makes the browser drop it (the request's token is no longer
+         *     valid, or no sign-in is left).
          * @example __session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax
          */
-        ClearSessionCookie: string;
+        SessionCookie: string;
         /**
-         * @description Seconds until a sign-in for this account or address is accepted again.
+         * @description The request's id: the one the request sent in `X-Request-Id` when
+         *     it was 1 to 128 of `A-Z a-z 0-9 . _ : -`, otherwise a new one. It
+         *     names the request in the server's log.
+         * @example 7h2kq4xwz6hbnf3ptcyv5sjaqm
+         */
+        RequestId: string;
+        /**
+         * @description Seconds until the refused request can be made again.
          * @example 840
          */
         RetryAfter: number;
@@ -1088,6 +1170,11 @@ export interface components {
          * @example "user_2qpk3vbzjxh7wm4tfn6cdr5sye.3"
          */
         ETag: string;
+        /**
+         * @description The methods this path has.
+         * @example GET, PATCH
+         */
+        Allow: string;
     };
     pathItems: never;
 }
@@ -1109,7 +1196,7 @@ export interface operations {
             /** @description The account was created and is signed in. */
             201: {
                 headers: {
-                    "Set-Cookie": components["headers"]["SetSessionCookie"];
+                    "Set-Cookie": components["headers"]["NewSessionCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1121,7 +1208,9 @@ export interface operations {
             409: components["responses"]["SignUpConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["SignUpRateLimited"];
             500: components["responses"]["Internal"];
+            503: components["responses"]["Busy"];
         };
     };
     signIn: {
@@ -1140,7 +1229,7 @@ export interface operations {
             /** @description Signed in; the account is the active one. */
             200: {
                 headers: {
-                    "Set-Cookie": components["headers"]["SetSessionCookie"];
+                    "Set-Cookie": components["headers"]["NewSessionCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1152,8 +1241,9 @@ export interface operations {
             403: components["responses"]["CrossOrigin"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            429: components["responses"]["RateLimited"];
+            429: components["responses"]["SignInRateLimited"];
             500: components["responses"]["Internal"];
+            503: components["responses"]["Busy"];
         };
     };
     getSession: {
@@ -1231,7 +1321,7 @@ export interface operations {
              */
             200: {
                 headers: {
-                    "Set-Cookie": components["headers"]["ClearSessionCookie"];
+                    "Set-Cookie": components["headers"]["SessionCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1274,8 +1364,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`. The
-                 *     update is applied only if the user is still at that version.
+                 * @description The `ETag` of a previous `GET /me` or `PATCH /me`, or `*`, or a
+                 *     comma-separated list of them. The update is applied only if the
+                 *     user is still at one of those versions. Entity tags are compared
+                 *     as exact strings (the strong comparison of RFC 9110): a weak tag
+                 *     (`W/"…"`) never matches.
                  * @example "user_2qpk3vbzjxh7wm4tfn6cdr5sye.3"
                  */
                 "If-Match"?: string;
@@ -1382,7 +1475,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["Internal"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["NotReady"];
         };
     };
     getOpenAPIDocument: {
@@ -1394,13 +1487,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description This document. */
+            /** @description This document, as YAML text. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": Record<string, never>;
+                    "application/yaml": string;
                 };
             };
             500: components["responses"]["Internal"];

@@ -1,19 +1,4 @@
-// Package schemacheck checks JSON bytes against the schemas of an OpenAPI
-// 3.0 document, compiled once, without decoding the bytes into Go values.
-//
-// It exists for speed: it reads a body once with a streaming tokenizer and
-// runs precompiled checks, and it remembers the exact bytes of values of
-// component schemas it has found valid (a user object appears three times
-// in an envelope, and again in every response about that user), so that
-// the same bytes are not checked twice. It answers valid or not, with one
-// reason; callers that need every problem spelled out (the answer to a
-// refused request) ask kin-openapi, which it agrees with: the tests run
-// both on every response and on fuzzed inputs.
-//
-// It supports the keywords meapi's openapi.yaml uses and refuses to compile
-// a schema with any other, so that a new keyword in the spec can never be
-// silently ignored.
-package schemacheck
+package validate
 
 import (
 	"bytes"
@@ -33,16 +18,17 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-json-experiment/json/jsontext"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// Direction says which of readOnly and writeOnly members a schema refuses:
+// direction says which of readOnly and writeOnly members a schema refuses:
 // a request may not carry readOnly ones, a response may not carry writeOnly
 // ones.
-type Direction int
+type direction int
 
 const (
-	Request Direction = iota
-	Response
+	dirRequest direction = iota
+	dirResponse
 )
 
 // Formats checks the string formats a document uses, by name. date-time,
@@ -50,8 +36,8 @@ const (
 // uses must have one.
 type Formats map[string]func(string) error
 
-// Schema is a compiled schema.
-type Schema struct {
+// checker is a compiled schema.
+type checker struct {
 	types     typeSet
 	nullable  bool
 	enum      []any // decoded like JSON: nil, bool, float64, string
@@ -62,25 +48,27 @@ type Schema struct {
 	minimum   *float64
 	maximum   *float64
 	// Objects.
-	properties map[string]*Schema
+	properties map[string]*checker
 	required   []string
 	closed     bool // additionalProperties: false
 	minProps   int
+	maxProps   int // -1: none
 	// forbidden are members the direction refuses (readOnly in requests,
 	// writeOnly in responses).
 	forbidden map[string]bool
 	// Arrays.
-	items    *Schema
+	items    *checker
 	minItems int
 	maxItems int // -1: none
 	// Combinations.
-	allOf, anyOf, oneOf []*Schema
-	not                 *Schema
+	allOf, anyOf, oneOf []*checker
+	not                 *checker
 	discriminator       string
-	mapping             map[string]*Schema
+	mapping             map[string]*checker
 	// memo, for component schemas, remembers values found valid against
-	// this schema.
+	// this schema, under its number id.
 	memo *memo
+	id   int32
 	name string
 }
 
@@ -97,20 +85,24 @@ const (
 	tAny = tBool | tInt | tNumber | tString | tArray | tObject
 )
 
-// Compiler compiles the schemas of one document for one direction, each
+// compiler compiles the schemas of one document for one direction, each
 // component once.
-type Compiler struct {
-	dir        Direction
+type compiler struct {
+	dir        direction
 	formats    Formats
-	components map[*openapi3.Schema]*Schema
+	components map[*openapi3.Schema]*checker
 	names      map[*openapi3.Schema]string
-	memoSize   int
+	memo       *memo
 }
 
-// NewCompiler returns a compiler for the schemas of doc. memoSize bounds
-// how many valid values each component schema remembers (0: none).
-func NewCompiler(doc *openapi3.T, dir Direction, formats Formats, memoSize int) *Compiler {
-	c := &Compiler{dir: dir, formats: formats, components: map[*openapi3.Schema]*Schema{}, names: map[*openapi3.Schema]string{}, memoSize: memoSize}
+// newCompiler returns a compiler for the schemas of doc. memoSize bounds
+// how many valid values its component schemas remember, all together
+// (0: none).
+func newCompiler(doc *openapi3.T, dir direction, formats Formats, memoSize int) *compiler {
+	c := &compiler{dir: dir, formats: formats, components: map[*openapi3.Schema]*checker{}, names: map[*openapi3.Schema]string{}}
+	if memoSize > 0 {
+		c.memo = newMemo(memoSize)
+	}
 	for name, ref := range doc.Components.Schemas {
 		if ref.Value != nil {
 			c.names[ref.Value] = name
@@ -119,24 +111,22 @@ func NewCompiler(doc *openapi3.T, dir Direction, formats Formats, memoSize int) 
 	return c
 }
 
-// Compile compiles one schema.
-func (c *Compiler) Compile(ref *openapi3.SchemaRef) (*Schema, error) {
+// compile compiles one schema.
+func (c *compiler) compile(ref *openapi3.SchemaRef) (*checker, error) {
 	if ref == nil || ref.Value == nil {
-		return &Schema{types: tAny, maxLength: -1, maxItems: -1}, nil
+		return &checker{types: tAny, maxLength: -1, maxItems: -1, maxProps: -1}, nil
 	}
 	src := ref.Value
 	if s, ok := c.components[src]; ok {
 		return s, nil
 	}
-	s := &Schema{maxLength: -1, maxItems: -1}
+	s := &checker{maxLength: -1, maxItems: -1, maxProps: -1}
 	if name, ok := c.names[src]; ok {
 		// Registered before its parts are compiled, so that a schema that
 		// refers to itself compiles.
 		c.components[src] = s
 		s.name = name
-		if c.memoSize > 0 {
-			s.memo = newMemo(c.memoSize)
-		}
+		s.memo, s.id = c.memo, int32(len(c.components))
 	}
 	if err := c.fill(s, src); err != nil {
 		if s.name != "" {
@@ -162,14 +152,14 @@ func checkDateTime(v string) error {
 var supported = map[string]bool{
 	"type": true, "nullable": true, "enum": true, "format": true, "pattern": true,
 	"minLength": true, "maxLength": true, "minimum": true, "maximum": true,
-	"properties": true, "required": true, "additionalProperties": true, "minProperties": true,
+	"properties": true, "required": true, "additionalProperties": true, "minProperties": true, "maxProperties": true,
 	"items": true, "minItems": true, "maxItems": true,
 	"allOf": true, "anyOf": true, "oneOf": true, "not": true, "discriminator": true,
 	"readOnly": true, "writeOnly": true,
 	"description": true, "title": true, "example": true, "default": true,
 }
 
-func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
+func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 	if err := checkKeywords(src); err != nil {
 		return err
 	}
@@ -234,14 +224,17 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 		s.maxLength = int64(*src.MaxLength)
 	}
 	s.minimum, s.maximum = src.Min, src.Max
-	if src.ExclusiveMin.IsSet() || src.ExclusiveMax.IsSet() || src.MultipleOf != nil || src.UniqueItems || src.MaxProps != nil {
-		return errors.New("exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems and maxProperties are not supported")
+	if src.ExclusiveMin.IsSet() || src.ExclusiveMax.IsSet() || src.MultipleOf != nil || src.UniqueItems {
+		return errors.New("exclusiveMinimum, exclusiveMaximum, multipleOf and uniqueItems are not supported")
 	}
 	s.minProps = int(src.MinProps)
+	if src.MaxProps != nil {
+		s.maxProps = int(*src.MaxProps)
+	}
 	if len(src.Properties) > 0 {
-		s.properties = make(map[string]*Schema, len(src.Properties))
+		s.properties = make(map[string]*checker, len(src.Properties))
 		for name, p := range src.Properties {
-			ps, err := c.Compile(p)
+			ps, err := c.compile(p)
 			if err != nil {
 				return fmt.Errorf("property %s: %w", name, err)
 			}
@@ -269,7 +262,7 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 		s.closed = true
 	}
 	if src.Items != nil {
-		it, err := c.Compile(src.Items)
+		it, err := c.compile(src.Items)
 		if err != nil {
 			return fmt.Errorf("items: %w", err)
 		}
@@ -280,11 +273,11 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 		s.maxItems = int(*src.MaxItems)
 	}
 	for _, group := range []struct {
-		dst  *[]*Schema
+		dst  *[]*checker
 		refs openapi3.SchemaRefs
 	}{{&s.allOf, src.AllOf}, {&s.anyOf, src.AnyOf}, {&s.oneOf, src.OneOf}} {
 		for _, r := range group.refs {
-			sub, err := c.Compile(r)
+			sub, err := c.compile(r)
 			if err != nil {
 				return err
 			}
@@ -292,7 +285,7 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 		}
 	}
 	if src.Not != nil {
-		n, err := c.Compile(src.Not)
+		n, err := c.compile(src.Not)
 		if err != nil {
 			return fmt.Errorf("not: %w", err)
 		}
@@ -303,10 +296,10 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 			return errors.New("a discriminator needs a mapping and oneOf")
 		}
 		s.discriminator = d.PropertyName
-		s.mapping = map[string]*Schema{}
+		s.mapping = map[string]*checker{}
 		for value, ref := range d.Mapping {
 			name := strings.TrimPrefix(ref.Ref, "#/components/schemas/")
-			var target *Schema
+			var target *checker
 			for i, r := range src.OneOf {
 				if strings.TrimPrefix(r.Ref, "#/components/schemas/") == name {
 					target = s.oneOf[i]
@@ -323,8 +316,8 @@ func (c *Compiler) fill(s *Schema, src *openapi3.Schema) error {
 
 // refuses says whether the compiler's direction refuses the member p:
 // readOnly ones in requests, writeOnly ones in responses.
-func (c *Compiler) refuses(p *openapi3.SchemaRef) bool {
-	return p != nil && p.Value != nil && ((c.dir == Request && p.Value.ReadOnly) || (c.dir == Response && p.Value.WriteOnly))
+func (c *compiler) refuses(p *openapi3.SchemaRef) bool {
+	return p != nil && p.Value != nil && ((c.dir == dirRequest && p.Value.ReadOnly) || (c.dir == dirResponse && p.Value.WriteOnly))
 }
 
 func checkKeywords(src *openapi3.Schema) error {
@@ -349,13 +342,13 @@ func checkKeywords(src *openapi3.Schema) error {
 	return nil
 }
 
-// Error says where a value breaks its schema and how.
-type Error struct {
+// schemaError says where a value breaks its schema and how.
+type schemaError struct {
 	Pointer string
 	Reason  string
 }
 
-func (e *Error) Error() string {
+func (e *schemaError) Error() string {
 	if e.Pointer == "" {
 		return e.Reason
 	}
@@ -363,12 +356,12 @@ func (e *Error) Error() string {
 }
 
 func fail(path []string, format string, args ...any) error {
-	return &Error{Pointer: Pointer(path), Reason: fmt.Sprintf(format, args...)}
+	return &schemaError{Pointer: pointer(path), Reason: fmt.Sprintf(format, args...)}
 }
 
-// Pointer renders a path of member names and array indexes as a JSON
+// pointer renders a path of member names and array indexes as a JSON
 // Pointer (RFC 6901).
-func Pointer(path []string) string {
+func pointer(path []string) string {
 	var p jsontext.Pointer
 	for _, tok := range path {
 		p = p.AppendToken(tok)
@@ -397,21 +390,21 @@ func newDecoder(raw []byte) *decoder {
 
 func (d *decoder) release() { decoders.Put(d) }
 
-// Validate checks that body is one JSON value valid against s.
-func (s *Schema) Validate(body []byte) error {
+// validate checks that body is one JSON value valid against s.
+func (s *checker) validate(body []byte) error {
 	d := newDecoder(body)
 	defer d.release()
 	if err := s.check(&d.d, nil); err != nil {
 		return err
 	}
 	if _, err := d.d.ReadToken(); err != io.EOF {
-		return &Error{Reason: "more than one JSON value"}
+		return &schemaError{Reason: "more than one JSON value"}
 	}
 	return nil
 }
 
 // check reads the next value from dec and checks it.
-func (s *Schema) check(dec *jsontext.Decoder, path []string) error {
+func (s *checker) check(dec *jsontext.Decoder, path []string) error {
 	if s.memo != nil || len(s.allOf)+len(s.anyOf)+len(s.oneOf) > 0 || s.not != nil {
 		raw, err := dec.ReadValue()
 		if err != nil {
@@ -423,10 +416,10 @@ func (s *Schema) check(dec *jsontext.Decoder, path []string) error {
 }
 
 // checkRaw checks one whole value, given as its bytes.
-func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
+func (s *checker) checkRaw(raw jsontext.Value, path []string) error {
 	var k memoKey
 	if s.memo != nil {
-		if k = s.memo.key(raw); s.memo.has(k) {
+		if k = s.memo.key(s.id, raw); s.memo.has(k) {
 			return nil
 		}
 	}
@@ -450,7 +443,7 @@ func (s *Schema) checkRaw(raw jsontext.Value, path []string) error {
 	return nil
 }
 
-func (s *Schema) checkCombinations(raw jsontext.Value, path []string) error {
+func (s *checker) checkCombinations(raw jsontext.Value, path []string) error {
 	if raw.Kind() == 'n' && s.nullable {
 		return nil // kin-openapi: a nullable schema takes null before anything else
 	}
@@ -466,7 +459,7 @@ func (s *Schema) checkCombinations(raw jsontext.Value, path []string) error {
 			if err != nil {
 				return err
 			}
-			candidates = []*Schema{target}
+			candidates = []*checker{target}
 		}
 		matched := 0
 		var firstErr error
@@ -510,7 +503,7 @@ func (s *Schema) checkCombinations(raw jsontext.Value, path []string) error {
 }
 
 // discriminate picks the oneOf schema the discriminator member names.
-func (s *Schema) discriminate(raw jsontext.Value, path []string) (*Schema, error) {
+func (s *checker) discriminate(raw jsontext.Value, path []string) (*checker, error) {
 	d := newDecoder(raw)
 	defer d.release()
 	dec := &d.d
@@ -546,7 +539,7 @@ func (s *Schema) discriminate(raw jsontext.Value, path []string) (*Schema, error
 
 // checkOwn reads the next value from dec and checks it against s's own
 // keywords (not its combinations).
-func (s *Schema) checkOwn(dec *jsontext.Decoder, path []string) error {
+func (s *checker) checkOwn(dec *jsontext.Decoder, path []string) error {
 	switch k := dec.PeekKind(); k {
 	case '{':
 		return s.checkObject(dec, path)
@@ -582,14 +575,14 @@ func (s *Schema) checkOwn(dec *jsontext.Decoder, path []string) error {
 	return fail(path, "unexpected token %v", tok.Kind())
 }
 
-func (s *Schema) checkEnum(v any, path []string) error {
+func (s *checker) checkEnum(v any, path []string) error {
 	if len(s.enum) == 0 || slices.Contains(s.enum, v) {
 		return nil
 	}
 	return fail(path, "is not one of the allowed values")
 }
 
-func (s *Schema) checkString(v string, path []string) error {
+func (s *checker) checkString(v string, path []string) error {
 	if s.types&tString == 0 {
 		return fail(path, "must not be a string")
 	}
@@ -616,7 +609,7 @@ func (s *Schema) checkString(v string, path []string) error {
 	return nil
 }
 
-func (s *Schema) checkNumber(raw string, path []string) error {
+func (s *checker) checkNumber(raw string, path []string) error {
 	if s.types&(tInt|tNumber) == 0 {
 		return fail(path, "must not be a number")
 	}
@@ -642,7 +635,7 @@ func (s *Schema) checkNumber(raw string, path []string) error {
 	return nil
 }
 
-func (s *Schema) checkArray(dec *jsontext.Decoder, path []string) error {
+func (s *checker) checkArray(dec *jsontext.Decoder, path []string) error {
 	if s.types&tArray == 0 {
 		return fail(path, "must not be an array")
 	}
@@ -681,7 +674,7 @@ func (s *Schema) checkArray(dec *jsontext.Decoder, path []string) error {
 	return nil
 }
 
-func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
+func (s *checker) checkObject(dec *jsontext.Decoder, path []string) error {
 	if s.types&tObject == 0 {
 		return fail(path, "must not be an object")
 	}
@@ -725,6 +718,9 @@ func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
 	if n < s.minProps {
 		return fail(path, "has fewer than %d members", s.minProps)
 	}
+	if s.maxProps >= 0 && n > s.maxProps {
+		return fail(path, "has more than %d members", s.maxProps)
+	}
 	for _, r := range s.required {
 		if !slices.Contains(seen, r) {
 			return fail(append(path, r), "is required")
@@ -733,8 +729,10 @@ func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
 	return nil
 }
 
-// memo remembers values found valid, up to limit of them; when full it
-// starts again, which keeps it simple and bounded.
+// memo remembers values found valid against component schemas: one
+// bounded LRU cache shared by every schema of a compiler, so that its room
+// goes to whichever values are seen most (a user's GET /me answer is the
+// same bytes every time).
 //
 // It keeps two 64-bit hashes of each value's bytes, with seeds drawn at
 // random when it is made, rather than the bytes: 16 bytes a value instead
@@ -743,42 +741,41 @@ func (s *Schema) checkObject(dec *jsontext.Decoder, path []string) error {
 // share a key with a chance of about 2^-128 per pair, and nobody outside
 // the process can aim for that, not knowing the seeds.
 type memo struct {
-	limit        int
 	seedA, seedB maphash.Seed
-	mu           sync.RWMutex
-	seen         map[memoKey]struct{}
+	seen         *lru.Cache[memoKey, struct{}]
 }
 
-type memoKey struct{ a, b uint64 }
-
-func newMemo(limit int) *memo {
-	return &memo{limit: limit, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
+// memoKey names a value of one schema: the schema's number in its
+// compiler, and the two hashes of the value's bytes.
+type memoKey struct {
+	schema int32
+	a, b   uint64
 }
 
-func (m *memo) key(raw []byte) memoKey {
-	return memoKey{maphash.Bytes(m.seedA, raw), maphash.Bytes(m.seedB, raw)}
+func newMemo(size int) *memo {
+	seen, err := lru.New[memoKey, struct{}](size)
+	if err != nil {
+		panic(err) // only for a size below 1, which newCompiler never asks for
+	}
+	return &memo{seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(), seen: seen}
 }
 
+func (m *memo) key(schema int32, raw []byte) memoKey {
+	return memoKey{schema: schema, a: maphash.Bytes(m.seedA, raw), b: maphash.Bytes(m.seedB, raw)}
+}
+
+// has reports whether the value was found valid, and marks it as just used.
 func (m *memo) has(k memoKey) bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	_, ok := m.seen[k]
+	_, ok := m.seen.Get(k)
 	return ok
 }
 
-func (m *memo) add(k memoKey) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen == nil || len(m.seen) >= m.limit {
-		m.seen = make(map[memoKey]struct{}, m.limit)
-	}
-	m.seen[k] = struct{}{}
-}
+func (m *memo) add(k memoKey) { m.seen.Add(k, struct{}{}) }
 
-// ValidateText checks a header value: as a string against a string schema,
+// validateText checks a header value: as a string against a string schema,
 // or as a number against an integer or number schema, the way an OpenAPI
 // header of style simple is read.
-func (s *Schema) ValidateText(v string) error {
+func (s *checker) validateText(v string) error {
 	if s.types&tString != 0 {
 		return s.checkString(v, nil)
 	}

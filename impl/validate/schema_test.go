@@ -1,4 +1,4 @@
-package schemacheck_test
+package validate
 
 import (
 	"bytes"
@@ -15,8 +15,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-json-experiment/json/jsontext"
-
-	"meapi/impl/schemacheck"
 )
 
 // The checker is only worth having if it says what kin-openapi says. These
@@ -24,7 +22,7 @@ import (
 // of them (every member dropped, and every value replaced by values of
 // every kind), in both directions; FuzzAgreesWithKin goes on from there.
 
-var formats = schemacheck.Formats{
+var formats = Formats{
 	"email": func(s string) error {
 		if a, err := mail.ParseAddress(s); err != nil || a.Name != "" || a.Address != s {
 			return errors.New("not an email address")
@@ -48,14 +46,14 @@ func kinFormats() map[string]openapi3.StringFormatValidator {
 }
 
 var loadDoc = sync.OnceValues(func() (*openapi3.T, error) {
-	return openapi3.NewLoader().LoadFromFile(filepath.Join("..", "..", "openapi.yaml"))
+	return openapi3.NewLoader().LoadFromFile(filepath.Join("testdata", "api.yaml"))
 })
 
 type pair struct {
 	name string
 	kin  *openapi3.Schema
-	fast *schemacheck.Schema
-	dir  schemacheck.Direction
+	fast *checker
+	dir  direction
 }
 
 // pairs compiles every component schema in both directions.
@@ -65,8 +63,8 @@ func pairs(t testing.TB) []pair {
 		t.Fatal(err)
 	}
 	var ps []pair
-	for _, dir := range []schemacheck.Direction{schemacheck.Request, schemacheck.Response} {
-		c := schemacheck.NewCompiler(doc, dir, formats, 16)
+	for _, dir := range []direction{dirRequest, dirResponse} {
+		c := newCompiler(doc, dir, formats, 16)
 		names := make([]string, 0, len(doc.Components.Schemas))
 		for name := range doc.Components.Schemas {
 			names = append(names, name)
@@ -74,7 +72,7 @@ func pairs(t testing.TB) []pair {
 		sort.Strings(names)
 		for _, name := range names {
 			ref := doc.Components.Schemas[name]
-			fast, err := c.Compile(ref)
+			fast, err := c.compile(ref)
 			if err != nil {
 				t.Fatalf("compile %s: %v", name, err)
 			}
@@ -92,7 +90,7 @@ func (p pair) kinVerdict(raw []byte) error {
 		return err
 	}
 	opts := []openapi3.SchemaValidationOption{openapi3.MultiErrors(), openapi3.WithStringFormatValidators(kinFormats())}
-	if p.dir == schemacheck.Request {
+	if p.dir == dirRequest {
 		opts = append(opts, openapi3.VisitAsRequest())
 	} else {
 		opts = append(opts, openapi3.VisitAsResponse())
@@ -111,14 +109,14 @@ func agree(t testing.TB, p pair, raw []byte) {
 		return
 	}
 	kinErr := p.kinVerdict(raw)
-	fastErr := p.fast.Validate(raw)
+	fastErr := p.fast.validate(raw)
 	if (kinErr == nil) != (fastErr == nil) {
 		t.Errorf("%s (%s): kin-openapi says %v, schemacheck says %v, about\n%s", p.name, dirName(p.dir), kinErr, fastErr, raw)
 	}
 }
 
-func dirName(d schemacheck.Direction) string {
-	if d == schemacheck.Request {
+func dirName(d direction) string {
+	if d == dirRequest {
 		return "request"
 	}
 	return "response"
@@ -164,10 +162,17 @@ func samples(t testing.TB) [][]byte {
 		}
 	}
 	for _, s := range []string{
-		`{"first_name":"Ada"}`, `{"first_name":null,"username":"ada"}`, `{"email":null}`, `{"id":"x"}`, `{}`,
-		`{"strategy":"plain_email","email":"a@b.c","password":"x"}`, `{"strategy":"plain_username","username":"a","password":"x"}`,
-		`{"strategy":"sms"}`, `{"signin_id":"signin_x"}`, `{"all":true}`, `null`, `[]`, `"x"`, `1`, `1.5`, `true`,
-		`{"status":"ok"}`, `{"user":null}`, `{"code":"INTERNAL","message":"x"}`,
+		`{"title":"Hello"}`, `{"title":null,"body":"x"}`, `{"title":"  "}`, `{"title":"a\u0007b"}`, `{}`,
+		`{"title":"t","tags":["red","blue"],"owner":"ada@example.com","link":"https://example.com/a","stars":5,"weight":1.5,"pinned":true}`,
+		`{"title":"t","tags":["red","red","red","red"]}`, `{"title":"t","stars":6}`, `{"title":"t","stars":1.5}`, `{"title":"t","id":"x"}`,
+		`{"title":"t","secret":"s"}`, `{"title":"t","owner":"not an address"}`, `{"title":"t","link":"relative"}`,
+		`{"id":"note_1","title":"t","tags":[],"created_at":"2026-11-28T06:18:35.123Z","parent":null}`,
+		`{"id":"note_1","title":"t","tags":[],"created_at":"2026-11-28T06:18:35.123Z","parent":{"id":"p"},"extra":3,"both":{"name":"n","age":1}}`,
+		`{"id":"note_1","title":"t","tags":[],"created_at":"yesterday","parent":null}`,
+		`{"kind":"email","email":"a@b.c"}`, `{"kind":"name","name":"ada"}`, `{"kind":"name","email":"a@b.c"}`, `{"kind":"sms"}`,
+		`{"user":null,"seen":[]}`, `{"user":{"id":"u"},"seen":["2026-11-28T06:18:35.123Z"]}`,
+		`{"code":"X","data":null}`, `{"code":"X","data":{}}`, `{"code":"X","data":{"a":1}}`,
+		`null`, `[]`, `"x"`, `1`, `1.5`, `true`,
 	} {
 		out = append(out, []byte(s))
 	}
@@ -315,17 +320,17 @@ func TestMemoRemembersOnlyValidValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := schemacheck.NewCompiler(doc, schemacheck.Response, formats, 16).Compile(doc.Components.Schemas["User"])
+	user, err := newCompiler(doc, dirResponse, formats, 16).compile(doc.Components.Schemas["Note"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := []byte(`{"id":"user_2qpk3vbzjxh7wm4tfn6cdr5sye","first_name":"Ada","last_name":null,"username":null,"email":"ada@example.com","phone_number":null,"image_url":null,"two_factor_enabled":false,"email_verified":false,"phone_verified":false,"created_at":"2026-11-28T06:18:35.123Z","updated_at":"2026-11-28T06:18:35.123Z"}`)
+	good := []byte(`{"id":"note_1","title":"Ada","tags":["red"],"created_at":"2026-11-28T06:18:35.123Z","parent":null}`)
 	bad := bytes.Replace(good, []byte(`"Ada"`), []byte(`"Ada\u0007"`), 1)
 	for range 2 {
-		if err := user.Validate(good); err != nil {
+		if err := user.validate(good); err != nil {
 			t.Fatalf("a valid user: %v", err)
 		}
-		if err := user.Validate(bad); err == nil {
+		if err := user.validate(bad); err == nil {
 			t.Fatalf("an invalid user passed")
 		}
 	}
@@ -333,13 +338,13 @@ func TestMemoRemembersOnlyValidValues(t *testing.T) {
 
 func TestCompileRefusesUnsupportedKeywords(t *testing.T) {
 	doc := &openapi3.T{Components: &openapi3.Components{Schemas: openapi3.Schemas{}}}
-	max := uint64(3)
+	fmax := 3.0
 	for name, s := range map[string]*openapi3.Schema{
-		"maxProperties": {Type: &openapi3.Types{"object"}, MaxProps: &max},
+		"multipleOf":    {Type: &openapi3.Types{"number"}, MultipleOf: &fmax},
 		"unknownFormat": {Type: &openapi3.Types{"string"}, Format: "ipv6"},
 		"uniqueItems":   {Type: &openapi3.Types{"array"}, Items: openapi3.NewStringSchema().NewRef(), UniqueItems: true},
 	} {
-		if _, err := schemacheck.NewCompiler(doc, schemacheck.Response, formats, 0).Compile(s.NewRef()); err == nil {
+		if _, err := newCompiler(doc, dirResponse, formats, 0).compile(s.NewRef()); err == nil {
 			t.Errorf("%s compiled", name)
 		}
 	}
