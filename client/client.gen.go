@@ -206,8 +206,8 @@ type ClientSession struct {
 
 // Email An email address, as strict client validators (zod, valibot,
 // ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-// `_ ' + - .` (not starting or ending with a dot, no two dots in a
-// row), `@`, and a domain of two or more labels of letters, digits
+// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
 // and hyphens (a label neither starts nor ends with a hyphen) whose
 // last label is letters only. An internationalized domain is written
 // in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
@@ -388,8 +388,8 @@ type NullableUser struct {
 
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
-	// row), `@`, and a domain of two or more labels of letters, digits
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
 	// and hyphens (a label neither starts nor ends with a hyphen) whose
 	// last label is letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
@@ -471,8 +471,8 @@ type SignInRequest struct {
 type SignInWithEmail struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
-	// row), `@`, and a domain of two or more labels of letters, digits
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
 	// and hyphens (a label neither starts nor ends with a hyphen) whose
 	// last label is letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
@@ -515,8 +515,8 @@ type SignOutRequest struct {
 type SignUpRequest struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
-	// row), `@`, and a domain of two or more labels of letters, digits
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
 	// and hyphens (a label neither starts nor ends with a hyphen) whose
 	// last label is letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
@@ -729,8 +729,8 @@ type User struct {
 
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot, no two dots in a
-	// row), `@`, and a domain of two or more labels of letters, digits
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
 	// and hyphens (a label neither starts nor ends with a hyphen) whose
 	// last label is letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique

@@ -16,6 +16,7 @@ import (
 
 	"meapi/client"
 	"meapi/impl"
+	"meapi/impl/password"
 	"meapi/store"
 )
 
@@ -27,7 +28,7 @@ func newServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: password.Params{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: password.Params{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"meapi"
 	"meapi/conformance"
 	"meapi/impl"
+	"meapi/impl/password"
 	"meapi/store"
 )
 
@@ -27,7 +28,7 @@ func startServer(t *testing.T, mode impl.ResponseValidation, wrap func(http.Hand
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	stack, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	stack, err := impl.NewHandler(impl.Config{Store: st, ResponseValidation: mode, Password: password.Params{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

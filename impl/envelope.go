@@ -103,32 +103,47 @@ func etag(u *store.User) string {
 	return `"` + u.ID + "." + strconv.FormatInt(u.Version, 10) + `"`
 }
 
-// ifMatchVersions reads an If-Match header for the user with this id. It
-// returns the versions of that user the header names; anyVersion is true for "*".
-// Weak tags never match (If-Match uses the strong comparison), and a tag of
-// another user, or one that is not a tag at all, matches nothing.
+// ifMatchVersions reads an If-Match header (RFC 9110, section 13.1.1: "*"
+// or a comma-separated list of entity tags) for the user with this id. It
+// returns the versions of that user whose entity tags the header names,
+// compared as exact strings (the strong comparison, section 8.8.3.2), and
+// anyVersion for "*". A weak tag never matches; neither does a tag of
+// another user, nor anything that is not the very tag the server sends for
+// a version ("user_x.07" is not "user_x.7"). A header that is not a list
+// of entity tags matches nothing.
 func ifMatchVersions(header, userID string) (versions []int64, anyVersion bool) {
 	versions = []int64{}
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" {
-			return nil, true
+	if strings.TrimSpace(header) == "*" {
+		return nil, true
+	}
+	for rest := header; ; {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			return versions, false
 		}
-		inner, ok := strings.CutPrefix(tag, `"`)
-		if !ok {
+		weak := strings.HasPrefix(rest, "W/")
+		if weak {
+			rest = rest[2:]
+		}
+		if !strings.HasPrefix(rest, `"`) {
+			return []int64{}, false
+		}
+		end := strings.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return []int64{}, false
+		}
+		tag := rest[:end+2]
+		rest = rest[end+2:]
+		if weak {
 			continue
 		}
-		inner, ok = strings.CutSuffix(inner, `"`)
-		if !ok {
-			continue
-		}
-		id, ver, ok := strings.Cut(inner, ".")
+		id, ver, ok := strings.Cut(tag[1:len(tag)-1], ".")
 		if !ok || id != userID {
 			continue
 		}
-		if v, err := strconv.ParseInt(ver, 10, 64); err == nil {
+		v, err := strconv.ParseInt(ver, 10, 64)
+		if err == nil && v > 0 && strconv.FormatInt(v, 10) == ver {
 			versions = append(versions, v)
 		}
 	}
-	return versions, false
 }

@@ -2,6 +2,7 @@ package impl
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -133,10 +134,27 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	}
 }
 
+// StatusClientClosedRequest is what the log and the metrics record for a
+// request whose client went away before its answer was ready (nginx's
+// 499). Nothing is sent: nobody is listening.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err is the request's own context ending: its
+// client hung up. That is no failure of the server's.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
 // writeError is the one place that writes an error response outside the
 // strict handlers' typed responses: the router, the middlewares, the
 // validator and the strict handler's error hooks all end here.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		s.log.InfoContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path,
+			"request_id", stateOf(r.Context()).requestID)
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	ae := toAPIError(err)
 	if ae.status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status,

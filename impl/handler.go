@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"meapi/gen"
+	"meapi/impl/password"
 	"meapi/impl/rules"
 	"meapi/impl/validate"
 	"meapi/store"
@@ -65,8 +66,15 @@ type Config struct {
 	// client's address in (X-Forwarded-For: its last entry; X-Real-IP).
 	// Unset, the address is the connection's.
 	ClientAddressHeader string
-	Password            PasswordParams
-	Logger              *slog.Logger
+	// Password sets the cost of new password hashes (default
+	// password.DefaultParams); at most PasswordWorkers hashes run at once
+	// (default GOMAXPROCS) and PasswordQueue more may wait (default 32 per
+	// worker, about a second of work), past which sign-up and sign-in
+	// answer 503 with Retry-After.
+	Password        password.Params
+	PasswordWorkers int
+	PasswordQueue   int
+	Logger          *slog.Logger
 	// Registry gets meapi's metrics and is what GET /metrics serves
 	// (default: a registry of its own).
 	Registry *prometheus.Registry
@@ -98,7 +106,7 @@ type Server struct {
 	maxSignins     int
 	limits         SigninLimits
 	addressHeader  string
-	passwords      *hasher
+	passwords      *password.Hasher
 	dummyHash      func() (string, error)
 	// trustedOrigins may make state-changing cross-origin requests and get
 	// CORS with credentials: both checks read this one set, exactly.
@@ -236,7 +244,6 @@ func newServer(cfg Config) (*Server, error) {
 		maxSignins:         cmp.Or(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
 		limits:             cfg.SigninLimits.withDefaults(),
 		addressHeader:      http.CanonicalHeaderKey(cfg.ClientAddressHeader),
-		passwords:          newHasher(cmp.Or(cfg.Password, DefaultPasswordParams), runtime.GOMAXPROCS(0)),
 		crossOrigin:        http.NewCrossOriginProtection(),
 		responseValidation: cmp.Or(cfg.ResponseValidation, ValidateEnforce),
 		trustedOrigins:     map[string]bool{},
@@ -253,6 +260,8 @@ func newServer(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	workers := cmp.Or(cfg.PasswordWorkers, runtime.GOMAXPROCS(0))
+	s.passwords = password.New(cmp.Or(cfg.Password, password.DefaultParams), workers, cmp.Or(cfg.PasswordQueue, 32*workers))
 	if _, err := ParseResponseValidation(string(s.responseValidation)); err != nil {
 		return nil, err
 	}
@@ -260,7 +269,7 @@ func newServer(cfg Config) (*Server, error) {
 	// current parameters, so that they take as long as wrong passwords.
 	// It is made on first use, not at start.
 	s.dummyHash = sync.OnceValues(func() (string, error) {
-		return s.passwords.hash(context.Background(), rand.Text())
+		return s.passwords.Hash(context.Background(), rand.Text())
 	})
 	if err := s.trustOrigins(cfg.TrustedOrigins); err != nil {
 		return nil, err

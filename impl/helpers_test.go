@@ -24,6 +24,7 @@ import (
 
 	"meapi/conformance"
 	"meapi/impl"
+	"meapi/impl/password"
 	"meapi/store"
 )
 
@@ -34,7 +35,7 @@ import (
 
 // cheapPasswords keeps argon2id but at a cost that lets a test sign up
 // hundreds of users; TestSignUpHashesWithDefaultCost covers the default.
-var cheapPasswords = impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}
+var cheapPasswords = password.Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // contractValidator checks responses against openapi.yaml, read from disk
 // here independently of the server's embedded copy, with the conformance
@@ -291,13 +292,24 @@ func (ts *testServer) call(t *testing.T, method, path string, contentType string
 // send sends one request and returns its response unchecked.
 func (ts *testServer) send(t *testing.T, method, path string, contentType string, body []byte, opts ...reqOption) (*http.Request, *response) {
 	t.Helper()
+	req, r, err := ts.do(method, path, contentType, body, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req, r
+}
+
+// do sends one request and returns its response unchecked, or why it got
+// none. Unlike send and call it does not stop the test, so that it can be
+// used from goroutines other than the test's.
+func (ts *testServer) do(method, path string, contentType string, body []byte, opts ...reqOption) (*http.Request, *response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, ts.url+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -307,14 +319,14 @@ func (ts *testServer) send(t *testing.T, method, path string, contentType string
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	resBody, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return req, &response{status: res.StatusCode, header: res.Header, body: resBody}
+	return req, &response{status: res.StatusCode, header: res.Header, body: resBody}, nil
 }
 
 // checkContract fails the test when the response breaks openapi.yaml or

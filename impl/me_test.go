@@ -278,12 +278,22 @@ func TestUpdateMeIfMatch(t *testing.T) {
 	}
 	tag2 := r.header.Get("ETag")
 
+	// The strong comparison: only the very tag the server sent matches.
+	id, version, _ := strings.Cut(strings.Trim(tag2, `"`), ".")
 	refused := []struct{ name, ifMatch string }{
 		{"stale", tag1},
 		{"weak", "W/" + tag2},
 		{"another user's", bTag},
 		{"unquoted", strings.Trim(tag2, `"`)},
 		{"garbage", "nonsense"},
+		{"the version with a plus sign", `"` + id + ".+" + version + `"`},
+		{"the version with a leading zero", `"` + id + ".0" + version + `"`},
+		{"the version with two leading zeros", `"` + id + ".00" + version + `"`},
+		{"the version with a space", `"` + id + ". " + version + `"`},
+		{"the tag in upper case", strings.ToUpper(tag2)},
+		{"the tag without its closing quote", tag2[:len(tag2)-1]},
+		{"the current tag after garbage", "nonsense, " + tag2},
+		{"a star in a list", "*, " + tag1},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {

@@ -148,7 +148,7 @@ type meteredStore struct {
 }
 
 func (m meteredStore) failed(op string, err error) {
-	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrEmailTaken) &&
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrEmailTaken) &&
 		!errors.Is(err, store.ErrUsernameTaken) && !errors.Is(err, store.ErrPreconditionFailed) &&
 		!errors.Is(err, store.ErrTooManySignins) {
 		m.errs.WithLabelValues(op).Inc()

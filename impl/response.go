@@ -82,13 +82,17 @@ func (s *Server) validateResponse(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		st := stateOf(r.Context())
-		if err := s.validator.Response(r.Context(), st.op, r, rec.status, rec.header, rec.body.Bytes()); err != nil {
-			s.metrics.violations.WithLabelValues(st.routeLabel(), r.Method).Inc()
-			s.log.ErrorContext(r.Context(), "response does not match openapi.yaml",
-				"method", r.Method, "path", r.URL.Path, "status", rec.status, "mode", string(s.responseValidation),
-				"request_id", st.requestID, "err", err)
-			if s.responseValidation == ValidateEnforce {
-				s.replaceWithInternalError(r, rec)
+		// A client that has gone reads nothing: there is no answer to check
+		// (writeError marks it so).
+		if rec.status != StatusClientClosedRequest {
+			if err := s.validator.Response(r.Context(), st.op, r, rec.status, rec.header, rec.body.Bytes()); err != nil {
+				s.metrics.violations.WithLabelValues(st.routeLabel(), r.Method).Inc()
+				s.log.ErrorContext(r.Context(), "response does not match openapi.yaml",
+					"method", r.Method, "path", r.URL.Path, "status", rec.status, "mode", string(s.responseValidation),
+					"request_id", st.requestID, "err", err)
+				if s.responseValidation == ValidateEnforce {
+					s.replaceWithInternalError(r, rec)
+				}
 			}
 		}
 		h := w.Header()

@@ -83,50 +83,69 @@ func tokenHash(value string) ([]byte, bool) {
 
 // touchInterval is how often at most a session's use is written down:
 // its idle expiry moves, and the cookie is sent again with the new Max-Age.
-// Writing at every request would make every read a write.
-const touchInterval = time.Hour
+// Writing at every request would make every read a write; writing a tenth
+// of the idle timeout apart (an hour at most) keeps a session in use alive
+// whatever the timeout, with at most a tenth of it as slack.
+func (s *Server) touchInterval() time.Duration {
+	return min(time.Hour, s.idleTimeout/10)
+}
+
+// maxSessionCookies bounds how many __session cookies of one request are
+// looked up: a browser sends one per matching cookie (a sibling subdomain
+// can set one too), and each costs a lookup.
+const maxSessionCookies = 4
 
 // loadSession fills the request's state with the browser session its
-// cookie names. It never refuses a request: a missing,
-// malformed, unknown or expired cookie is simply no session (and is
-// cleared), and operations that need one are refused later by the
-// validator's security check. A session in use is renewed at most once per
-// touchInterval.
+// cookie names. It never refuses a request: a missing, malformed, unknown
+// or expired cookie is simply no session, and operations that need one are
+// refused later by the validator's security check. When the request
+// carries several __session cookies, each is tried in order and the first
+// live one is the session, so that a junk cookie set by a sibling site
+// cannot sign anyone out; only when none is live is the cookie cleared. A
+// session in use is renewed at most once per touchInterval.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context()) // made by observe
 		st.clientAddr = s.clientAddress(r)
-		if c, err := r.Cookie(CookieName); err == nil {
-			s.resume(r.Context(), w, st, c.Value, r.Method != http.MethodGet && r.Method != http.MethodHead)
+		ctx, now := r.Context(), s.now()
+		dead, tried := false, 0
+		for _, c := range r.Cookies() {
+			if c.Name != CookieName {
+				continue
+			}
+			hash, ok := tokenHash(c.Value)
+			if !ok {
+				dead = true
+				continue
+			}
+			if tried++; tried > maxSessionCookies {
+				break
+			}
+			sess, err := s.store.SessionByTokenHash(ctx, hash, now)
+			if errors.Is(err, store.ErrNotFound) {
+				dead = true
+				continue
+			}
+			if err != nil {
+				st.sessionErr = err
+				break
+			}
+			st.session = sess
+			s.touch(ctx, w, sess, c.Value, now)
+			break
+		}
+		if dead && st.session == nil && st.sessionErr == nil {
+			w.Header().Add("Set-Cookie", clearCookie())
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// A request that will likely write reads its session through the writer
-// (see store.SQLite.SessionForWrite).
-func (s *Server) resume(ctx context.Context, w http.ResponseWriter, st *requestState, token string, writes bool) {
-	hash, ok := tokenHash(token)
-	if !ok {
-		w.Header().Add("Set-Cookie", clearCookie())
-		return
-	}
-	now := s.now()
-	lookup := s.store.SessionByTokenHash
-	if writes {
-		lookup = s.store.SessionForWrite
-	}
-	sess, err := lookup(ctx, hash, now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		w.Header().Add("Set-Cookie", clearCookie())
-		return
-	case err != nil:
-		st.sessionErr = err
-		return
-	}
-	st.session = sess
-	if now.Sub(sess.LastActiveAt) < touchInterval {
+// touch writes down that the session is in use, when it was last written
+// down a touchInterval ago or more, and sends the cookie again with its new
+// Max-Age.
+func (s *Server) touch(ctx context.Context, w http.ResponseWriter, sess *store.Session, token string, now time.Time) {
+	if now.Sub(sess.LastActiveAt) < s.touchInterval() {
 		return
 	}
 	idle := now.Add(s.idleTimeout)

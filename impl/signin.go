@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"meapi/gen"
+	passwords "meapi/impl/password"
 	"meapi/store"
 )
 
@@ -77,7 +78,10 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	} else if hash, err = s.dummyHash(); err != nil {
 		return nil, err
 	}
-	ok, err := s.passwords.verify(ctx, hash, password)
+	ok, err := s.passwords.Verify(ctx, hash, password)
+	if errors.Is(err, passwords.ErrBusy) {
+		return gen.SignIn503JSONResponse{BusyJSONResponse: s.busy(st)}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("check password: %w", err)
 	}
@@ -179,6 +183,15 @@ func (s *Server) checkSigninLimits(ctx context.Context, subjects []limitSubject,
 			fmt.Sprintf("too many failed sign-ins for %s; try again in %d seconds", what, secs)),
 		retryAfter: secs,
 	}, nil
+}
+
+// busy is the 503 of a password check or hash that found the hashing queue
+// full: nothing was written, and the client may try again shortly.
+func (s *Server) busy(st *requestState) gen.BusyJSONResponse {
+	secs := max(int(s.passwords.RetryAfter()/time.Second), 1)
+	ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "",
+		fmt.Sprintf("too many passwords are being checked; try again in %d seconds", secs))
+	return gen.BusyJSONResponse{Body: errorEnvelope(st, ae), Headers: gen.BusyResponseHeaders{RetryAfter: secs}}
 }
 
 func (s *Server) tooManySignins() *apiError {

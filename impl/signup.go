@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"meapi/gen"
+	"meapi/impl/password"
 	"meapi/store"
 )
 
@@ -29,7 +30,10 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 	if ae := refused.refusal(); ae != nil {
 		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(errorEnvelope(st, ae))}, nil
 	}
-	hash, err := s.passwords.hash(ctx, *body.Password)
+	hash, err := s.passwords.Hash(ctx, *body.Password)
+	if errors.Is(err, password.ErrBusy) {
+		return gen.SignUp503JSONResponse{BusyJSONResponse: s.busy(st)}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meapi/impl"
+	"meapi/impl/password"
 )
 
 func TestSignUp(t *testing.T) {
@@ -100,7 +101,7 @@ func TestSignUpStoresOnlyTheTokenHash(t *testing.T) {
 }
 
 func TestSignUpHashesWithDefaultCost(t *testing.T) {
-	ts := newTestServer(t, func(c *testSetup) { c.Password = impl.PasswordParams{} })
+	ts := newTestServer(t, func(c *testSetup) { c.Password = password.Params{} })
 	a := ts.signUp(t, nil)
 	var pwHash string
 	if err := ts.db(t).QueryRow(`SELECT password_hash FROM users WHERE id = ?`, a.user.ID).Scan(&pwHash); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"meapi/impl"
+	"meapi/impl/password"
 	"meapi/store"
 	"net/http"
 	"net/http/httptest"
@@ -151,7 +152,7 @@ func TestConformanceCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h, err := impl.NewHandler(impl.Config{Store: st, Password: impl.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h, err := impl.NewHandler(impl.Config{Store: st, Password: password.Params{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package impl
+// Package password hashes and checks passwords with argon2id
+// (golang.org/x/crypto), in the PHC string format, a bounded number at a
+// time: each hash takes its MemoryKiB at once, so that a burst queues, and
+// past a bounded queue is refused with ErrBusy rather than taking the
+// process's memory.
+package password
 
 import (
 	"context"
@@ -10,23 +15,24 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// PasswordParams are the argon2id cost parameters of new password hashes.
-// Every hash records its own, so changing them never locks anyone out.
-type PasswordParams struct {
+// Params are the argon2id cost parameters of new password hashes. Every
+// hash records its own, so changing them never locks anyone out.
+type Params struct {
 	MemoryKiB uint32
 	Time      uint32
 	Threads   uint8
 }
 
-// DefaultPasswordParams is OWASP's first recommended argon2id
-// configuration (19 MiB, 2 passes, 1 lane): about 40 ms a hash on one core
-// of the machines meapi is measured on.
-var DefaultPasswordParams = PasswordParams{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+// DefaultParams is OWASP's first recommended argon2id configuration
+// (19 MiB, 2 passes, 1 lane): about 40 ms a hash on one core of the
+// machines meapi is measured on.
+var DefaultParams = Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
 const (
 	saltLen = 16
@@ -35,12 +41,17 @@ const (
 
 var b64 = base64.RawStdEncoding
 
-// hasher hashes and checks passwords, at most `slots` at a time: each hash
-// holds MemoryKiB of memory, so a burst of sign-ups must queue rather than
-// take the process's memory.
-type hasher struct {
-	params PasswordParams
-	slots  chan struct{}
+// ErrBusy is the answer when as many hashes as may wait are waiting
+// already: the caller should come back shortly (RetryAfter).
+var ErrBusy = errors.New("too many passwords are being checked at once")
+
+// Hasher hashes and checks passwords, at most `workers` at a time, with at
+// most `queue` more waiting for a turn.
+type Hasher struct {
+	params  Params
+	slots   chan struct{}
+	queue   int32
+	waiting atomic.Int32
 
 	// trim hands the memory of finished hashes back to the system once
 	// hashing has stopped for trimDelay. Each hash takes MemoryKiB (19 MiB
@@ -54,11 +65,27 @@ type hasher struct {
 
 const trimDelay = 100 * time.Millisecond
 
-func newHasher(p PasswordParams, concurrency int) *hasher {
-	return &hasher{params: p, slots: make(chan struct{}, max(concurrency, 1)), trim: debug.FreeOSMemory}
+// New returns a hasher of new hashes with p that runs at most workers
+// hashes at a time (at least one) and lets at most queue more wait.
+func New(p Params, workers, queue int) *Hasher {
+	return &Hasher{params: p, slots: make(chan struct{}, max(workers, 1)), queue: int32(max(queue, 0)), trim: debug.FreeOSMemory}
 }
 
-func (h *hasher) acquire(ctx context.Context) error {
+// RetryAfter is how long a caller refused with ErrBusy should wait: about
+// the time the queue takes to drain.
+func (h *Hasher) RetryAfter() time.Duration { return time.Second }
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.queue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	select {
 	case h.slots <- struct{}{}:
 		return nil
@@ -67,7 +94,7 @@ func (h *hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *hasher) release() {
+func (h *Hasher) release() {
 	<-h.slots
 	if h.params.MemoryKiB < 1024 {
 		return // too little to be worth a collection
@@ -81,15 +108,16 @@ func (h *hasher) release() {
 	}
 }
 
-func (h *hasher) trimIfIdle() {
+func (h *Hasher) trimIfIdle() {
 	if len(h.slots) == 0 {
 		h.trim()
 	}
 }
 
-// hash returns password's argon2id hash in the PHC string format:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
-func (h *hasher) hash(ctx context.Context, password string) (string, error) {
+// Hash returns password's argon2id hash in the PHC string format:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>. It fails with ErrBusy
+// when the queue is full, and with ctx's error when ctx ends first.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
@@ -104,9 +132,9 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 
 var errBadHash = errors.New("not an argon2id PHC string")
 
-// verify reports whether password matches the encoded hash, in time that
-// does not depend on where they differ.
-func (h *hasher) verify(ctx context.Context, encoded, password string) (bool, error) {
+// Verify reports whether password matches the encoded hash, in time that
+// does not depend on where they differ. It fails as Hash does.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	p, salt, key, err := parseHash(encoded)
 	if err != nil {
 		return false, err
@@ -119,7 +147,7 @@ func (h *hasher) verify(ctx context.Context, encoded, password string) (bool, er
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
-func parseHash(encoded string) (p PasswordParams, salt, key []byte, err error) {
+func parseHash(encoded string) (p Params, salt, key []byte, err error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return p, nil, nil, errBadHash

@@ -1,0 +1,245 @@
+package impl_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"meapi/impl"
+	"meapi/impl/password"
+	"meapi/store"
+)
+
+// TestTrustedOriginsRefuseWildcards: an origin with a wildcard is refused
+// when the handler is built, saying why, instead of trusting every
+// subdomain in one check and none in the other.
+func TestTrustedOriginsRefuseWildcards(t *testing.T) {
+	for _, o := range []string{"https://*.example.com", "*", "https://app.example.com/*"} {
+		_, err := impl.NewHandler(impl.Config{Store: &failingStore{}, TrustedOrigins: []string{o}})
+		if err == nil || !strings.Contains(err.Error(), "wildcard") {
+			t.Errorf("trusted origin %q: %v, want a refusal that names the wildcard", o, err)
+		}
+	}
+	for _, o := range []string{"app.example.com", "https://app.example.com/path", "ftp://app.example.com", "https://user@app.example.com"} {
+		if _, err := impl.NewHandler(impl.Config{Store: &failingStore{}, TrustedOrigins: []string{o}}); err == nil {
+			t.Errorf("trusted origin %q was accepted", o)
+		}
+	}
+}
+
+// TestCORSAndCrossOriginCheckAgree: for every origin a browser could send,
+// CORS lets the page read the answer exactly when the cross-origin check
+// lets its state-changing request through.
+func TestCORSAndCrossOriginCheckAgree(t *testing.T) {
+	ts := newTestServer(t, func(c *testSetup) {
+		c.TrustedOrigins = []string{"https://App.Example.com", "http://localhost:5173"}
+	})
+	a := ts.signUp(t, nil)
+	for _, tt := range []struct {
+		origin  string
+		trusted bool
+	}{
+		{"https://app.example.com", true},
+		{"http://localhost:5173", true},
+		{"https://evil.example.com", false},
+		{"https://app.example.com.evil.com", false},
+		{"https://sub.app.example.com", false},
+		{"http://app.example.com", false},
+		{"https://app.example.com:8443", false},
+		{"http://localhost:5174", false},
+		{"null", false},
+	} {
+		t.Run(tt.origin, func(t *testing.T) {
+			read := ts.call(t, "GET", "/me", "", nil, withCookie(a.token), withHeader("Origin", tt.origin), withHeader("Sec-Fetch-Site", "cross-site"))
+			cors := read.header.Get("Access-Control-Allow-Origin") == tt.origin
+			ct, body := jsonBody(map[string]any{"first_name": "Ada"})
+			write := ts.call(t, "PATCH", "/me", ct, body, withCookie(a.token), withHeader("Origin", tt.origin), withHeader("Sec-Fetch-Site", "cross-site"))
+			passed := write.status == http.StatusOK
+			if cors != tt.trusted || passed != tt.trusted {
+				t.Errorf("CORS allows it: %v; the cross-origin check lets it write: %v (%d); want both %v", cors, passed, write.status, tt.trusted)
+			}
+		})
+	}
+}
+
+// blockingStore is the real store, except that reading a session waits
+// until the request's client has gone.
+type blockingStore struct {
+	impl.Store
+	entered chan struct{}
+}
+
+func (b *blockingStore) SessionByTokenHash(ctx context.Context, hash []byte, now time.Time) (*store.Session, error) {
+	b.entered <- struct{}{}
+	<-ctx.Done()
+	return b.Store.SessionByTokenHash(ctx, hash, now)
+}
+
+// TestClientThatHangsUpIsNoServerError: requests whose clients go away
+// while the store works for them are logged at info as client-closed (499
+// in the request log and the metrics), and counted neither as store
+// errors nor as 5xx; no ERROR line is written.
+func TestClientThatHangsUpIsNoServerError(t *testing.T) {
+	bs := &blockingStore{entered: make(chan struct{})}
+	ts := newTestServer(t, func(c *testSetup) { bs.Store = c.Store; c.Store = bs })
+	const n = 5
+	var wg sync.WaitGroup
+	for range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, err := http.NewRequestWithContext(ctx, "GET", ts.url+"/me", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A token of the right form that names no session: it takes a
+		// lookup, which is all an attacker without an account can ask for.
+		req.AddCookie(&http.Cookie{Name: impl.CookieName, Value: strings.Repeat("R", 43)})
+		wg.Go(func() {
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+				t.Errorf("the request was answered %d after its client went away", res.StatusCode)
+			}
+		})
+		<-bs.entered
+		cancel()
+	}
+	wg.Wait()
+	metrics := waitForMetric(t, ts, `meapi_http_requests_total{method="GET",route="/me",status="499"} 5`)
+	for _, bad := range []string{`meapi_store_errors_total{op="session_by_token"} `, `status="500"`} {
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, bad) && !strings.HasSuffix(line, " 0") {
+				t.Errorf("/metrics: %s", line)
+			}
+		}
+	}
+	logs := ts.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("clients hanging up wrote ERROR lines:\n%s", logs)
+	}
+	if c := strings.Count(logs, `"msg":"client closed the request"`); c != n {
+		t.Errorf("%d client-closed lines, want %d:\n%s", c, n, logs)
+	}
+}
+
+// waitForMetric reads GET /metrics until it holds line: a request's line
+// in the log and the metrics is written once its answer is out, after the
+// client may have stopped waiting for it. It fails after 10 seconds.
+func waitForMetric(t *testing.T, ts *testServer, line string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := string(ts.call(t, "GET", "/metrics", "", nil).body)
+		if strings.Contains(body, line) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics never held %s:\n%s", line, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLookAlikesReachNoAccount: an email that differs from an existing one
+// only by a Unicode normalization form, fullwidth letters, an invisible
+// character or a bidirectional control is refused, not made a second
+// account; a sign-in identifier spelled with a look-alike (the Kelvin sign
+// for k, a fullwidth letter) is refused, not matched to the account it
+// resembles. Names made of nothing visible are refused, and names are
+// stored in their normal form.
+func TestLookAlikesReachNoAccount(t *testing.T) {
+	ts := newTestServer(t)
+	karen := ts.signUp(t, map[string]any{"email": "karen@example.com", "username": "karen"})
+	users := ts.count(t, "users")
+	for _, email := range []string{
+		"kare\u0301n@example.com", // NFD
+		"karén@example.com",       // NFC
+		"ｋａｒｅｎ@example.com",       // fullwidth
+		"kar\u200ben@example.com", // a zero-width space
+		"\u202ekaren@example.com", // a right-to-left override
+		"\u212aaren@example.com",  // the Kelvin sign
+		"karen@exаmple.com",       // a Cyrillic а
+	} {
+		ct, body := jsonBody(map[string]any{"email": email, "password": pw})
+		ts.call(t, "POST", "/auth/signup", ct, body).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/email")
+	}
+	if n := ts.count(t, "users"); n != users {
+		t.Errorf("look-alike emails made %d more accounts", n-users)
+	}
+	for _, tt := range []struct{ strategy, identifier, field string }{
+		{"plain_email", "\u212aaren@example.com", "/email"},
+		{"plain_email", "ｋaren@example.com", "/email"},
+		{"plain_username", "\u212aaren", "/username"},
+		{"plain_username", "ｋaren", "/username"},
+	} {
+		ts.signIn(t, tt.strategy, tt.identifier, pw).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", tt.field)
+	}
+	if r := ts.signIn(t, "plain_email", "KAREN@example.com", pw); r.status != http.StatusOK || r.user(t).ID != karen.user.ID {
+		t.Errorf("the address in other letter case still signs in: %d", r.status)
+	}
+
+	for _, name := range []string{"\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u2800", "\u0301", "\u202eAda", "Ada\u2028x", "Ada\u2029", "Ada\uffff", "Ada\U000E0041"} {
+		r := ts.patchMe(t, karen.token, map[string]any{"first_name": name})
+		r.wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/first_name")
+	}
+	r := ts.patchMe(t, karen.token, map[string]any{"first_name": "  Ｋａｒｅｎ   Zoe\u0308 "})
+	if r.status != http.StatusOK || str(r.user(t).FirstName) != "Karen Zoë" {
+		t.Errorf("a name in another form: %d %s, want it stored as \"Karen Zoë\"", r.status, r.body)
+	}
+}
+
+// TestPasswordQueueIsBounded: with one password hashed at a time and two
+// more allowed to wait, a burst of sign-ups is answered 201 or 503
+// SERVICE_UNAVAILABLE with Retry-After, never queued without bound, and a
+// refused one writes nothing.
+func TestPasswordQueueIsBounded(t *testing.T) {
+	ts := newTestServer(t, func(c *testSetup) {
+		c.PasswordWorkers, c.PasswordQueue = 1, 2
+		c.Password = password.Params{MemoryKiB: 8 << 10, Time: 4, Threads: 1} // tens of milliseconds a hash
+	})
+	const n = 24
+	statuses := make([]int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		ct, body := jsonBody(map[string]any{"email": "burst" + strconv.Itoa(i) + "@example.com", "password": pw})
+		wg.Go(func() {
+			<-start
+			_, r, err := ts.do("POST", "/auth/signup", ct, body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses[i] = r.status
+			if r.status == http.StatusServiceUnavailable {
+				if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+					t.Errorf("503 without Retry-After: %v", r.header)
+				}
+				if !strings.Contains(string(r.body), `"SERVICE_UNAVAILABLE"`) {
+					t.Errorf("503 body: %s", r.body)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	created, busy := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusCreated:
+			created++
+		case http.StatusServiceUnavailable:
+			busy++
+		default:
+			t.Errorf("a sign-up of the burst answered %d", s)
+		}
+	}
+	if busy == 0 {
+		t.Errorf("%d sign-ups at once with room for 3: none was refused", n)
+	}
+	if users := ts.count(t, "users"); users != created {
+		t.Errorf("%d users stored, %d sign-ups answered 201", users, created)
+	}
+}
