@@ -55,6 +55,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"serve", "--response-validation", "sometimes"},
 		{"serve", "--session-idle-timeout", "-1h"},
 		{"serve", "--trusted-origins", "not a url"},
+		{"serve", "--trusted-origins", "https://*.example.com"},
 		{"serve", "--max-accounts", "0"},
 		{"serve", "--signin-limit-address", "-1"},
 		{"serve", "--sweep-interval", "0s"},

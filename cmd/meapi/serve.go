@@ -122,7 +122,7 @@ func (c *serveConfig) check() error {
 		return err
 	}
 	for _, o := range c.origins() {
-		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
+		if _, err := impl.ParseTrustedOrigin(o); err != nil {
 			return fmt.Errorf("--trusted-origins: %w", err)
 		}
 	}
