@@ -21,6 +21,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for HealthDataStatus.
+const (
+	Ok    HealthDataStatus = "ok"
+	Ready HealthDataStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the HealthDataStatus enum.
+func (e HealthDataStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CROSSORIGINREQUEST   ErrorCode = "CROSS_ORIGIN_REQUEST"
@@ -84,24 +102,6 @@ func (e ErrorCode) Valid() bool {
 	case USERNAMETAKEN:
 		return true
 	case VALIDATIONERROR:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthDataStatus.
-const (
-	Ok    HealthDataStatus = "ok"
-	Ready HealthDataStatus = "ready"
-)
-
-// Valid indicates whether the value is a known member of the HealthDataStatus enum.
-func (e HealthDataStatus) Valid() bool {
-	switch e {
-	case Ok:
-		return true
-	case Ready:
 		return true
 	default:
 		return false
@@ -186,152 +186,10 @@ func (e UserEnvelopeStatus) Valid() bool {
 	}
 }
 
-// ClientSession The caller's browser session as it stands after the request. A caller
-// without a valid `__session` gets empty arrays and `active_signin: null`.
-type ClientSession struct {
-	// SigninAttempts Sign-ins in progress. Always empty in this version: every
-	// sign-in strategy completes in one request.
-	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
-
-	// Signins Every account signed in on this browser session, oldest first.
-	Signins []Signin `json:"signins"`
-
-	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
-	// completes in one request.
-	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
-
-	// ActiveSignin A sign-in (as `Signin`), or null.
-	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
-}
-
-// Email An email address, as strict client validators (zod, valibot,
-// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-// and hyphens (a label neither starts nor ends with a hyphen) whose
-// last label is letters only. An internationalized domain is written
-// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-// regardless of letter case; stored as typed.
+// SigninID An opaque sign-in id.
 //
-// Example: ada@example.com
-type Email = openapi_types.Email
-
-// Error One problem with the request.
-type Error struct {
-	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
-	// version, but the set may grow (see `ErrorCode`).
-	//
-	//
-	// Example: VALIDATION_ERROR
-	Code string `json:"code"`
-
-	// Message A human summary of the problem, in English. Do not parse it.
-	Message string `json:"message"`
-
-	// Field A JSON Pointer (RFC 6901) to the member of the request body at
-	// fault. Absent when no single member is at fault.
-	Field *string `json:"field,omitempty"`
-}
-
-// ErrorCode The error codes this version sends. The set is open: a later version
-// may add codes, and a client must treat a code it does not know as
-// its HTTP status says. `Error.code` is therefore a plain string; this
-// list is here for the documentation and for generated constants.
-//
-// | status | codes |
-// |---|---|
-// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
-// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
-// | 403 | `CROSS_ORIGIN_REQUEST` |
-// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
-// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
-// | 412 | `PRECONDITION_FAILED` |
-// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
-// | 429 | `RATE_LIMIT_EXCEEDED` |
-// | 500 | `INTERNAL` |
-// | 503 | `SERVICE_UNAVAILABLE` |
-type ErrorCode string
-
-// ErrorEnvelope A refusal or a failure. `data` is always null.
-type ErrorEnvelope struct {
-	Status  int    `json:"status"`
-	Message string `json:"message"`
-
-	// Data Always null.
-	Data nullable.Nullable[NoData] `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// HealthData defines model for HealthData.
-type HealthData struct {
-	Status HealthDataStatus `json:"status"`
-}
-
-// HealthDataStatus defines model for HealthData.Status.
-type HealthDataStatus string
-
-// HealthEnvelope A successful health or readiness check.
-type HealthEnvelope struct {
-	Status  HealthEnvelopeStatus `json:"status"`
-	Message string               `json:"message"`
-	Data    HealthData           `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// HealthEnvelopeStatus defines model for HealthEnvelope.Status.
-type HealthEnvelopeStatus int
-
-// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
-// without user information, written only with the characters RFC 3986
-// allows in a URI (percent-encode anything else: a space is `%20`).
-//
-// Example: https://images.example.com/ada.png
-type ImageURL = string
-
-// Name A first or last name, as the person writes it. It goes through the
-// PRECIS Nickname profile (RFC 8266): white space at either end is
-// removed, runs of spaces become one, and the result is stored in
-// Unicode normalization form NFKC. It is refused when nothing visible
-// is left, or when it holds a control character (C0, DEL, C1, a line
-// or paragraph separator), a bidirectional control, an invisible or
-// unassigned code point. The stored name has 1 to 100 characters,
-// counted as JavaScript counts them (UTF-16 code units: a character
-// outside the Basic Multilingual Plane, such as most emoji, counts
-// twice). The pattern below says the part of this that a portable
-// regular expression can: no ASCII control character, and something
-// other than ASCII white space.
-//
-// Example: Ada
-type Name = string
-
-// NoData Always null.
-type NoData = map[string]interface{}
-
-// NullableSignin A sign-in (as `Signin`), or null.
-type NullableSignin struct {
-	// Id An opaque sign-in id.
-	//
-	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-	Id SigninID `json:"id"`
-
-	// UserId An opaque user id.
-	//
-	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-	UserId UserID `json:"user_id"`
-
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-}
+// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+type SigninID = string
 
 // NullableUser A user (as `User`), or null.
 type NullableUser struct {
@@ -424,10 +282,37 @@ type NullableUser struct {
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
-// Password 8 to 128 characters. Stored only as an argon2id hash.
+// UserID An opaque user id.
 //
-// Example: correct horse battery staple
-type Password = string
+// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+type UserID = string
+
+// Name A first or last name, as the person writes it. It goes through the
+// PRECIS Nickname profile (RFC 8266): white space at either end is
+// removed, runs of spaces become one, and the result is stored in
+// Unicode normalization form NFKC. It is refused when nothing visible
+// is left, or when it holds a control character (C0, DEL, C1, a line
+// or paragraph separator), a bidirectional control, an invisible or
+// unassigned code point. The stored name has 1 to 100 characters,
+// counted as JavaScript counts them (UTF-16 code units: a character
+// outside the Basic Multilingual Plane, such as most emoji, counts
+// twice). The pattern below says the part of this that a portable
+// regular expression can: no ASCII control character, and something
+// other than ASCII white space.
+//
+// Example: Ada
+type Name = string
+
+// HealthData defines model for HealthData.
+type HealthData struct {
+	Status HealthDataStatus `json:"status"`
+}
+
+// HealthDataStatus defines model for HealthData.Status.
+type HealthDataStatus string
+
+// NoData Always null.
+type NoData = map[string]interface{}
 
 // SessionData The browser session's users.
 type SessionData struct {
@@ -438,237 +323,6 @@ type SessionData struct {
 	// of `session.signins` (the active one among them), for an account
 	// switcher. Empty when nobody is signed in.
 	Users []User `json:"users"`
-}
-
-// SessionEnvelope A successful response whose data is the browser session's users.
-type SessionEnvelope struct {
-	Status  SessionEnvelopeStatus `json:"status"`
-	Message string                `json:"message"`
-
-	// Data The browser session's users.
-	Data SessionData `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// SessionEnvelopeStatus defines model for SessionEnvelope.Status.
-type SessionEnvelopeStatus int
-
-// SignInPassword The account's password. Only its length is checked here, loosely, so
-// that a change of the password rules never locks out an account.
-type SignInPassword = string
-
-// SignInRequest A password sign-in. `strategy` says which member names the account;
-// a member of the other strategy is refused as `UNKNOWN_FIELD`.
-type SignInRequest struct {
-	union json.RawMessage
-}
-
-// SignInWithEmail defines model for SignInWithEmail.
-type SignInWithEmail struct {
-	// Email An email address, as strict client validators (zod, valibot,
-	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
-	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-	// regardless of letter case; stored as typed.
-	//
-	//
-	// Example: ada@example.com
-	Email Email `json:"email"`
-
-	// Password The account's password. Only its length is checked here, loosely, so
-	// that a change of the password rules never locks out an account.
-	Password *SignInPassword         `json:"password,omitempty"`
-	Strategy SignInWithEmailStrategy `json:"strategy"`
-}
-
-// SignInWithEmailStrategy defines model for SignInWithEmail.Strategy.
-type SignInWithEmailStrategy string
-
-// SignInWithUsername defines model for SignInWithUsername.
-type SignInWithUsername struct {
-	// Password The account's password. Only its length is checked here, loosely, so
-	// that a change of the password rules never locks out an account.
-	Password *SignInPassword            `json:"password,omitempty"`
-	Strategy SignInWithUsernameStrategy `json:"strategy"`
-
-	// Username A username (the same rules as `Username`), matched regardless of letter case.
-	Username string `json:"username"`
-}
-
-// SignInWithUsernameStrategy defines model for SignInWithUsername.Strategy.
-type SignInWithUsernameStrategy string
-
-// SignOutRequest defines model for SignOutRequest.
-type SignOutRequest struct {
-	// All End every sign-in of this browser session, not only the active one.
-	All *bool `json:"all,omitempty"`
-}
-
-// SignUpRequest defines model for SignUpRequest.
-type SignUpRequest struct {
-	// Email An email address, as strict client validators (zod, valibot,
-	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
-	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-	// regardless of letter case; stored as typed.
-	//
-	//
-	// Example: ada@example.com
-	Email Email `json:"email"`
-
-	// FirstName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
-
-	// LastName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
-
-	// Password 8 to 128 characters. Stored only as an argon2id hash.
-	//
-	// Example: correct horse battery staple
-	Password *Password `json:"password,omitempty"`
-
-	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared with ASCII letters folded to lower
-	// case). A short list of reserved names is refused with
-	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-	// null, root, security, session, signin, signout, signup, staff,
-	// support, system, undefined.
-	//
-	//
-	// Example: ada
-	Username nullable.Nullable[Username] `json:"username,omitempty"`
-}
-
-// Signin One account signed in on this browser session.
-type Signin struct {
-	// Id An opaque sign-in id.
-	//
-	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-	Id SigninID `json:"id"`
-
-	// UserId An opaque user id.
-	//
-	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-	UserId UserID `json:"user_id"`
-
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-}
-
-// SigninID An opaque sign-in id.
-//
-// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-type SigninID = string
-
-// SwitchSigninRequest defines model for SwitchSigninRequest.
-type SwitchSigninRequest struct {
-	// SigninId The `id` of one of `session.signins`.
-	SigninId string `json:"signin_id"`
-}
-
-// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
-//
-// Example: 2026-11-28T06:18:35.123Z
-type Timestamp = time.Time
-
-// UpdateMeRequest A merge patch of the active user. At least one member. Only these
-// four members are writable: a read-only member of `User` is refused
-// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
-type UpdateMeRequest struct {
-	// FirstName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
-
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
-	//
-	//
-	// Example: https://images.example.com/ada.png
-	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
-
-	// LastName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
-
-	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared with ASCII letters folded to lower
-	// case). A short list of reserved names is refused with
-	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-	// null, root, security, session, signin, signout, signup, staff,
-	// support, system, undefined.
-	//
-	//
-	// Example: ada
-	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
 // User A user, as the user themself sees it. Only `first_name`,
@@ -765,6 +419,368 @@ type User struct {
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
+// ClientSession The caller's browser session as it stands after the request. A caller
+// without a valid `__session` gets empty arrays and `active_signin: null`.
+type ClientSession struct {
+	// SigninAttempts Sign-ins in progress. Always empty in this version: every
+	// sign-in strategy completes in one request.
+	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
+
+	// Signins Every account signed in on this browser session, oldest first.
+	Signins []Signin `json:"signins"`
+
+	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
+	// completes in one request.
+	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
+
+	// ActiveSignin A sign-in (as `Signin`), or null.
+	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
+}
+
+// NullableSignin A sign-in (as `Signin`), or null.
+type NullableSignin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+// a digit. Usernames are unique regardless of letter case (a username is
+// stored as typed and compared with ASCII letters folded to lower
+// case). A short list of reserved names is refused with
+// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+// null, root, security, session, signin, signout, signup, staff,
+// support, system, undefined.
+//
+// Example: ada
+type Username = string
+
+// Email An email address, as strict client validators (zod, valibot,
+// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+// and hyphens (a label neither starts nor ends with a hyphen) whose
+// last label is letters only. An internationalized domain is written
+// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+// regardless of letter case; stored as typed.
+//
+// Example: ada@example.com
+type Email = openapi_types.Email
+
+// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
+// without user information, written only with the characters RFC 3986
+// allows in a URI (percent-encode anything else: a space is `%20`).
+//
+// Example: https://images.example.com/ada.png
+type ImageURL = string
+
+// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
+//
+// Example: 2026-11-28T06:18:35.123Z
+type Timestamp = time.Time
+
+// Error One problem with the request.
+type Error struct {
+	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
+	// version, but the set may grow (see `ErrorCode`).
+	//
+	//
+	// Example: VALIDATION_ERROR
+	Code string `json:"code"`
+
+	// Message A human summary of the problem, in English. Do not parse it.
+	Message string `json:"message"`
+
+	// Field A JSON Pointer (RFC 6901) to the member of the request body at
+	// fault. Absent when no single member is at fault.
+	Field *string `json:"field,omitempty"`
+}
+
+// ErrorCode The error codes this version sends. The set is open: a later version
+// may add codes, and a client must treat a code it does not know as
+// its HTTP status says. `Error.code` is therefore a plain string; this
+// list is here for the documentation and for generated constants.
+//
+// | status | codes |
+// |---|---|
+// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
+// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
+// | 403 | `CROSS_ORIGIN_REQUEST` |
+// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
+// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
+// | 412 | `PRECONDITION_FAILED` |
+// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
+// | 429 | `RATE_LIMIT_EXCEEDED` |
+// | 500 | `INTERNAL` |
+// | 503 | `SERVICE_UNAVAILABLE` |
+type ErrorCode string
+
+// ErrorEnvelope A refusal or a failure. `data` is always null.
+type ErrorEnvelope struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+
+	// Data Always null.
+	Data nullable.Nullable[NoData] `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// HealthEnvelope A successful health or readiness check.
+type HealthEnvelope struct {
+	Status  HealthEnvelopeStatus `json:"status"`
+	Message string               `json:"message"`
+	Data    HealthData           `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// HealthEnvelopeStatus defines model for HealthEnvelope.Status.
+type HealthEnvelopeStatus int
+
+// Password 8 to 128 characters. Stored only as an argon2id hash.
+//
+// Example: correct horse battery staple
+type Password = string
+
+// SessionEnvelope A successful response whose data is the browser session's users.
+type SessionEnvelope struct {
+	Status  SessionEnvelopeStatus `json:"status"`
+	Message string                `json:"message"`
+
+	// Data The browser session's users.
+	Data SessionData `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// SessionEnvelopeStatus defines model for SessionEnvelope.Status.
+type SessionEnvelopeStatus int
+
+// SignInPassword The account's password. Only its length is checked here, loosely, so
+// that a change of the password rules never locks out an account.
+type SignInPassword = string
+
+// SignInRequest A password sign-in. `strategy` says which member names the account;
+// a member of the other strategy is refused as `UNKNOWN_FIELD`.
+type SignInRequest struct {
+	union json.RawMessage
+}
+
+// SignInWithEmail defines model for SignInWithEmail.
+type SignInWithEmail struct {
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword         `json:"password,omitempty"`
+	Strategy SignInWithEmailStrategy `json:"strategy"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+}
+
+// SignInWithEmailStrategy defines model for SignInWithEmail.Strategy.
+type SignInWithEmailStrategy string
+
+// SignInWithUsername defines model for SignInWithUsername.
+type SignInWithUsername struct {
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword            `json:"password,omitempty"`
+	Strategy SignInWithUsernameStrategy `json:"strategy"`
+
+	// Username A username (the same rules as `Username`), matched regardless of letter case.
+	Username string `json:"username"`
+}
+
+// SignInWithUsernameStrategy defines model for SignInWithUsername.Strategy.
+type SignInWithUsernameStrategy string
+
+// SignOutRequest defines model for SignOutRequest.
+type SignOutRequest struct {
+	// All End every sign-in of this browser session, not only the active one.
+	All *bool `json:"all,omitempty"`
+}
+
+// SignUpRequest defines model for SignUpRequest.
+type SignUpRequest struct {
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// Password 8 to 128 characters. Stored only as an argon2id hash.
+	//
+	// Example: correct horse battery staple
+	Password *Password `json:"password,omitempty"`
+}
+
+// Signin One account signed in on this browser session.
+type Signin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// SwitchSigninRequest defines model for SwitchSigninRequest.
+type SwitchSigninRequest struct {
+	// SigninId The `id` of one of `session.signins`.
+	SigninId string `json:"signin_id"`
+}
+
+// UpdateMeRequest A merge patch of the active user. At least one member. Only these
+// four members are writable: a read-only member of `User` is refused
+// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
+type UpdateMeRequest struct {
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
+}
+
 // UserEnvelope A successful response whose data is a user.
 type UserEnvelope struct {
 	Status  UserEnvelopeStatus `json:"status"`
@@ -784,22 +800,6 @@ type UserEnvelope struct {
 
 // UserEnvelopeStatus defines model for UserEnvelope.Status.
 type UserEnvelopeStatus int
-
-// UserID An opaque user id.
-//
-// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-type UserID = string
-
-// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-// a digit. Usernames are unique regardless of letter case (a username is
-// stored as typed and compared with ASCII letters folded to lower
-// case). A short list of reserved names is refused with
-// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-// null, root, security, session, signin, signout, signup, staff,
-// support, system, undefined.
-//
-// Example: ada
-type Username = string
 
 // BadRequest A refusal or a failure. `data` is always null.
 type BadRequest = ErrorEnvelope

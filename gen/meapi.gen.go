@@ -25,6 +25,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for HealthDataStatus.
+const (
+	Ok    HealthDataStatus = "ok"
+	Ready HealthDataStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the HealthDataStatus enum.
+func (e HealthDataStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CROSSORIGINREQUEST   ErrorCode = "CROSS_ORIGIN_REQUEST"
@@ -88,24 +106,6 @@ func (e ErrorCode) Valid() bool {
 	case USERNAMETAKEN:
 		return true
 	case VALIDATIONERROR:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthDataStatus.
-const (
-	Ok    HealthDataStatus = "ok"
-	Ready HealthDataStatus = "ready"
-)
-
-// Valid indicates whether the value is a known member of the HealthDataStatus enum.
-func (e HealthDataStatus) Valid() bool {
-	switch e {
-	case Ok:
-		return true
-	case Ready:
 		return true
 	default:
 		return false
@@ -190,152 +190,10 @@ func (e UserEnvelopeStatus) Valid() bool {
 	}
 }
 
-// ClientSession The caller's browser session as it stands after the request. A caller
-// without a valid `__session` gets empty arrays and `active_signin: null`.
-type ClientSession struct {
-	// SigninAttempts Sign-ins in progress. Always empty in this version: every
-	// sign-in strategy completes in one request.
-	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
-
-	// Signins Every account signed in on this browser session, oldest first.
-	Signins []Signin `json:"signins"`
-
-	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
-	// completes in one request.
-	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
-
-	// ActiveSignin A sign-in (as `Signin`), or null.
-	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
-}
-
-// Email An email address, as strict client validators (zod, valibot,
-// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-// and hyphens (a label neither starts nor ends with a hyphen) whose
-// last label is letters only. An internationalized domain is written
-// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-// regardless of letter case; stored as typed.
+// SigninID An opaque sign-in id.
 //
-// Example: ada@example.com
-type Email = openapi_types.Email
-
-// Error One problem with the request.
-type Error struct {
-	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
-	// version, but the set may grow (see `ErrorCode`).
-	//
-	//
-	// Example: VALIDATION_ERROR
-	Code string `json:"code"`
-
-	// Message A human summary of the problem, in English. Do not parse it.
-	Message string `json:"message"`
-
-	// Field A JSON Pointer (RFC 6901) to the member of the request body at
-	// fault. Absent when no single member is at fault.
-	Field *string `json:"field,omitempty"`
-}
-
-// ErrorCode The error codes this version sends. The set is open: a later version
-// may add codes, and a client must treat a code it does not know as
-// its HTTP status says. `Error.code` is therefore a plain string; this
-// list is here for the documentation and for generated constants.
-//
-// | status | codes |
-// |---|---|
-// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
-// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
-// | 403 | `CROSS_ORIGIN_REQUEST` |
-// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
-// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
-// | 412 | `PRECONDITION_FAILED` |
-// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
-// | 429 | `RATE_LIMIT_EXCEEDED` |
-// | 500 | `INTERNAL` |
-// | 503 | `SERVICE_UNAVAILABLE` |
-type ErrorCode string
-
-// ErrorEnvelope A refusal or a failure. `data` is always null.
-type ErrorEnvelope struct {
-	Status  int    `json:"status"`
-	Message string `json:"message"`
-
-	// Data Always null.
-	Data nullable.Nullable[NoData] `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// HealthData defines model for HealthData.
-type HealthData struct {
-	Status HealthDataStatus `json:"status"`
-}
-
-// HealthDataStatus defines model for HealthData.Status.
-type HealthDataStatus string
-
-// HealthEnvelope A successful health or readiness check.
-type HealthEnvelope struct {
-	Status  HealthEnvelopeStatus `json:"status"`
-	Message string               `json:"message"`
-	Data    HealthData           `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// HealthEnvelopeStatus defines model for HealthEnvelope.Status.
-type HealthEnvelopeStatus int
-
-// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
-// without user information, written only with the characters RFC 3986
-// allows in a URI (percent-encode anything else: a space is `%20`).
-//
-// Example: https://images.example.com/ada.png
-type ImageURL = string
-
-// Name A first or last name, as the person writes it. It goes through the
-// PRECIS Nickname profile (RFC 8266): white space at either end is
-// removed, runs of spaces become one, and the result is stored in
-// Unicode normalization form NFKC. It is refused when nothing visible
-// is left, or when it holds a control character (C0, DEL, C1, a line
-// or paragraph separator), a bidirectional control, an invisible or
-// unassigned code point. The stored name has 1 to 100 characters,
-// counted as JavaScript counts them (UTF-16 code units: a character
-// outside the Basic Multilingual Plane, such as most emoji, counts
-// twice). The pattern below says the part of this that a portable
-// regular expression can: no ASCII control character, and something
-// other than ASCII white space.
-//
-// Example: Ada
-type Name = string
-
-// NoData Always null.
-type NoData = map[string]interface{}
-
-// NullableSignin A sign-in (as `Signin`), or null.
-type NullableSignin struct {
-	// Id An opaque sign-in id.
-	//
-	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-	Id SigninID `json:"id"`
-
-	// UserId An opaque user id.
-	//
-	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-	UserId UserID `json:"user_id"`
-
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-}
+// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+type SigninID = string
 
 // NullableUser A user (as `User`), or null.
 type NullableUser struct {
@@ -428,10 +286,37 @@ type NullableUser struct {
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
-// Password 8 to 128 characters. Stored only as an argon2id hash.
+// UserID An opaque user id.
 //
-// Example: correct horse battery staple
-type Password = string
+// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+type UserID = string
+
+// Name A first or last name, as the person writes it. It goes through the
+// PRECIS Nickname profile (RFC 8266): white space at either end is
+// removed, runs of spaces become one, and the result is stored in
+// Unicode normalization form NFKC. It is refused when nothing visible
+// is left, or when it holds a control character (C0, DEL, C1, a line
+// or paragraph separator), a bidirectional control, an invisible or
+// unassigned code point. The stored name has 1 to 100 characters,
+// counted as JavaScript counts them (UTF-16 code units: a character
+// outside the Basic Multilingual Plane, such as most emoji, counts
+// twice). The pattern below says the part of this that a portable
+// regular expression can: no ASCII control character, and something
+// other than ASCII white space.
+//
+// Example: Ada
+type Name = string
+
+// HealthData defines model for HealthData.
+type HealthData struct {
+	Status HealthDataStatus `json:"status"`
+}
+
+// HealthDataStatus defines model for HealthData.Status.
+type HealthDataStatus string
+
+// NoData Always null.
+type NoData = map[string]interface{}
 
 // SessionData The browser session's users.
 type SessionData struct {
@@ -442,237 +327,6 @@ type SessionData struct {
 	// of `session.signins` (the active one among them), for an account
 	// switcher. Empty when nobody is signed in.
 	Users []User `json:"users"`
-}
-
-// SessionEnvelope A successful response whose data is the browser session's users.
-type SessionEnvelope struct {
-	Status  SessionEnvelopeStatus `json:"status"`
-	Message string                `json:"message"`
-
-	// Data The browser session's users.
-	Data SessionData `json:"data"`
-
-	// Session The caller's browser session as it stands after the request. A caller
-	// without a valid `__session` gets empty arrays and `active_signin: null`.
-	Session ClientSession `json:"session"`
-	Errors  []Error       `json:"errors"`
-}
-
-// SessionEnvelopeStatus defines model for SessionEnvelope.Status.
-type SessionEnvelopeStatus int
-
-// SignInPassword The account's password. Only its length is checked here, loosely, so
-// that a change of the password rules never locks out an account.
-type SignInPassword = string
-
-// SignInRequest A password sign-in. `strategy` says which member names the account;
-// a member of the other strategy is refused as `UNKNOWN_FIELD`.
-type SignInRequest struct {
-	union json.RawMessage
-}
-
-// SignInWithEmail defines model for SignInWithEmail.
-type SignInWithEmail struct {
-	// Email An email address, as strict client validators (zod, valibot,
-	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
-	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-	// regardless of letter case; stored as typed.
-	//
-	//
-	// Example: ada@example.com
-	Email Email `json:"email"`
-
-	// Password The account's password. Only its length is checked here, loosely, so
-	// that a change of the password rules never locks out an account.
-	Password *SignInPassword         `json:"password,omitempty"`
-	Strategy SignInWithEmailStrategy `json:"strategy"`
-}
-
-// SignInWithEmailStrategy defines model for SignInWithEmail.Strategy.
-type SignInWithEmailStrategy string
-
-// SignInWithUsername defines model for SignInWithUsername.
-type SignInWithUsername struct {
-	// Password The account's password. Only its length is checked here, loosely, so
-	// that a change of the password rules never locks out an account.
-	Password *SignInPassword            `json:"password,omitempty"`
-	Strategy SignInWithUsernameStrategy `json:"strategy"`
-
-	// Username A username (the same rules as `Username`), matched regardless of letter case.
-	Username string `json:"username"`
-}
-
-// SignInWithUsernameStrategy defines model for SignInWithUsername.Strategy.
-type SignInWithUsernameStrategy string
-
-// SignOutRequest defines model for SignOutRequest.
-type SignOutRequest struct {
-	// All End every sign-in of this browser session, not only the active one.
-	All *bool `json:"all,omitempty"`
-}
-
-// SignUpRequest defines model for SignUpRequest.
-type SignUpRequest struct {
-	// Email An email address, as strict client validators (zod, valibot,
-	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
-	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
-	// regardless of letter case; stored as typed.
-	//
-	//
-	// Example: ada@example.com
-	Email Email `json:"email"`
-
-	// FirstName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
-
-	// LastName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
-
-	// Password 8 to 128 characters. Stored only as an argon2id hash.
-	//
-	// Example: correct horse battery staple
-	Password *Password `json:"password,omitempty"`
-
-	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared with ASCII letters folded to lower
-	// case). A short list of reserved names is refused with
-	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-	// null, root, security, session, signin, signout, signup, staff,
-	// support, system, undefined.
-	//
-	//
-	// Example: ada
-	Username nullable.Nullable[Username] `json:"username,omitempty"`
-}
-
-// Signin One account signed in on this browser session.
-type Signin struct {
-	// Id An opaque sign-in id.
-	//
-	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-	Id SigninID `json:"id"`
-
-	// UserId An opaque user id.
-	//
-	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-	UserId UserID `json:"user_id"`
-
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
-	//
-	// Example: 2026-11-28T06:18:35.123Z
-	CreatedAt Timestamp `json:"created_at"`
-}
-
-// SigninID An opaque sign-in id.
-//
-// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
-type SigninID = string
-
-// SwitchSigninRequest defines model for SwitchSigninRequest.
-type SwitchSigninRequest struct {
-	// SigninId The `id` of one of `session.signins`.
-	SigninId string `json:"signin_id"`
-}
-
-// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
-//
-// Example: 2026-11-28T06:18:35.123Z
-type Timestamp = time.Time
-
-// UpdateMeRequest A merge patch of the active user. At least one member. Only these
-// four members are writable: a read-only member of `User` is refused
-// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
-type UpdateMeRequest struct {
-	// FirstName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
-
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
-	//
-	//
-	// Example: https://images.example.com/ada.png
-	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
-
-	// LastName A first or last name, as the person writes it. It goes through the
-	// PRECIS Nickname profile (RFC 8266): white space at either end is
-	// removed, runs of spaces become one, and the result is stored in
-	// Unicode normalization form NFKC. It is refused when nothing visible
-	// is left, or when it holds a control character (C0, DEL, C1, a line
-	// or paragraph separator), a bidirectional control, an invisible or
-	// unassigned code point. The stored name has 1 to 100 characters,
-	// counted as JavaScript counts them (UTF-16 code units: a character
-	// outside the Basic Multilingual Plane, such as most emoji, counts
-	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
-	//
-	//
-	// Example: Ada
-	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
-
-	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-	// a digit. Usernames are unique regardless of letter case (a username is
-	// stored as typed and compared with ASCII letters folded to lower
-	// case). A short list of reserved names is refused with
-	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-	// null, root, security, session, signin, signout, signup, staff,
-	// support, system, undefined.
-	//
-	//
-	// Example: ada
-	Username nullable.Nullable[Username] `json:"username,omitempty"`
 }
 
 // User A user, as the user themself sees it. Only `first_name`,
@@ -769,6 +423,368 @@ type User struct {
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
+// ClientSession The caller's browser session as it stands after the request. A caller
+// without a valid `__session` gets empty arrays and `active_signin: null`.
+type ClientSession struct {
+	// SigninAttempts Sign-ins in progress. Always empty in this version: every
+	// sign-in strategy completes in one request.
+	SigninAttempts []map[string]interface{} `json:"signin_attempts"`
+
+	// Signins Every account signed in on this browser session, oldest first.
+	Signins []Signin `json:"signins"`
+
+	// SignupAttempts Sign-ups in progress. Always empty in this version: sign-up
+	// completes in one request.
+	SignupAttempts []map[string]interface{} `json:"signup_attempts"`
+
+	// ActiveSignin A sign-in (as `Signin`), or null.
+	ActiveSignin nullable.Nullable[NullableSignin] `json:"active_signin"`
+}
+
+// NullableSignin A sign-in (as `Signin`), or null.
+type NullableSignin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+// a digit. Usernames are unique regardless of letter case (a username is
+// stored as typed and compared with ASCII letters folded to lower
+// case). A short list of reserved names is refused with
+// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+// null, root, security, session, signin, signout, signup, staff,
+// support, system, undefined.
+//
+// Example: ada
+type Username = string
+
+// Email An email address, as strict client validators (zod, valibot,
+// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+// and hyphens (a label neither starts nor ends with a hyphen) whose
+// last label is letters only. An internationalized domain is written
+// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+// regardless of letter case; stored as typed.
+//
+// Example: ada@example.com
+type Email = openapi_types.Email
+
+// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
+// without user information, written only with the characters RFC 3986
+// allows in a URI (percent-encode anything else: a space is `%20`).
+//
+// Example: https://images.example.com/ada.png
+type ImageURL = string
+
+// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
+//
+// Example: 2026-11-28T06:18:35.123Z
+type Timestamp = time.Time
+
+// Error One problem with the request.
+type Error struct {
+	// Code A stable, machine-readable code: one of `ErrorCode`'s in this
+	// version, but the set may grow (see `ErrorCode`).
+	//
+	//
+	// Example: VALIDATION_ERROR
+	Code string `json:"code"`
+
+	// Message A human summary of the problem, in English. Do not parse it.
+	Message string `json:"message"`
+
+	// Field A JSON Pointer (RFC 6901) to the member of the request body at
+	// fault. Absent when no single member is at fault.
+	Field *string `json:"field,omitempty"`
+}
+
+// ErrorCode The error codes this version sends. The set is open: a later version
+// may add codes, and a client must treat a code it does not know as
+// its HTTP status says. `Error.code` is therefore a plain string; this
+// list is here for the documentation and for generated constants.
+//
+// | status | codes |
+// |---|---|
+// | 400 | `VALIDATION_ERROR`, `INVALID_JSON`, `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `INVALID_SIGNIN`, `TOO_MANY_SIGNINS` |
+// | 401 | `NOT_AUTHENTICATED`, `INVALID_CREDENTIALS` |
+// | 403 | `CROSS_ORIGIN_REQUEST` |
+// | 404 / 405 | `NOT_FOUND`, `METHOD_NOT_ALLOWED` |
+// | 409 | `USERNAME_TAKEN`, `EMAIL_TAKEN` |
+// | 412 | `PRECONDITION_FAILED` |
+// | 413 / 415 | `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` |
+// | 429 | `RATE_LIMIT_EXCEEDED` |
+// | 500 | `INTERNAL` |
+// | 503 | `SERVICE_UNAVAILABLE` |
+type ErrorCode string
+
+// ErrorEnvelope A refusal or a failure. `data` is always null.
+type ErrorEnvelope struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+
+	// Data Always null.
+	Data nullable.Nullable[NoData] `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// HealthEnvelope A successful health or readiness check.
+type HealthEnvelope struct {
+	Status  HealthEnvelopeStatus `json:"status"`
+	Message string               `json:"message"`
+	Data    HealthData           `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// HealthEnvelopeStatus defines model for HealthEnvelope.Status.
+type HealthEnvelopeStatus int
+
+// Password 8 to 128 characters. Stored only as an argon2id hash.
+//
+// Example: correct horse battery staple
+type Password = string
+
+// SessionEnvelope A successful response whose data is the browser session's users.
+type SessionEnvelope struct {
+	Status  SessionEnvelopeStatus `json:"status"`
+	Message string                `json:"message"`
+
+	// Data The browser session's users.
+	Data SessionData `json:"data"`
+
+	// Session The caller's browser session as it stands after the request. A caller
+	// without a valid `__session` gets empty arrays and `active_signin: null`.
+	Session ClientSession `json:"session"`
+	Errors  []Error       `json:"errors"`
+}
+
+// SessionEnvelopeStatus defines model for SessionEnvelope.Status.
+type SessionEnvelopeStatus int
+
+// SignInPassword The account's password. Only its length is checked here, loosely, so
+// that a change of the password rules never locks out an account.
+type SignInPassword = string
+
+// SignInRequest A password sign-in. `strategy` says which member names the account;
+// a member of the other strategy is refused as `UNKNOWN_FIELD`.
+type SignInRequest struct {
+	union json.RawMessage
+}
+
+// SignInWithEmail defines model for SignInWithEmail.
+type SignInWithEmail struct {
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword         `json:"password,omitempty"`
+	Strategy SignInWithEmailStrategy `json:"strategy"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+}
+
+// SignInWithEmailStrategy defines model for SignInWithEmail.Strategy.
+type SignInWithEmailStrategy string
+
+// SignInWithUsername defines model for SignInWithUsername.
+type SignInWithUsername struct {
+	// Password The account's password. Only its length is checked here, loosely, so
+	// that a change of the password rules never locks out an account.
+	Password *SignInPassword            `json:"password,omitempty"`
+	Strategy SignInWithUsernameStrategy `json:"strategy"`
+
+	// Username A username (the same rules as `Username`), matched regardless of letter case.
+	Username string `json:"username"`
+}
+
+// SignInWithUsernameStrategy defines model for SignInWithUsername.Strategy.
+type SignInWithUsernameStrategy string
+
+// SignOutRequest defines model for SignOutRequest.
+type SignOutRequest struct {
+	// All End every sign-in of this browser session, not only the active one.
+	All *bool `json:"all,omitempty"`
+}
+
+// SignUpRequest defines model for SignUpRequest.
+type SignUpRequest struct {
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
+
+	// Email An email address, as strict client validators (zod, valibot,
+	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
+	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
+	// and hyphens (a label neither starts nor ends with a hyphen) whose
+	// last label is letters only. An internationalized domain is written
+	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
+	// regardless of letter case; stored as typed.
+	//
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+
+	// Password 8 to 128 characters. Stored only as an argon2id hash.
+	//
+	// Example: correct horse battery staple
+	Password *Password `json:"password,omitempty"`
+}
+
+// Signin One account signed in on this browser session.
+type Signin struct {
+	// Id An opaque sign-in id.
+	//
+	// Example: signin_7rdm2kq4xwz6hbnf3ptcyv5sja
+	Id SigninID `json:"id"`
+
+	// UserId An opaque user id.
+	//
+	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
+	UserId UserID `json:"user_id"`
+
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	//
+	// Example: 2026-11-28T06:18:35.123Z
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+// SwitchSigninRequest defines model for SwitchSigninRequest.
+type SwitchSigninRequest struct {
+	// SigninId The `id` of one of `session.signins`.
+	SigninId string `json:"signin_id"`
+}
+
+// UpdateMeRequest A merge patch of the active user. At least one member. Only these
+// four members are writable: a read-only member of `User` is refused
+// as `READ_ONLY_FIELD`, any other member as `UNKNOWN_FIELD`.
+type UpdateMeRequest struct {
+	// FirstName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[Name] `json:"first_name,omitempty"`
+
+	// LastName A first or last name, as the person writes it. It goes through the
+	// PRECIS Nickname profile (RFC 8266): white space at either end is
+	// removed, runs of spaces become one, and the result is stored in
+	// Unicode normalization form NFKC. It is refused when nothing visible
+	// is left, or when it holds a control character (C0, DEL, C1, a line
+	// or paragraph separator), a bidirectional control, an invisible or
+	// unassigned code point. The stored name has 1 to 100 characters,
+	// counted as JavaScript counts them (UTF-16 code units: a character
+	// outside the Basic Multilingual Plane, such as most emoji, counts
+	// twice). The pattern below says the part of this that a portable
+	// regular expression can: no ASCII control character, and something
+	// other than ASCII white space.
+	//
+	//
+	// Example: Ada
+	LastName nullable.Nullable[Name] `json:"last_name,omitempty"`
+
+	// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
+	// a digit. Usernames are unique regardless of letter case (a username is
+	// stored as typed and compared with ASCII letters folded to lower
+	// case). A short list of reserved names is refused with
+	// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
+	// null, root, security, session, signin, signout, signup, staff,
+	// support, system, undefined.
+	//
+	//
+	// Example: ada
+	Username nullable.Nullable[Username] `json:"username,omitempty"`
+
+	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
+	// without user information, written only with the characters RFC 3986
+	// allows in a URI (percent-encode anything else: a space is `%20`).
+	//
+	//
+	// Example: https://images.example.com/ada.png
+	ImageUrl nullable.Nullable[ImageURL] `json:"image_url,omitempty"`
+}
+
 // UserEnvelope A successful response whose data is a user.
 type UserEnvelope struct {
 	Status  UserEnvelopeStatus `json:"status"`
@@ -788,22 +804,6 @@ type UserEnvelope struct {
 
 // UserEnvelopeStatus defines model for UserEnvelope.Status.
 type UserEnvelopeStatus int
-
-// UserID An opaque user id.
-//
-// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
-type UserID = string
-
-// Username 3 to 64 characters of `A-Z a-z 0-9 _ . -`, starting with a letter or
-// a digit. Usernames are unique regardless of letter case (a username is
-// stored as typed and compared with ASCII letters folded to lower
-// case). A short list of reserved names is refused with
-// `VALIDATION_ERROR`: admin, administrator, api, auth, help, me, meapi,
-// null, root, security, session, signin, signout, signup, staff,
-// support, system, undefined.
-//
-// Example: ada
-type Username = string
 
 // BadRequest A refusal or a failure. `data` is always null.
 type BadRequest = ErrorEnvelope
@@ -2985,198 +2985,198 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39dts4dvir4Mdtj+0JJUvyRxLl7OlqHGXHO46d+qPTaeiasAhJnFCAQoCWNRnv6dP0wfokv3MvABKk",
-	"KFl2nMy0mz92x6EIELi4uN8fn7yBmEwFZ1xJr/vJY7d0Mk0Y/v2Wwf/LbDKh6dzreudjRuhAxTeMZJKl",
-	"nu/d0CTDlyKqKPx3kDKqWHRFldf1Oq3OfqPdbnRenLf2u+0X3Z29Zruz8x+e77EJjROv69GI/sV8sjkQ",
-	"E/vL1Q1L42HMIq87pIlkvjeMU6muOJ0wr+v1Iur5Xhx5XQ8WctX5OP2wc3P96y+34+ezya4a8v1BlO7J",
-	"OYPXJnTErrIUPjdWaiq729v4TDadL2/TiDanfOT5XkKLLx2JG5bQAcwzHQvOrng2uWap1+VZkthnC4tV",
-	"M3E1pAMl0ivG6XXi/JRNo2UA6rS6rXZzd28fAAT7MmugEfXufI+lqUil131/6XsTJiUdwY+e70kmZSw4",
-	"gF+fzpWMRzzmDzkPhKUedvU8jSadDx93b2e/7o+v+XBnqgbzmz35CzXruloL8ne+nZAqxSZTZdauH8I/",
-	"ft/lmaVk09L6YNWKqkx63U6rdXfne6dMn4N7E86YImrMCGIlgd99MkgYTfEpIBA+dG9IGYGzUSYVJRqR",
-	"HYQDtIKPnukzPYtHnEWHvHIPZ4LQwUBkXEki8RUSc5/8NaUDe0PrLide2tVIsdPqtjrNVmvPvaQjmPcR",
-	"1xTXU7qoz9NR5/bjHr/+defDbBLtjgc3avjL/nROyxdV3y73Iv4gplMkOV/8GpZA4FxDhAJgNTx7GPp+",
-	"o3YPpXbfkPSzkPTyC/CL0iddgjzjAzoa7tzMBE+TPbabdIbRbTq9GWeLBHkFbP/o/ML/faGzLrsqcY6T",
-	"TJVZx7G4FtG8YBrL2YRGWkvrHolQepJ7jnXtneGiL6blHfUIZzPLDv3VO/tj0+sFeuLSjS9IS0pbL2gJ",
-	"iiLfxM7fQexs3wG6jxmN8PJ98npJImaIyEwO0niqEO6oj02YGotIEjWOJZlSNSZjKpuAqRpvgcP1z33y",
-	"rnd+8IPneyn7mMUpIIZKM+Z7cjBmE7wcU1hPCvP+5/te4z8un236RP+x9d0/eb6n5lOYTao05iMPVtg/",
-	"p6P6Vd2wFHCDiCEKxAAUnwxFSsLDYeMtVYNxSAQnIa6KbE9Y2CSHigzGlI+YDPhszDi7YWk+2v7kE8oj",
-	"Ingyh594M+ClrQb3wb+5E3jrQiHw3v+/PzX+fvks8Or3f8xmhtoeCPEhZouwCK+uzDX5c5C1WjsDJT4w",
-	"jn+yV+QdVeM/b78ib+ltozdi5hXJBoJH0r70g1LTE57MX5EzNshS9oqc0Qk7ixX78xG9DbsBBxgBDTRf",
-	"IviNJgnNtCGJJcJRxRNGEjZUJOMqTvCZGRPwmciSiLDbaZwykvFMsqgK3GIvP6udv83at8+nLdFJ9j6+",
-	"Gb/819akdf086u9kZ52POz/d/PjxRfS3ff5ysLjL/dbui1brvo2te0jFogBXaePXVuPlVePy0+7O3eKn",
-	"37cbLy/ftxovL7+77/v1J37KPmZMqsOoHu1T/fOGJHHURfgKzvC/5hciGVck5iT894aZq3EYhQTwPeCx",
-	"IjMqSZsoQdqdF3B7wl7jPwht/EpajZekSa5IlzRCnwg1ZuksloxQPHrBGVyggAPplqUvxtwcdHrD0g1J",
-	"EjGqHuzzcT1h+zh5CMHQsG9edRuXn9p+u/PibhkMVTrvDZXWRctAPNO47yBoyoaAi/l2BpSTa0YmNGKE",
-	"jmjMS7TuxW5r1YonMY8n2cTrtvOFxVyxEUs9R3RadpnfpQyPDw7LvTxkgAMsieqSWEmSMs5mNCGb+CKd",
-	"MH0tAz6L1dicWn5DfUJlacZYAtWLtnwi0oA7VGQRp++9SaEP9DQejMmEfjDIcZ2KGVDVKBVTEiu9ygJ7",
-	"camwCC5IIviIpQG/oUkcwXrgIXCwRoyvAEHZWk4qHrFg796rvrlw17f+pea2w0V/9piLfgdIJKeCS20I",
-	"/Z5G5raicCO4Yhz/pNNpEg8oIMj2L1ILQ64FNdZg+9vZyXFZan1Lk6FIJywi+NuCrKrFvFz2go9GsMTD",
-	"43/rHR2+vjKjCoHMfAmQMKUDxVKycbdBKFwzIq5/YQNFPrA52aSKXM8VI+3nWyiLFDM4BIygkoDnr4ie",
-	"Fz7Y/Aqy/q6W9VNGIzizqqwPzxvI/icMBGIUByhRQiPqgtVtNTRP+73XVyfHRz9fvTnsH732QJBnCYhx",
-	"21oFcOGDTwAoxRrg4wPKAUrX9v5HWlPUH8DD6p0fnhxf9U9PT07dLzg6g/uZ4jGZZBInpopMhFSk3WoV",
-	"5ytXHB9wEUM4X8EZjmM+woezNFaK8eY38f2Lie+IwHcuCfunlA29rven7cLTsq1/ldt9wMk+v2GJmDJN",
-	"eZaKFe6xIurVnGyXTEqUJeCboUszwi2fUHt31JgqB3/NFGQzrNyLcMsPuDMqlkRMWYpkj0SCaTrxgYsZ",
-	"2Qwvjn88PvnpOB8JHIMSvJAgqgL9SRn9IAklaZYwshlWL0m41SQnnBHGVTonU5aSaSquEzYBLnPne99n",
-	"cr4+Hb6fCpz1T//t8KB/dXHc+7fe4VHv+6N+6UYCcZlQPidTKuVMpJEkNGXkmgHsB2M2+ADXDNaKAglI",
-	"XG1ipPiaS6olMSAk15mcuwPlWKQqmX8NMrvX2nlaHC12hRAB0FC5ADYJwgaIcB8zljFn7wHXrCpE6bCB",
-	"4mFogdgkxzU0DEUOR0l2Ri7bkXl72xFBcTsHqZDyJI1Hhvw9EWIdnJ6cnV2dnB7+9fD46rT/rxf9s/MS",
-	"ZsFpsAbyDdidueeSDFMxIZSjlE8ErgtRDq4ZTRIxAy5TQizcQcO8aumFoRVfh20/IT71SD1gynCRsWIu",
-	"SWwCbTjkIC3S5CmP8fD4vH963DsqE4UC54c0TlgEShvlcmYppF3zZq6IRWS5olUVxuw+CC7n61CE1tOd",
-	"4JmYMH1jDXCEq4U2CVCMiCkaJ5qWAtVUqJv6RBt+jNpqxXBzuCiLHqQsYlzFNJFPe8yaTR6c9l/3j88P",
-	"e0dnpRPnudOVjKkxuMW4kGFsBFFL6SqH+VMKoinKjz6xBlbgi/b9r3ND209L8e3igebPYIdWOVyAkpac",
-	"RZrv3RitzHUx5imJXnQptFgSq0KyUCxJCKqwRgJ4i0bPY6F6hhg+IRq87Z//cPL66vjk/Kp3dHTyU/91",
-	"CQte94/6532rGxliDOi9PWGv7L+7xLG5lnFBL90d/HUOf++pD1+NCbuNpZI+uc4UbghNG3ji2irdJD39",
-	"Ip4o/hCJQTZhXAU8P90xvWEAT40NLCK7rV2yGR4L9UZkPEKJFZU8EDC5nhC+FHDLCfTXyG5rz9drAAoy",
-	"10aynIIQzfxxLjSBiGgecCrJmKVsQZjILe6rxAj9EkIIcDFTY6AGA9BNnhIjERUvzn8AonTQO68gJBdG",
-	"Q69ao4DGmBPJVYgKMp7FIxRXlYCrWZHs/9cRpWMLicJeFq6EBjIVi2dPfWJvTi6OF06qUJuoAoqh0nhQ",
-	"1RGOhSJDWNHXOYDdpzwAzfNjqRl9ROy1h0troX3KaPR19TcQNqii11SyRXW3BvoprPB/uRaWTZEsm+3i",
-	"c22YziGRE2BNeP2AL8DGR/k6YglTwOSAmE4TOmDaDgz8nXIiEiCrepmvAi5SR9JDVBhnSgFaRGLGtehn",
-	"wE0kncsSY39H54mg0bkQRzQdsafEkne9n49Oeq+vzk9Oro56p39dxJGS8XPB9ra/82IXTadyDbsp2iNh",
-	"B1/lDrd3voy9ye4Gd4LmIk7a++TH+Hu8y+9SVM9jGPkGxfwnPa/T/sHJ8etDtAu96R0eVfiedSQXeDzB",
-	"f8JJDrI0ZVzVuaFrDs/xL0dExnzASGyNbTT6Ziv9grbSdufpMNcJLcjdVhonjNML1ttFA9TSs641NHkm",
-	"9uiQP9oPJFVKFRstuDPscy0h55iMgvX6boxVXob8y2W7k/mspXKCM7gk04TG/MooqvofeTzQl/I2PKnb",
-	"SAnxlvIKmM+t/TaPmUZrRCytG3R9SAPzeNs7/vnq7PCvx4fHZxUeUkxJaIJSBDLJvZpo7Vf4pwZ8pnQg",
-	"eRXGC+umKStmqO7iq4H5d3RuUEnC4hKGPoobYfVUQuuid87Dakf5uYgEo6ZYwJG/5zCOgZHMyeYeuZ6T",
-	"iA1plmj/dk4FTqliR/EkfmI177R33r86Onx7eH7V//eDfv91heHlbghjUjM+eIlxVbhXs4eKL+LFbmuZ",
-	"NyJHMHPa7siEqq+EU52XT4hRdks2QsF+dAFKIMGiPVk/jKKUSdkMeB9tB3a4HsUm2u+rsVMHp9R6KtCY",
-	"EfAplRKEZHbDuKN1xqOxKmx+T+i/ALy8mB4IPkzigXpKpOy/7R0eXZ33fuwfr/aOU54DtjADacOfgW1+",
-	"9bTZqIKLPfOjoh++Fsd4+bSErLRZVJCs0KHzg+ICAmaT+cn93hQFsT2bysULUaElO+3OPyotqQVPk5yV",
-	"fosV8mhDKQJ+H6kgmlI8KS2YxWowfoykur6LRPPZkpipDy6OqhYvS0hRBavhx44r5VtAyx82oOXpXLsV",
-	"AY5gTHgJrYz0FuYoFebeFpLEwF7vwSkjrF1wmU2nIlUsesuimJ5jkN/TXYaL47OLd+9OTs/7r6/e9l8f",
-	"9q7Of35Xtiod6E814NMVXatLFj5eRn9n+WQC6ydqPv1K9qS9L2dP2pAkdMESkk1AAfuozwciivko3LKH",
-	"riOoSyFHdDBgUyWRgV4Y/noOLPVJj/esf3rce9tfFH5ylXhB+ct9u7HUPP7xQs43mvV5NOsJ5YCecTOi",
-	"nTDnV/lZb8KcNMUY9RFNowRkXTEkCVOKpWRAJdtqeoXWjAz+IIkZV2fO8UfakEqTdylguoqZzJO3Fq/U",
-	"gCYJhvMv6LeowUpFQcTQMVWux4v0zFAdiC4ypYPzKl6zEVMgvU/VnNA0pXOJKnlYwtEugasTatll6iy6",
-	"BpdXwf84SxJ6nbAz/bbv3TZEGoHgs1uHhwspA1YNjjmZpmKkxbJeMoNV6y3ExhZgzMFd7R8u+EhuDoPV",
-	"JUwxqc0rBdhwj7FiE1yACRfXYdVwWSb09lD/2MqDyRFu7m7ad84Fqu5Ca51Wg1pq47HH7KPXRRq7UdNd",
-	"3CpQGxDfLV9k567matWCHGTeB4DcyNAB/6Iw3tGx4zb/4/0C+hRHsLhPv4K3l/7iKvo6M/TTAomoqn9U",
-	"AlrFA0UGeNX1JaNKpJJs/ioiHx9cC+UHnP5y0xiKdEKV3DLMjcSqC/KOGNCETGmqqslAIdzIgIdXZIM8",
-	"Iw3SDMkmevoUTdHbJlLCeIRyss44iYSqPgw3Qj/gXBA1E/A7ngklqZhtwfes72t/1wk790n4l9CGZERi",
-	"Qo0gNhMw+0SkjCT0miUODZQ+ieJRrGTAYdh4Ph0zLskm1W8SzmId0QdrB66Pq5R24fr9LTIbC8kCjtU1",
-	"9EBMP8EvYEpgk/RAS8XIOU1L419ZZBcZ59pCwGNOeg2zzM3wljca//Nf/x36ZJrxOfD/LZ+YlBkjtGkS",
-	"efj6uNckFzz+mLGALyX3r4hUAhgC8Ir5dDGTbjGvWB+/zTLwEN2PGB+psdft7O363iTm9t/7vpsV4+bC",
-	"bDxrXD4LgubWd5WH7r+fNS7/4gy6dP4uvXi59S8w1TPz5PJTx6/J6ILLZ1bTKASd3HtauRdEZoMxgAU4",
-	"pwsCn/TODg4PdWbnJpwTDl5+mDpgEE6OAOy28HICJ38gMz3hzIaX18SHVBmblg0/1cWrXifMJxM6GMec",
-	"NUDMgycEBnSteyXEBR6IiIUb0pLIgBsaqeOotO9c26BHqZiRTcmYO3Ih16rG+1NN5YX/g6O//K7+AB0O",
-	"ZaTcxS3+7ezkmLwTeCJk8/TNAdl/2WpvESVwzSY5wHhaSx5kqgKOZvQm6V0XGXRoHOCjJB8bS6A4+k0t",
-	"VDhYvr35/j//vn3529/ft9qXW99tPVu5k507R+xe3Ms4m1BOjIfIrtlggQ8H0+ejJJbjJnktUAmZ0lQy",
-	"EiNGODexvWIJnSorQtwpllXLXewp16eXopKCKCVL3JVIhlHy5wZ3tLLEkYFQOC7zXsABq2gU6TksETcM",
-	"Cu+sAqkenomIlWIwMbuDyoDDtfvh/Pwd0bI2xnA0DYI2YZjNN07ZEJgB1Y5EoiH0yuB8EktcJ7xmjex5",
-	"cKDR8niEv4wYB8WPwao5CLZKNgMe8N/sCn4zIPkt4L81Gg38H/y822qR38hieolPyikxPqkkrfhkIQPG",
-	"X7BS+HV+J/PdNnx3IWzPncQJMs5H7cCoupyB/I1dsk12W3t2dgwxg1kXY1bzIS/h5bIuCyMcu759td2B",
-	"V2vCLvIXduDzbfz8QjSNhmKdRcQO7+BSamzS5oU9fVw22j5/imCpifHCF4AS8mwC96uGDlayJUun7Pk1",
-	"6X8LBs4ah29dOGZ97PiS/A83OrA22njB9FD2wtRHxtTFNy01UdV7BpxEh7qYusuFRFlDsXLl+WGst6dN",
-	"ujTRKWJDGidZypokjKiiofaXoEoBeuYiL7ZFXVbqluI1vFXhDNbY82k9rUmLFXdI+Y0K0l6uguyVWc/a",
-	"3KJkDFq1nLLpoKouGwPIJxAgda773suXfpH5vttqLeS+l0SAqgKlJyz25GvAF8vN4VnH0X5gNFHj1+ao",
-	"ViJH+XSLjdj7LT54Oi94XoOJ9atevqJHo6zMBgMm5TBLyBhn0mGRNIo5yLeY/PY4XHVA9VT4uo7KXMXX",
-	"Qu9ofVV8NcfcabUuvyaCHk7oiF2cHtXq9PRaiiRTjIRYSi8kF6dHrmLcae2+KKnGVmPFiBLQz62RDW2H",
-	"MddqHgr7NtsWNZ5c8ygmIyBi77x8sR9wTBQxuvnF6SHZnLJ0wLhqMI5yGuVz7RFjiWQg9ckpHaAROvzn",
-	"TmtRY1irLmCukWZpXNFHW7svfI8bs52tsuEI63b+TbcsyN+72//ypyB4HwSXf/l//xRkrVZnf2Nz67tn",
-	"/qs/Ny5/++f3rcbLXuMNbQwvP3Xulsn3K1XN/LhwAXhYFsqrAEwMfKtgxfotIMhK1C6PTRXQKkXQNUBF",
-	"WpT9zMt5TFkqBcdFMAnqAzlUZCRQfE9FNhrrACRg6Idn5DgefECL8jQVwzhhWst60dnf3+qS2RhUYn2w",
-	"VBFjMWE8IiBOp2wibljkkzTjaI3AFyW5ZgMxQZeTnye+pExmCQrfxkoR84Bf8Bj3zOHUk/hXLYIDDpDj",
-	"Nz8e4MKdEBijwGmsu4llfJ2wgJtqIOjUwzdiZeKsQKHgKhWJU59i86Dlk9f9I58ctH307XGG8VxTmtJR",
-	"SqdjIhn8rUSKWevXcRSnbKBJtZ3Q12YCswYsl5JxKo0FFfc0BaXVaEd6xwjlcV5qp1RWwQ84GmG1+eZv",
-	"9Iae4XETEx+G0UCbF+dvGu19PX8GOhFcu3ySgItMydjg0PdUxgPyNktUnMR8lNGEvEsoHIm1hiAxYRPx",
-	"S+ybzwRczeIB29LLNlhPrlkiZjpqHtHL2AVRF8QIUkqmIkVbBJqnsoSmhN1OU5saRHkX9G5ta1k4Eo0j",
-	"0uZuBsbvgXHfeoiDhVWioqveOWSiDZJGWfxZQTPe/2cQ3LZajSC4bb8Jgtvnby6/c551WvpZ3WsPohSw",
-	"aVRH8wxVZ5PO9nwThLgIJanzWNaSaSq0oizOTuitO6S1CJ8FblXxlTxYeDEOj00qSajnMBUa7JoWTqhs",
-	"/nJ8fquZ/nk8YVLRybQqy8TRek6Kw9dVy1TuH1w9/EKytDx4wRKDUSp2Ot/d1eUKmF+Y6skPgjjyfQQ3",
-	"DP+awG4DzJh1V6yUF43JuSQSVgtd5h6ZayESRkuC3Mu7cgXMe3Qy7ToviZKPOVbYn1M9c/XwXMxzJnh+",
-	"V6q2+bBVAy6XK3N+WsyGI5IppMZVf9irqmq7gjIGwbOibt2ntt/evVtp+9y/W6wPuur02q27+sqhqwa9",
-	"uCuXFH0Mgnbu3HKj9x8/rxzBbu29LpVVKo7X+ZSfO1lKB+hiUy1AFi7FApxLtKQEoDrC8s5WC1hAnRe2",
-	"AmDBdJrkTMsuuvAUZt7RdCR4J45AlBmXa34ORAqiEhmLVDJyjdg0J1JR+NkR7vOKBWXW3XlRYt0vFtEN",
-	"ZVpdoQswtqie9wi+eO5UpDNK24YOsJCLqrQtYr9OSMGFrCqPeUXjOvs6EmsxNOnj90SZ+bZEBc4dcDEk",
-	"oQ1AMz7mUNfVMy0zBGeETgQfoQi5peuhFmHTAZcYucnSJumjD90I2TYLLw8KqHjK77s2q939lStk+npo",
-	"INUhrTnlp7Cf5Jn56NjFxFRbC2JtbFjHsOIi5jfLylezrOhkmeVETneTQdzfkEVaBAGioqvBILTyklIs",
-	"Qm+RTxIhJEvmPpHCVBSjJqUvd+XZ0iRpljBpKsokYvBBYrJVcen0VbqPGrY6u/e5/WrIoc4VKoKwqzch",
-	"X6QhNE0S2kCk0MmMtt7RorKrTfNxarKZfZvCSDacyVHYUQItObn01gVnJ0OM57tPJD/kP8VqrGXFO3/d",
-	"9y+K9MEcJsU8DzMJP0CYBRHIQbz715qjKd6cIlnTGp+dzMh1rM95zmUuadj5l9+UErgeBpkvsddcXKpz",
-	"+7hiW53KowMj89K3+hpaLQh+BE1I5+auCJtslu/hfvkW7vj1FYgvnViXZuOB5gEMQbJmXLMU9E5hAJMu",
-	"+GksCCiIVQKcfLJxteGTjeYGvrrR2FiFHI5Eei9+nGTKoSUPwA2amHg1DKxYwpf7PFpX6tEx2br+uiPa",
-	"NAsoW3Xh7m7JXi6mj9vKwwjAAzXSByuDD6Ax7o17sMZTRaC1ScqDDUQnnK0fgloTHPWPaB3K11PnPxJT",
-	"+jFjRbXsqKykrRMV75A48/p72vi103h++amzX1dh3WaA6YU97qIV2Vy1UlsYRyEQCBvWVlV7VtPt9r3s",
-	"M/96HcAL3KmDOPp0dnZeYrMDfA1Q+OL8wM8D1eIkiXUOXvk0VuQw5AIi6PMNmLoO7heo7r9l68K8yjgn",
-	"LB2hrX8wtgKd022xSXqKJIxKnRKjBT8jLasxkyzgQ5Gl5gddKwCkUtCDu4QuVs6Gk0OjpCMnYkG0muAn",
-	"ym05NVt2e4k8OYm5u9N2FbMeTpQfbuJ7DCV/FFVewM1Hm4hzjyGaINSYTSRLhkQy4zbEUw4L4IV+wMN8",
-	"k6FPQruBUGdq5FALbccEW/Rk02m6svUq4G6tvCIQM8cW7QdxxhhUwTQTXYZvAV/qUkK+WbO/WbO/WbP/",
-	"D1uzYU9f0CpINRN8lAGwagb+B7T8+Z1W+6ta/wyFWyEV65CoihB2f8M8h5bgy/eKwxdLbRU7IBOWkpsW",
-	"Wi5dkSY2XMrTqqqmgYAb20CT2A9p2SvDLKHlxg2ySd184YBXcoaMrcGkluJndQyGzXgaiiTSZccTMWNp",
-	"wHWmKenpPgIEQ+zFEC6ULsap1+ZG8Wj2vRAg3yU0msTc1/+J0WIhQEaZxj6hmRr7ZMySqU8mDP4HjwOO",
-	"edQkFUL5RLJBlsZq7hdmAy3U6/+KzDRqzKYI2eHQD2y2u0/kXCo28UnGIzaMeW321H2GoVWBJn9kQ5EF",
-	"3Bncc6OLFRShrt6n0/INcz+u5yR8d3J2TrbhoLY1lI1QWHkec5DUDk2+CNzJLtndqdyGjE9pBHh2TSXb",
-	"383ShGx29vZJSnkkJuQ6VtLEF8Yc/Y7YO8v3TC/MPKe4gC2dxj+yOW73tmGpfcMpfnLGVKPowbWq9km5",
-	"Yded77ld1e4vnGJ7uWHOd8yHwtYPoLqIktkDYjiZ0BiP0wQAlc9Cv4L3TMvxgWdrUMIdDzyMGiXDFIsT",
-	"RHiJSO/dIShmJkgQTkSSbOrrJEkQwHXWtea7OG2cEiyBbeIDbRBh+Nf+uZbNK7I6zOVWpQbsgNXZjljV",
-	"mtFOCjim2Jy7Jbutbw4DoujARtTldV6LPJ28FA5cgjEbfJBWzbB5YTS3N+bsHisFSSz8ThVJM44qPBaE",
-	"p/lbxt9TKiXuFLJNEjHDuhHo8JEMHTwB/9OfcKnMSCfwSOdbY06bndu3UghmyQJnw5pNaOTQDbR0bfFb",
-	"OlDJnAyxFInRtn0rAU9NjzjMrNKPrLCMjLYLH2+QUHPXUDcJdNOpMKIwz6LTK3uFQwwBCrskDLzAwwaa",
-	"ZsU+oYboVzLbuN6IngDTKrrGQYZ1dnO/kS2t4ZMQk/orIy1S6MGPrD3QDTjJq7rYpGtQXa3ZyPzppGTD",
-	"o1JOduhjtCrR0Y4IUbK5Xp0C7W7Pqx8QYkOzBTdcs+hpZ884/BRHumPDFfxRiMN3oQaMFoDgSN5fugfy",
-	"Kgcg4s9CJyMbKY4gwaQ5OEJ9ePlBw158HQVQWHxqMyxBfCB58qSP3tNSvmbMSYiZnfpe951EQpBVKMeE",
-	"QWAg3UpCILudAuovZgQGXKcE8sgkDcLFlaQ+PRBLVizJWww4LAGkFW1vRq8Ryrlu2qu9yIbkS/jnAxgd",
-	"8kZNvaqULuCb4eoWgba1YGiOLe/buIVx0SbEmQfcSLaGNyJTfuVWw/7A2FSnqiOczn7oNTp7+9rEEkuZ",
-	"wXEQzmYBx2ARVfbJ6K5Y1Us3oBxXQCS8TJO8LmTAN+0jW9zSJ3t57oJT3fJV9ZZZUq9r71AV8FCzlwEW",
-	"T/VdKJt1bOvolYb5emi7YZIYaLDmUHl5ETjswt4lF2JuqrExJA+NgWPvLcBAVwuwEedUc4Nrxjh20czz",
-	"S+Mo0V1wRaYCvvmcREAxSoDIJBawB7xXOGusish5c4opayDi6uB9g1B1bT1JfkHGjPsEc1odjof+US2N",
-	"BDwsyTLhKyALVmRpLspJLgzNI5g84PnsEzonA5qm860m6dPBuKiImUihIUb1lQCBRAyJrs9gUyiSeMiw",
-	"YfDmTmsBToa4Aw7nUQwzmsdpNAPe46aXcOTD/Lp6fMZ1C4+8vajSBBXD2TAz3KYkO/xes39N7EzDujSN",
-	"MRCOkUHCaCrdi70Z5n1G4Xr+BEhBASy2fSwMlvllWWwVIX2cTmd1JDZwS9+fZiE65HC2M5Y7+nZJuaMq",
-	"bNsiqBYQAi4p15Nv3tvxd2tJy98e2Wu1bNffWNmyCIaD6Gs0jHXFj2oXYEy40Fs6W6cPGfbbcqobapTf",
-	"be0EfEnW8qYTyrUhSXjGBo03DKgEUFZDq3XbtTDgORqnrOiqly/Fcms1Bu5pEycGWZpsSB+xcKtJ3oB8",
-	"HXBEbqP0LmulZjv3XM9BoB3Go8xKQLCqEVMBPzg5PdObHBQdp7Suk8QDxiVzlIS3h+ee76HtNs+vAp4q",
-	"RZYOWFOko20zSG7Du3e+p2KV5PqF53uGK3pdr91sNVvwCswAP3a9nWaruaPNH2PUklz2hjEgoi7M6ADF",
-	"b9Ay7D3FFA/UNZxYIlIXfjQWM03i8pd03Y6oS0InHiY0TFH/w7e/FQ4JY2YoHmzeG/mx1STfCyCoKd6Q",
-	"hlRsGnCzvpjJ7qIgCQKHLT+ESP3TivpWhljom1TlJpgZRVOFhAxm0flTeH8KGVFrxcq0q6rOsQnag20U",
-	"XYKgrQFbONiVDmvDeZwP6BbX2gFoeiSCgsS02E4jvNTUlBPdwnPV6V6yGppB+jpbbEbnQHdgzzkJRrED",
-	"l1FV/nq6q1eOOZhpZUm4qeoCxLp4mJuzaJLoK5RHAO222vXFD0wFVbdSsxYHsRouyMwBX+gfRjbbLZsv",
-	"jgpWe49MYp6BmlxiU9zMYCRaW4Vms91qbb2CnWkOiF+rBMDYys+6irPp271YxtnXtdJ2Oy+X1DbAErAB",
-	"v78GLOnlMLC5ZqbeLCMToZtmxcpihlGMr7NUW/mmNAXNJiGjjEnJpO38MmKqsk8T+GdVvkNbn++Qm27v",
-	"TKrvxUNa9JSDc4rC+9/Py9V/3Dr75vWaUkhFUM19UexF8FopPu+u4okpLcjxm+Rr+YwvOtMVn0QL5QPq",
-	"5JdDRe/KlngTTlrqR95ptR7agAKpzeFSx4J9d/st89ZfeMnnU9cGsuh2UGI2siZ47FEGwGM2q9gAYRG7",
-	"Gjx1A3Mwbi909MCB7fsH1nShxKE79w91+8zCmPYaY6otkXDc3v3jasvfwuDOy3WB45Ylv/O9vXXAmjdg",
-	"xQFr7A+7Obu2b6/7/tOd7xi+319iwc/8FtuudUblcoK2FR1Jr/veA9HIu4RJXePACikJ9RDrZDQTV0uX",
-	"ac2koPuDfJBhGQEHnmHsnhP6gckyT9f43iQrBJNcnbxPMnmlF1kjmAR8pWRSFgZIvSwQcGdN3WKHxrCa",
-	"MgwAge/qsUYvsy32Ym12zctEVhg6qXLjnRby8JbDwwNe6OQVNl3uHLqU8T6w+PoiP7yYfhY/HGZJhR3+",
-	"ZEwEKCEhMtUxo+WM0Q1KMenWTsCHdyRuWEIH7EEsdIFpmVIxtLL2fi7v5YqE4Mn8aTn6A1lmEUa8Fsts",
-	"P/AAjbX3Xo6pmdzF9An5ppMao+0q1k6CdkInE+wPwzcfwfxaa/Ihp7HJH55nllt5/IF4puZwrknV2gGw",
-	"rIwksarnn5EYIG6NmKpzQbt+uJTxCBv4AhucMjFNGGhjpywSgyZBs5muuKA9UCMGqiiLpNMvFP2T9p+6",
-	"WdtMpB8kEcNhEnNWR6tHTPXeHZ6yIUsZR/J3j6ys2K3aHquJJnH5ha0GJdfUASc/nL89wqVXbp4tX39m",
-	"zqPxTiTxYF7vtIfxaJ5FF5z+VfpEqjlmyfBIBz2hm6DoOGJap3tVQuev2sLDMbCMVCUcgrX33h2S1AG1",
-	"xZj8SKSDN9spHj06BGkCcv4vy3EJ0WRDkuJtcp3xKNHVdKbZdRLLsW61zacTW583xA+FCEpMD12JG7qS",
-	"y5oY8gu9oXqBD8UTt2oM1semkyq+0MGYNQ50aZFFWByq3H1SLg+V22+NrfAPhQ4b0pKAdBVm6LJpvy5F",
-	"hE6rBYebMFuVFX3yJrbC2oPR8VY0iBeZ6fxpu9vWooKusOZ9jjLthhzaODtPfPCciML3pZYPX6FfR+cB",
-	"DVoq1e+WdXc3QEdzJegs3pNizlF8w7i2By3FEm26WcJ18jh548EyloT7eg1ds0TwkSRK+MaeRzkJ++d0",
-	"FBoHWO6ZHmJfmryhqOBuWM0SLvSWeZ9tp1keO/xlLDTnlSSTMpkC0NwnSuI7Rnxcw3qy0Cj/czFrhdBT",
-	"2ZyDbhPmXWL+nhqM63OzUxXTxMReafqLARVujo5kEwrbkLpQ2/Odl/u2bjyoyVgSAnXkma4iBTISkGS8",
-	"V5lkEWjWJqoDUTm2blBiKqmZgsskxgifyqsmUieW2gvKIucdYxpB3UwHlzKgkktySciaqSQ6UsMmFZkI",
-	"MZa3iXZyzSmZjUWSF9HK28IXfcXRL8vnCGmEVOwWmLsnYcm6/4zPKeCbCzkoWyWIldoHlWpaw9hyIhOO",
-	"1JAzBhRG0YWWZiDQskQPWoia3fK1zWiq5jZgrO4t7Y0PuC06b0LMdIgQbNHEFPmE04kORpB5Yk45jCcs",
-	"QvLDPEjB0LOJQNNqYsqIFOXOTB6QNkMFvCBy2pBkMB5QEUiVLTgTFx20tRUqThIdP0BVXsGebO62O0tK",
-	"SOfu663CABYrHy6GiZQMuI10FEMSxUOUKlSez2aLOEhGGB2M9YQb0gpKdTQ5Mwl5aIJI6YRh9TYgGTU5",
-	"jTkboGSasptYZNIJrAR24MRV4r+/0/+l2NNkQhumWiGL8tBrNWYTHfy0EqwBX4CrSa1UmANhwCubpM9V",
-	"rOYEyJj2k5v4cMzbw6g1U2ddmux7hS48/VosdSt0IFYv2+3WFtyyGaMfYD5A6Z+2A+9//uu/Ay/cMuA2",
-	"7bOrEdjBfXH6zZ3AsyHBmlEUIcEW4TyXhy2U26jKrpefY4tDAolJU2Wr1gE81xLEDVW01AjaScYCQqst",
-	"TKuSe3IGfcryDME1mXQlcRRGultCptNApvOsbntfb11fwDNlaNjXF3vwzhVRqnodnykArSHHPMLjVCcz",
-	"fTGTW7mhHlrOOmtY3FI0rGPG1xvsT/27Geu+lDSpb0M1LXtD2nD8qniptRiVxisMaAdYaTaVPhnRbGSs",
-	"P+NYKjQaYGjDuxRZN8vkBlHsVhGdjN7NVeGAX89JKjKV14n1CYwQJtYHtUTfpA8kVDE+mPt5/Jo0LPw6",
-	"FR9YObDeL2IhbKiFzkzAov1osRKp6Uoi/YDnVdB9HU08EJzrcr2ySc60gQ/7fWQcQ36ckMoZxQQodG2Z",
-	"cKJGwwCvQaMoxcBvY/PB7Clc6ZTq+lC7rV0r/wTcDDOxQ6YurnE1YZeoZdqbPqr1jEPo/X+gXegc2+Tg",
-	"V5r6Ou6udfffiIxHT6uBm82imlsg2Cp93ESiNedU202XauYnU8Z77w4Ls3D5mMl1FicK7Zo+uZ4r3f0F",
-	"/qg12ZjZXpvJHqZg27U+6IxKF4BK8nPv7RFevCc2gpS+tAryGC52n7mMcRfOA8r1n92SUcy4TaVvawLk",
-	"/dCQ7JgSBDZxSUOtiR1Yavuv+LldEu8+SJcmfD+PP7UhrzoYyRQGt6a9PHUo4HKcKUyvjMSML7mgp5a8",
-	"PL0BT3eV+L9jwzvVXWaFBnHzyzmijgUey3wlprsHtxTLHQAvJS3LEo9My5hmZquZVHi0j3m64WIaEKn2",
-	"QDUTvnImlKFJ8CgUtcV0BbcUaG1JHJvRUISCFtU+kRKYq0nMdTbhyjqtjc9BHcwdvwGPl92RIiP8a8WL",
-	"mS+e2fdN/1AWnWTqYYNhwAMCACp1SJfw24XyZU5dK4Tu51P11Y7X2kXk/pw8/SVWMk/cca6JnbZ0RzCc",
-	"qSE0fOsDmvomPaViGX9lgkmlIikbMK6SeR6F51SQlD6Jh8AU5n4eUuwGL5HwU+DRJAm8LkElMMSMGfhm",
-	"tYhcwGtrh+m8DOwAmMc7o8Gzpvgr9pWIWMJsBIST7WEsn9Wsjx43SScmL1qJqQz4TKQfMGZaEcEHDBNy",
-	"zHq1b3VJIBAg5udYHzToypaH8xqvBba+zCOmMYsJbatbjlkCTQPVwKL+qsp9rk0DR+KJPSzSxik+eGeM",
-	"AJ9FXWiSnP1BiIQJURWZquUiSO8xjQsPKy/fb4szF02kDQbjFeMkLGJxQpulVA6wf2zozmPjdn5Pu8P/",
-	"JTMARp+KTN1PpUsJkctp9VsTKVpQgjCvgBf6S4vs+Q59x3zRbinGupSw6aY3W/eRruPJLLlAC0Cl5vam",
-	"0P3ukZZuVSuHkN1WK+DVtpi1RNQpSPhYSlopS7hG7cT1qURNvcQvE4SvRb7fwdbp5i0hxrxyuiyC7KGd",
-	"v2vHAOJGvlGUp6EoQACcLMvVMQxGmKglPvhFkGTqnFzhBD6TZhyjGeZYKlJ3qy7lLXa3t9ud581Ws9Vs",
-	"d1+0XrQ8WKz52Kca5tnIpnksIepC2kin6+OI1CRSE1pXP9ZGHmdqjDXF75XfdQSsIys7s1hA1E9ka6bU",
-	"FNYspsBakNXRWt32iWPezE2MKI06dhxnLkfDvbu8+/8BAAD//w==",
+	"7H39dts4dvir4Mdtj+0JJUvyRxLl7OlqHGVHO46d+qPTaeiasAhJnFCAQoBWNBnv6dP0wfokv3MvABKk",
+	"KFlOnMx0mz92x6EIELi4uN8fH72hmM4EZ1xJr/vRYx/odJYw/Ps1g/+X2XRK04XX9S4mjNChim8ZySRL",
+	"Pd+7pUmGL0VUUfjvMGVUseiaKq/rdVqdw0a73eg8u2gddtvPunsHzXZn7z8832NTGide16MR/Yv5ZHMo",
+	"pvaX61uWxqOYRV53RBPJfG8Up1JdczplXtfrRdTzvTjyuh4s5LrzfvZu7/bm118+TJ7Op/tqxA+HUXog",
+	"Fwxem9Ixu85S+NxEqZns7u7iM9l0vrxLI9qc8bHnewktvnQsbllChzDPbCI4u+bZ9IalXpdnSWKfLS1W",
+	"zcX1iA6VSK8ZpzeJ81M2i1YBqNPqttrN/YNDABDsy6yBRtS78z2WpiKVXvftle9NmZR0DD96vieZlLHg",
+	"AH59OtcyHvOYP+Q8EJZ62PXTNJp23r3f/zD/9XByw0d7MzVc3B7IX6hZ1/VGkL/z7YRUKTadKbN2/RD+",
+	"8fsuzywlm5XWB6tWVGXS63Zarbs73ztj+hzcm3DOFFETRhArCfzuk2HCaIpPAYHwoXtDygicjTOpKNGI",
+	"7CAcoBV89Fyf6Xk85iwa8Mo9nAtCh0ORcSWJxFdIzH3y15QO7Q2tu5x4adcjxV6r2+o0W60D95KOYd5P",
+	"uKa4ntJFfZqOOx/eH/CbX/fezafR/mR4q0a/HM4WtHxR9e1yL+IPYjZDkvPFr2EJBM41RCgAVsOzh6Hv",
+	"N2r3UGr3DUk/C0mvvgC/KH3SJchzPqTj0d7tXPA0OWD7SWcUfUhnt5NsmSCvge0fnV/4vy90NmVXJc5x",
+	"mqky6zgRNyJaFExjNZvQSGtp3ScilJ7knmPdeGe46MtZeUc9wtncskN//c7+2PR6iZ64dOML0pLS1gta",
+	"gqLIN7HzdxA723eA7hNGI7x8H71ekog5IjKTwzSeKYQ76mNTpiYikkRNYklmVE3IhMomYKrGW+Bw/Quf",
+	"vOldHP3g+V7K3mdxCoih0oz5nhxO2BQvxwzWk8K8//m21/iPqyfbPtF/7Hz3T57vqcUMZpMqjfnYgxX2",
+	"L+i4flW3LAXcIGKEAjEAxScjkZJwMGq8pmo4CYngJMRVkd0pC5tkoMhwQvmYyYDPJ4yzW5bmo+1PPqE8",
+	"IoInC/iJNwNe2mpwH/ybe4G3KRQC7+3/+1Pj71dPAq9+/ydsbqjtkRDvYrYMi/D62lyTPwdZq7U3VOId",
+	"4/gne0HeUDX58+4L8pp+aPTGzLwi2VDwSNqXflBqdsqTxQtyzoZZyl6Qczpl57Fifz6mH8JuwAFGQAPN",
+	"lwh+o0lCM21IYolwVPGUkYSNFMm4ihN8ZsYEfC6yJCLswyxOGcl4JllUBW6xl5/V3t/m7Q9PZy3RSQ7e",
+	"v5o8/9fWtHXzNOrvZeed93s/3f74/ln0t0P+fLi8y8PW/rNW676NbXpIxaIAV2nj11bj+XXj6uP+3t3y",
+	"p9+2G8+v3rYaz6++u+/79Sd+xt5nTKpBVI/2qf55S5I46iJ8BWf4X/MLkYwrEnMS/nvDzNUYRCEBfA94",
+	"rMicStImSpB25xncnrDX+A9CG7+SVuM5aZJr0iWN0CdCTVg6jyUjFI9ecAYXKOBAumXpizE3B53esnRL",
+	"kkSMqwf7dFJP2N5PH0IwNOyb193G1ce23+48u1sFQ5UueiOlddEyEM817jsImrIR4GK+nSHl5IaRKY0Y",
+	"oWMa8xKte7bfWrfiaczjaTb1uu18YTFXbMxSzxGdVl3mNynD44PDci8PGeIAS6K6JFaSpIyzOU3INr5I",
+	"p0xfy4DPYzUxp5bfUJ9QWZoxlkD1oh2fiDTgDhVZxul7b1LoAz2NhxMype8MctykYg5UNUrFjMRKr7LA",
+	"XlwqLIILkgg+ZmnAb2kSR7AeeAgcrBHjK0BQdlaTik9YsHfvVd9euus7/1Jz2+GiP/mUi34HSCRngktt",
+	"CP2eRua2onAjuGIc/6SzWRIPKSDI7i9SC0OuBTXWYPvb+elJWWp9TZORSKcsIvjbkqyqxbxc9oKPRrDE",
+	"wcm/9Y4HL6/NqEIgM18CJEzpULGUbN1tEQrXjIibX9hQkXdsQbapIjcLxUj76Q7KIsUMDgEjqCTg+Sui",
+	"54UPNr+CrL+vZf2U0QjOrCrrw/MGsv8pA4EYxQFKlNCIumR1Ww/Ns37v5fXpyfHP168G/eOXHgjyLAEx",
+	"blerAC588AkApVgDfHxIOUDpxt7/SGuK+gN4WL2LwenJdf/s7PTM/YKjM7ifKR6TaSZxYqrIVEhF2q1W",
+	"cb5yzfEBFzGE8wWc4STmY3w4T2OlGG9+E9+/mPiOCHznkrB/StnI63p/2i08Lbv6V7nbB5zs81uWiBnT",
+	"lGelWOEeK6Jezcl2ybREWQK+Hbo0I9zxCbV3R02ocvDXTEG2w8q9CHf8gDujYknEjKVI9kgkmKYT77iY",
+	"k+3w8uTHk9OfTvKRwDEowQsJoirQn5TRd5JQkmYJI9th9ZKEO01yyhlhXKULMmMpmaXiJmFT4DJ3vvd9",
+	"Jheb0+H7qcB5/+zfBkf968uT3r/1Bse974/7pRsJxGVK+YLMqJRzkUaS0JSRGwawH07Y8B1cM1grCiQg",
+	"cbWJkeJrLqmWxICQ3GRy4Q6UE5GqZPE1yOxBa+9xcbTYFUIEQEPlEtgkCBsgwr3PWMacvQdcs6oQpcMG",
+	"ioehBWKTnNTQMBQ5HCXZGblqR+btXUcExe0cpULK0zQeG/L3SIh1dHZ6fn59ejb46+Dk+qz/r5f984sS",
+	"ZsFpsAbyDdidueeSjFIxJZSjlE8ErgtRDq4ZTRIxBy5TQizcQcO8aumFoRVfh20/Ij71SD1gynCRsWIu",
+	"SWwCbRhwkBZp8pjHODi56J+d9I7LRKHA+RGNExaB0ka5nFsKade8nStiEVmtaFWFMbsPgsv5OhSh9Xgn",
+	"eC6mTN9YAxzhaqFNAhQjYorGiaalQDUV6qY+0YYfo7ZaMdwcLsqiRymLGFcxTeTjHrNmk0dn/Zf9k4tB",
+	"7/i8dOI8d7qSCTUGtxgXMoqNIGopXeUwf0pBNEX50SfWwAp80b7/dW5o+3Epvl080Pw57NAqh0tQ0pKz",
+	"SPO9G6OVuS7GPCXRiy6FFktiVUgWiiUJQRXWSACv0eh5IlTPEMNHRIPX/YsfTl9en5xeXPeOj09/6r8s",
+	"YcHL/nH/om91I0OMAb13p+yF/XeXODbXMi7opbuDv87hHzz24asJYR9iqaRPbjKFG0LTBp64tko3SU+/",
+	"iCeKP0RimE0ZVwHPT3dCbxnAU2MDi8h+a59shydCvRIZj1BiRSUPBEyuJ4QvBdxyAv01st868PUagIIs",
+	"tJEspyBEM3+cC00gIloEnEoyYSlbEiZyi/s6MUK/hBACXMzUBKjBEHSTx8RIRMXLix+AKB31LioIyYXR",
+	"0KvWKKAx5kRyFaKCjOfxGMVVJeBqViT7/3VE6cRCorCXhWuhgUzF4tljn9ir08uTpZMq1CaqgGKoNB5W",
+	"dYQTocgIVvR1DmD/MQ9A8/xYakYfEXvt4dJaaJ8xGn1d/Q2EDaroDZVsWd2tgX4KK/xfroVlMyTLZrv4",
+	"XBumc0jkBFgTXj/gS7DxUb6OWMIUMDkgprOEDpm2AwN/p5yIBMiqXuaLgIvUkfQQFSaZUoAWkZhzLfoZ",
+	"cBNJF7LE2N/QRSJodCHEMU3H7DGx5E3v5+PT3svri9PT6+Pe2V+XcaRk/FyyvR3uPdtH06ncwG6K9kjY",
+	"wVe5w+29L2NvsrvBnaC5iJP2Ifkx/h7v8psU1fMYRr5CMf9Rz+usf3R68nKAdqFXvcFxhe9ZR3KBx1P8",
+	"J5zkMEtTxlWdG7rm8Bz/ckRkzIeMxNbYRqNvttIvaCttdx4Pc53QgtxtpXHCOL1gvV00QK0861pDk2di",
+	"jwb8k/1AUqVUsfGSO8M+1xJyjskoWG/uxljnZci/XLY7mc9aKic4g0syS2jMr42iqv+RxwN9KW/Do7qN",
+	"lBCvKa+A+cLab/OYabRGxNK6QTeHNDCP172Tn6/PB389GZycV3hIMSWhCUoRyCQPaqK1X+CfGvCZ0oHk",
+	"VRgvrZumrJihuouvBubf0blBJQmLSxj6KG6E1VMJrYveOQ+rHeXnIhKMmmIBR/6ewzgGRrIg2wfkZkEi",
+	"NqJZov3bORU4o4odx9P4kdW8s95F//p48Hpwcd3/96N+/2WF4eVuCGNSMz54iXFVuFezh4ov4tl+a5U3",
+	"Ikcwc9ruyISqr4RTneePiFF2SzZCwX50CUogwaI9WT+MopRJ2Qx4H20Hdrgexaba76uxUwen1Hoq0JgR",
+	"8BmVEoRkdsu4o3XG44kqbH6P6L8AvLycHQk+SuKhekyk7L/uDY6vL3o/9k/We8cpzwFbmIG04c/ANr96",
+	"2mxUwcWe+VHRd1+LYzx/XEJW2iwqSFbo0PlBcQEBs8n85H5vioLYns3k8oWo0JK9duf/Ki2pBU+TnJd+",
+	"ixXyaEMpAn4fqSCaUjwqLZjHajj5FEl1cxeJ5rMlMVMfXBxVLV6WkKIKVsOPHVfKt4CWP2xAy+O5disC",
+	"HMGY8BJaGektzFEqzL0tJImBvd6DU0ZYu+Qym81Eqlj0mkUxvcAgv8e7DJcn55dv3pyeXfRfXr/uvxz0",
+	"ri9+flO2Kh3pTzXg0xVdq0uWPl5Gf2f5ZArrJ2ox+0r2pIMvZ0/akiR0wRKSbUAB+6jPhyKK+TjcsYeu",
+	"I6hLIUd0OGQzJZGBXhr+egEs9VGP97x/dtJ73V8WfnKVeEn5y327sdQ8/tOFnG806/No1iPKAT3jZkQ7",
+	"Yc6v8rPehjlpijHqY5pGCci6YkQSphRLyZBKttP0Cq0ZGfxREjOuzp3jj7QhlSZvUsB0FTOZJ28tX6kh",
+	"TRIM51/Sb1GDlYqCiKFjqlyPF+mZoToQXWRKB+dVvGZjpkB6n6kFoWlKFxJV8rCEo10CVyfUssvMWXQN",
+	"Lq+D/0mWJPQmYef67TrcW0oTsKpvzMksFWMtivWSOaxULzs2+r8xAXe1T7jgHbkJDFaUMMWkNqkUoMJ9",
+	"xYpNcQEmRFyHUsMip/TDQP/YygPIEVae731oiDQC0a1951ya6i60pmm1ppV2HXu0PnpapLEVNd3FrQNv",
+	"AdZVi+zc1VynWpCDnPsAkBu5OeBfFMZ7Ol7c5ny8XUKf4giW9+lXcPXKr6zC+dD+ne/1dWboxyUSUVX/",
+	"qAQUi4eKDPGq60tGlUgl2f5VRD4+uBHKDzj95bYxEumUKrljmBuJVRfkHTGkCZnRVFWTgUK4kQEPr8kW",
+	"eUIapBmSbfT0KZqit02khPEI5WSdcRIJVX0YboV+wLkgai7gdzwfSlIx34HvWd/X4b4Tdu6T8C+hDcmI",
+	"xJQaQWwuYPapSBlJ6A1LHBoofRLF41jJgMOwyWI2YVySbarfJJzFOqIP1g5cH1cp7cL1+ztkPhGSBRyr",
+	"a+iBmH6CX8CUwCbpgZaKkXOalsa/ssguMs61hYDHnPQaZpnb4QfeaPzPf/136JNZxhfA/3d8YlJmjNCm",
+	"SeTg5UmvSS55/D5jAV9J7l8QqQQwBOAVi9lyJt1yXrE+fptl4CHqHzM+VhOv2znY971pzO2/D303K8bN",
+	"hdl60rh6EgTNne8qD91/P2lc/cUZdOX8XXrxaudfYKon5snVx45fk9Hl3I8D+NusrFEIPbkntXJHiMyG",
+	"EwARcFEXHD7pnR8NBjrLcxvODAevPlgdPAinSACOO0A6kKs/kLGecmZDzWtiRapMTsuJH+tiV28S5pMp",
+	"HU5izhog8sETAgO61tUS4gKPRMTCLWlJZ8AN7dQxVdqPru3R41TMybZkzB25lHdV4wmqpvXC/wEaXH23",
+	"9jCBcxmJd3mLfzs/PSFvBJ4I2T57dUQOn7faO0QJXLNJFDBe15I3maqAo0m9SXo3RTYdGgr4OMnHxhKo",
+	"j35TCxgOxu9uv/3Pv+9e/fb3t6321c53O0/W7mTvzhHBl/cyyaaUE+Mtsms2WODDwfT5OInlpEleClRI",
+	"ZjSVjMSIEc6tbK9ZQqfKohB3imUtcR2LwEe1OIbWRvgZUUqWuC6RDCPmLwzuaMWJIzOhcFzmvYADVtEo",
+	"0nNYgm6YFd5ZBRI+PBMRK8VjYqYHlQGHa/fDxcUbouVujOdoGgRtwjCbe5yyETAGqp2KREPohcH5JJa4",
+	"TnjNGtzzQEGj8fEIfxkzDkogg1VzEHKVbAY84L/ZFfxmQPJbwH9rNBr4P/h5v9Uiv5HlVBOflNNjfFJJ",
+	"YPHJUjaMv2Sx8Ot8UOa7bfjuUgifO4kTcJyP2oNRdfkD+Rv7ZJfstw7s7BhuBrMux6/mQ57Dy2W9FkY4",
+	"Nn77arsDr9aEYOQv7MHn2/j5pcgaDcU664gd3sGl1NinzQsH+rhs5H3+FMFSE++FLwAl5NkU7lcNHaxk",
+	"TpZO2fNrUgGXjJ01zt+60Mz6OPIVuSBupGBt5PGSGaLskamPkqmLdVpprqr3EjhJD3XxdVdLSbOGYuWK",
+	"9MNYb0+bd2mi08VGNE6ylDVJGFFFQ+07QVUDdM5lXmwLvKzVM8VLeMspafJxMw1KixJ3SO2NOtJerY4c",
+	"lNnNxhyiZAxat5yy6cAxenwEoVHntx88f+4X2e77rdZSvnuJ1VcVKD1hsQ9fA7hYYg7DOs71A6OJmrw0",
+	"R7IWCcqnWGzE3mPxztO5wIsajKtf9ToNbi9f3SejqcyGQyblKEvIBGfSYZE0ijnItJj89mn46YDtc3B0",
+	"E5W5iqOFrtH64jhqjrbTal19TaQcTOmYXZ4d1+ru9EaKJFOMhFgyLySXZ8euAtxp7T8rqcBWM8XIEdDD",
+	"rTENbYQx1+ocCvI2qxa1mVyrKCYjID7vPX92GHBMCDE6+OXZgGzPWDpkXDUYRxmM8oX2fLFEMpDo5IwO",
+	"0dgc/nOntawNbFT/L9c8szSu6J2t/We+x415zlbTcARxO/+2W/7j793df/lTELwNgqu//L9/CrJWq3O4",
+	"tb3z3RP/xZ8bV7/989tW43mv8Yo2RlcfO3f3yO5P71Up86PDxeDBWYivAzYxsK6CGGu2gMAqUYs8MZU/",
+	"q1RA1/0UaVHqMy/hMWOpFBwXwSSoCWSgyFigmJ6KbDzRQUfAuAfn5CQevkMr8iwVozhhWpt61jk83OmS",
+	"+QRUX33IVBFjJWE8IiA2p2wqblnkkzTjaIHAFyW5YUMxRTeTnye7pExmCQrZxjIR84Bf8hj3zAEDkvhX",
+	"LWoDPpCTVz8e4cKdsBejqGkMvI1lfJOwgJsKIOjIwzdiZWKrQHHgKhWJU5Ni+6jlk5f9Y58ctX3053GG",
+	"MVwzmtJxSmcTIhn8rUSKmeo3cRSnbKjJs53Q1+YAswYskZJxKo0FFfc0A+XUaEF6xwjlSV5ep1RKwQ84",
+	"GmG1yeZv9Jae43ETExOGEUDblxevGu1DPX8Gug9cwXySgItMydjg0PdUxkPyOktUnMR8nNGEvEkoHIm1",
+	"eiBhYVPxS+ybzwRczeMh29HLNlhPblgi5jpSHtHL2AJR58OoUUpmIkWbA5qksoSmhH2YpTYdiPIu6Nfa",
+	"prJ0JBpHpM3XDIyvA2O99RAHC6sERle6c0hGGySNssizhn68/c8g+NBqNYLgQ/tVEHx4+urqO+dZp6Wf",
+	"1b22lmp01lANAACqoHmGqrNhZ6u+CUJchpjUeSwbyTcVulEWYaf0gzuktQyrtYJMxW/yYEHGOEK2qSSh",
+	"nsNUa7DrWzq5svnL8f+tFwYu4imTik5nALg42sxhMXhpS+1e3z/kUrIUBlREBoxGsVP47orvM/Nb2F6a",
+	"iskPgizKAAhWGP41gMqsV2KtiIgv3S3XsMwdLzdCJIxyFxjP78rFLe9RsTBQfJNDtidWKoC5fkguwd2V",
+	"imRutqJyEc2Py4lrRDKFRLTqxnpR1TzXELQgeFKUmPvY9tv76y3mh3fLpTzXnUa7dVdf5HPdoGd35eqf",
+	"D8Crohjo/aepkwTqbmCp0FFxcs70fu72KJ2Tixy1+17C5SVwlm59CQ7rSEAbU9FMLv8Stjyz9fkKltAk",
+	"51rK0GWhMC+OpmPBO3EEQsekXJFzKFIQashEpJKRG0SgBZGKws+OSJ7XEygz2c6zEpN9toxhKH3q+lmA",
+	"pEVtu0/gWhdOvTijam3p8Ae5rOjaEvObOPyRuBb11Ous3EhKxcgkdN8T9+XbohF4igEXIxLakDDjAQ51",
+	"pTvTxEJwRuhU8DEKeDu6QmkRyBxwibGULG2SPnq4jQhs8+Jyl33Fj33fVVnvjK9cIdNpQwPpPuOGOeXH",
+	"sG7kefPodsW0UVupYWNs2MTs4SLmN7vHo9s9dMrKamKme7ogvm/JIjmBAPHQNVkQQnlhJxahn8YniRCS",
+	"JQufSGHqelGTWJc70WyBkDRLmDR1XRIxfCcx5am4aPr63Ef1Wp39+xxuNWRPZ+wUodBVjM8XaYhLk4Q2",
+	"NCh08pOtX7Kor2qTbZzKaGbfpjyRDTByVGiUCUvuJb11wdnpCKPq7hOMB/ynWE2sKLfp+wV/vsphUszz",
+	"MCPtw2TNmYN49681R1O8OUXKpDUHO/mJm9iD88zHXLqw86++KSVwPQwyX2KvuYhU53BxxbM6JUSHJ+YF",
+	"aPU1tHoJ/Ai6ic6QXRO82Czfw8PyLdzz6+sAXzkRJ83GKoV9hZKOgUDWyGqWgn4hDCPSZTeNHo8CVyXM",
+	"yCdb11s+2Wpu4atbja11yOFIoffix2mmHFryANygiYkaw5CGFfy3z6NNJR0dGa2roDviTLOAstUE7u5W",
+	"7OVy9mlbeRgBeLjy+HDdbsN75964z9ZsNiYpDzbNnHK2eVBoTVjSP5RdJgfi4GWt50bM6PuMFfWoo7Ki",
+	"tUncuUO+zOtvaePXTuPp1cfO4Xr9vZXnW+lFftqFKnKnaqWzMI5CIAQ2cKyq0qynz+172WT+9TrgFzhS",
+	"B330puztPcfWAvgaoOrlxZGfh4LFSRLrjLfyyazJGMgFQdDVGzD12kA1UNYvUa9/zTY9gCq3nLJ0jCb3",
+	"4cRKcU6jwybpKZIwKnU2ipb2jIisJkyygI9ElpofdJo+iKKg5HYJXS5aDceItkFHOMRaZDWxRpTbSma2",
+	"4vUKIXIac3en7SqafYIZ76uY5j6JFC8h6idbanPHHdoa1IRNJUtGRDLjvcNTDgvghX7Aw3yToU9Cu4FQ",
+	"J0nkUAttswJbb2Tb6Xey8yLgbpm6Iu4xxxbtgnDGGFTBDA9dAW8JX+qyMb4Zlb8Zlb8ZlX93o/KeoVJf",
+	"0DhHNbv6JDucNUz+HzDA+Z1W+6sa4QxhWiPA6rihiox0f/c4h0zgyxtLrm0ndXZ5XXsgvpWyfpZ6EV2T",
+	"JnYiyvONqtp6wI263iT2Q1oyyjB9ZrW9gWxTN5E24JVkGqP+m5xL/KwOVLCpQCORRLoedyLmLA24TsEk",
+	"PV1gn2C8uRjBJdJVKvXa3FAXzVyXosW7hEbTmPv6PzEaEQRIELPYJzRTE59MWDLzyZTB/+BxwDHBmKRC",
+	"KJ9INszSWC38QpPX8rf+r8hMB8NshpAdjfzApoH7RC6kYlOfZDxio5jXphXdZ6tZF43xQNuNdZd/dTuO",
+	"BeI53HmjQhXUoa4optMXDZMibhYkfHN6fkF24dB2NcSN+FZ5HnOQqQYmkQLuapfs71VuRsZnNAKcu6GS",
+	"He5naUK2OweHJKU8ElNyEytpgvNiju4/bDDle6ZhZJ54W8CZzuIf2QK3+6FhqX3DqRByzlSjaFS1rkBI",
+	"uavVne+5rcfury5iG55hYnTMR8Im2VNdacjsAbGdTGmMx2miZMpnoV/BO6cl7sCzhRrhvgcehlySUYoZ",
+	"/BFeKNJ7MwAVykTVwYlIks18nUkIorJOTdY8GKeNU4J1ok1AnY26C//av9BSdEWqhrnc0s2AHbA62zaq",
+	"WljZyZPG3JMLt661dZFh1BAd2hC0vBhqkcCS14uBSzBhw3fSKgQ2YYrm5sCc3WM5HYnV0akiacZR88aq",
+	"6TR/y7hjSvW2nWqvSSLmWFwB/TGSof8l4H/6Ey6VGekEHukEZUz2snP7VgrBVFLgeFjYCG0TusuULsD9",
+	"gQ5VsiAjrNdh9GLfCr0z00gNU470IysfI1HpwscbJNRcN9Sd9Nw8IwzBy9PL9Mpe4BBDgMIuCQMv8LDL",
+	"pFmxT6hhAJWUL643oifAfIOu8V9hMdrcrWPrT/gkxMz3ykiLFHrwJybodwNO8tInNksZlExr7TF/OjnM",
+	"8KiUxBz6GN5JdHggQpRsb5bMrz3geYkAQmxcs+CGgxaN3+wZhx/jSLc1uIY/CtH4LtSA0YIRHMnbK/dA",
+	"XuQARPxZavdjw6wRJJhNBkeoDy8/aNiLrx3zhW2mNvUQRAmSZxX66NwsJTLGHPR8lkT6XvedDDuQWyjH",
+	"TDpgIN1Kphz7MAPUX06VC7jOleORyaaDiytJfd4c1nVYkdAXcFgCSC7aHIxOHZR53XxQe5ENyZfwzwcw",
+	"OuSNmnpVKV3At8P1ffRs/73QHFve3HAHA4lNTDAPuJF4DW9EpvzCLRn9jrGZzudGOJ3/0Gt0Dg61MSSW",
+	"MoPjIJzNA47xG6rsMtGto6qXbkg5roBIeJkmefHEgG/bR7YCpE8O8sB/pwTki+ots6ReF6ihKuChZi9D",
+	"rDDqu1A269jVASUN8/XQtowkMdBgzaHyGhxw2IVlSi6FwVTDVUgerQLH3luCgU6ptyHaVHODG8Y4tprM",
+	"Ey/jKNGtYkWmAr79lERAMUqAyCRWeQe8VzhrrIpQc3OKKWsg4upod4NQdb0vSX5BJoz7BJM9HY6H7kst",
+	"jQQ8LMky4QsgC1ZkaS7LSS4MzSOYPOD57FO6IEOapoudJunT4aQoG5lIoSFG9ZUAgUSMiC5iYHMOknjE",
+	"sKvu9l5rCU6GuAMO50EGc5qHUTQD3uOm4W7kw/y6xHrGdZ+LvAen0gQVo8owZdrm6jr8XrN/TexMV7c0",
+	"jTEejZFhwmgq3Yu9HebNOOF6/gRIQQEstscqDJb5ZVnupyB9nE6nQSQ2lkrfn2YhOuRwtjOW2952Sbnt",
+	"KGzbIqgWEAIuKdeTb9/bFndnRV/cHjlotWxr3FjZegGGg+hrNIp1WYxqq1zMUNBbOt+kWRc2pXJKAGqU",
+	"32/tBXxFOu+2E1G1JUl4zoaNVwyoBFBWQ6t1b7Iw4Dkap6xoPZcvxXJrNQHuaTMNhlmabEkfsXCnSV6B",
+	"fB1wRG6jAK/qN2bb29wsQKAdxePMSkCwqjFTAT86PTvXmxwWbZm0rpPEQ8Ylc5SE14MLz/fQLJsnJwFP",
+	"lSJLh6wp0vGuGSR34d0731OxSnL9wvM9wxW9rtdutpoteAVmgB+73l6z1dzTZpEJakkue8MQDVEXBXSE",
+	"4jdoGfaeYk4E6hpOqA+piw6aiLkmcflLuqBF1CWhE64SGqao/+Hb3wrXgTE5FA+27w3M2GmS7wUQ1BRv",
+	"SEMqNgu4WV/MZHdZkASBw9brQaT+aU0RKEMs9E2qchNMJaKpQkIGs+iEI7w/hYyotWJlejpV59gG7cF2",
+	"Uy5B0BZKLfzfSked4TzOB3QfaO2qM40EQUFiWmynEV5qampu7uC56vwoWY2cIH2dXjWnC6A7sOecBKPY",
+	"gcuoKn893foqxxxMTbIk3JQ7AWJdPMxNWzRJ9BXKA3T2W+36qgCmzKhbzliLg1gyFmTmgC812SLb7ZZN",
+	"pEYFq31ApjHPQE0usSluZjASrS3Pst1utXZewM40B8SvVeJTbHlkXerYNLdernXs64Ji+53nK5L+sU5q",
+	"wO8vlEp6OQxscpYpysrIVOjOUrGymGEU45ss1Ra/GU1Bs0nIOGNSMmnbo4yZquzTxOVZlW9gi9gNuGmJ",
+	"zqT6Xjykj005dqaoTv/9olwWxy1Gb16vqRdUxLzcF0xexJaVwufuKp6Y0oIcH0q+ls/4ojNd8Um0Vj6g",
+	"mHw5kvOubKE30Z6lpt2dVuuhXRqQ2gxWOhnsu7uvmbf5wks+n7peiUVLgBKzkTWxXZ9kADxh84oNEBax",
+	"r8FTNzAH4+5S2wsc2L5/YE2rRhy6d/9QtxkrjGlvMKbaNwjHHdw/rrZGLAzuPN8UOG7t7jvfO9gErHmX",
+	"Uhywwf6w5bFr+/a6bz/e+Y7h++0VVsXMb7Ft7WZULiemWtGx9LpvPRCNvCuY1DUOrJGSUA+xTkYzcbWm",
+	"l9ZMCro/zAcZlhFw4BnG7jml75gs83SN702yRjDJ1cn7JJMXepE1gknA10omZWGA1MsCAXfW1C12aAyr",
+	"KcNQDfiuHmv0MtuHLtZm17yuYoWhkyo33mshD285PDzghU5eYdPl9porGe8DK5Qv88PL2Wfxw1GWVNjh",
+	"T8ZEgBISIlMdM1rNGN24EpOf7MR1eMfiliV0yB7EQpeYlqmtQitr7+fyXq5ICJ4sHpejP5BlFlG+G7HM",
+	"9gMP0Fh77+WYmsldzh6RbzqZK9quYu0kaCd0krP+MHzzE5hfa0M+5HT/+MPzzHK/iz8Qz9QczjWpWjsA",
+	"1mSRJFb1/DMSQ8StMVN1LmjXD5cyHmGXW2CDMyZmCQNt7IxFYtgkaDbTZQm0B2rMQBVlkXSaaqJ/0v5T",
+	"dzSbi/SdJGI0SmLO6mj1mKnem8EZG7GUcSR/98jKin1QuxM11SQuv7DVWOKaYtnkh4vXx7j0ys2zNd7P",
+	"zXk03ogkHi7qnfYwHs2z6ILTv0qfSLXAJBYe6aAndBMUbTlMf3GvSuj8dVt4OAaWkaqEQ7D23psBSR1Q",
+	"W4zJj0Q6eLOb4tGjQ5AmIOf/shqXEE22JCneJjcZjxJdfmaW3SSxnOh+1Hw2tUVsQ/xQiKDELM21uKFL",
+	"n2yIIb/QW6oX+FA8ccusYEFpOq3iCx1OWONI199YhsVA5e6Tcm2l3H5rbIV/KHTYkpYEpOswQ9cW+3Ul",
+	"InRaLTjchNlypeiTN7EV1h6Mjreii7rITHtM2wK2FhV0GTLvc5RpN+TQxt954p0bXfi21BfhKzS16Dyg",
+	"i0mlRNyqFugG6GiuBJ3Fe1TMOY5vGdf2oJVYok03K7hOHtFuPFjGknBfQ54blgg+lkQJ39jzKCdh/4KO",
+	"Q+MAyz3TI2zeknfdFNwNq1nBhV4z77PtNKtjh7+Mheaikg5SJlMAmvtESXzHiI8bWE+Wusl/LmatEXoq",
+	"m3PQbcq8K0yvU8NJfep0qmKamNgrTX8xoMLNppFsSmEbUlc2e7r3/NAWVwc1Gas0oI4816WWQEYCkoz3",
+	"KpMsAs3aRHUgKsfWDUpM6TFTiZjEGOFTedVE6sRSe0FZ5LxjTCOom+lAUwZUckXWB9kw6UNHatj0HxMh",
+	"xvJeyk4qOCXziUjySlN57/Si+Tb6ZfkCIY2Qit2KbPekFln3n/E5BXx7KVtkpwSxUo+dUrFnGFtOOcKR",
+	"GnLGgMIoutDSDARaluhBSxG0O762Gc3UwgaM1b2lvfEBt9XYTYiZDhGCLZqYIp9wOtXBCDJPoSmH8YRF",
+	"eH6YBykYejYVaFpNTGWPoiaYydjRZqiAF0ROG5IMxgMqAqmydV/ios20tkLFSaLjB6jKS7uT7f12Z0Vt",
+	"5dx9vVMYwGLlw8UwkZIBt5GOYkSieIRShcozz2yNBckIo8OJnnBLWkGpjiZnJnUOTRApnTIscQYkoyYV",
+	"MWcDlMxSdhuLTDqBlcAOnLhK/Pd3+r8Um4BMacOU92NRHoatJmyqg5/WgjXgS3A1GZEKcyAMeGWT9LmK",
+	"1YIAGdN+chMrjhl2GLVmCpBLkxyv0IWnX4ul7hcOxOp5u93agVs2Z/QdzAco/dNu4P3Pf/134IU7Btym",
+	"x3Q1Gju4L36/uRd4NiRYM4oiJNginOfysKVqGFXZ9epzbHFIIDEfqmzVOoLnWoK4pYqWuiU7eVZAaLWF",
+	"aV1yT86gz1ie27Mhk66keMJId0vIdBrIdJ7Ube/rresLeKYMDfv6Yg/euSJKVa/jMwWgDeSYT/A41clM",
+	"X8zkVu46h5azzgYWtxQN65jx9QqbOP9uxrovJU3q21BNoN6SNhy/Kl5qLUal8RoD2hGWZk2lT8Y0Gxvr",
+	"zySWCo0GGNrwJkXWzTK5RRT7oIjOIe/mqnDAbxYkFZnKC6v6BEYIE+uDWqJv0gcSqhgfLvw8fk0aFn6T",
+	"inesHFjvF7EQNtRCZyZgNXu0WInUtOuQfsDzUuG+jiYeCs51fVvZJOfawIeNMDKOIT9OSOWcYjIUurZM",
+	"OFGjYYDXoFGUYuC3sflgJhWudEZ1+ab91r6VfwJuhpnYIVNI1riasJXSKu1NH9VmxiH0/j/QLnSB/WPw",
+	"K019Hfc3uvuvRMajx9XAzWZRzS0QbJ0+biLRmguq7aYrNfPTGeO9N4PCLFw+ZnKTxYlCu6ZPbhZKt0WB",
+	"P2pNNma2l2ayhynYdq0POqPSBaCS/Nx7fYwX75GNIKUvrYM8hovdZy5j3IXzkHL9Z7dkFDNuU+nb7P28",
+	"aRiSHVMswCYuaag1sTVJbWMSP7dL4t0H6dKE7+fxpzbkVQcjmUra1rSXpw4FXE4yhamWkZjzFRf0zJKX",
+	"xzfg6TYM/zg2vDPdilVoEDe/nCPqROCxLNZiuntwK7HcAfBK0rIq8cj0Umlmtu5IhUf7mLMbLqcBkWqj",
+	"UDPhC2dCGZoEj0JRW05XcKtz1laysRkNRShoUYATKYG5msRcZxOurNPa+ALUwdzxG/B41R05z5Mtv1a8",
+	"mPniuX3fNNxk0WmmHjYYBjwgAKBSDnQFv12qLuaUnULofj5VX+94rV1E7s/J019iJfPEHeea2GlLdwTD",
+	"mRpCw7c+oKlv0lMqlvEXJphUKpKyIeMqWeRReE6BR+mTeARMYeHnIcVu8BIJPwYeTZLA6xJUAkPMmIFv",
+	"Vmu8Bby2tJfOy3B66FuDZ00NVmzEELGE2QgIJ9vDWD6rWR89bpJOTF60EjMZ8LlI32HMtCKCDxkm5Jj1",
+	"at/qikAgQMzPsT5o0JUtDxc1XgvsCZlHTGMWE9pWdxyzBJoGqoFF/XWF9VybBo7EE3tYpI1TG/DOGAE+",
+	"i7rQJDn/gxAJE6IqMlXLRZDeYxoXHlZe797WSy66LhsMxivGSVjE4oQ2S6kcYP+poTufGrfze9od/pHM",
+	"ABh9KjJ1P5UuJUSuptWvTaRoQQnCvHBd6K+sjec79B3zRbulGOtSwqab3mzdR7rMJrPkAi0AldLX20I3",
+	"hUdaulOtIkL2W62AV/tF1hJRp47gp1LSSjXBDcofbk4lasocfpkgfC3y/Q62TjdvCTHmhdN+EGQP7fzd",
+	"OAYQN/KNojwORQEC4GRZro9hMMJELfHBL4IkU+fkCqfwmTTjGM2wwKKOuo1zKW+xu7vb7jxttpqtZrv7",
+	"rPWs5cFizcdWdM7PYwlRF9JGOl0fR6QmkZrQuvKuNvI4UxMs+X2v/K4jYB1Z2ZlF5pWxPtaHtGDNlJoS",
+	"mMUUWPuuOlqr2z5xzJu5iRGlUceO48zlaLh3V3f/PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -355,8 +355,8 @@ export interface components {
          * Format: email
          * @description An email address, as strict client validators (zod, valibot,
          *     ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
-         *     `_ ' + - .` (not starting or ending with a dot, no two dots in a
-         *     row), `@`, and a domain of two or more labels of letters, digits
+         *     `_ ' + - .` (not starting or ending with a dot or ending with `'`,
+         *     no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
          *     and hyphens (a label neither starts nor ends with a hyphen) whose
          *     last label is letters only. An internationalized domain is written
          *     in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
