@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestBackupWhileServing copies the database with `meapi backup` while the
@@ -26,13 +25,18 @@ func TestBackupWhileServing(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
+	// The backup starts once writes are under way, and they go on during it.
+	writing := make(chan struct{})
 	go func() {
 		defer wg.Done()
 		for n := 0; !stop.Load(); n++ {
 			send(client, "PATCH", c.url+"/me", tok, fmt.Sprintf(`{"first_name":"n%d"}`, n), nil)
+			if n == 20 {
+				close(writing)
+			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	<-writing
 	to := dbPath(t)
 	var out bytes.Buffer
 	if err := run(ctxBg, []string{"backup", "--db", db, "--to", to}, &out, io.Discard); err != nil {

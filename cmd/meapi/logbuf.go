@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -10,8 +13,9 @@ import (
 // bufferedLog batches log lines into few writes: at thousands of requests a
 // second, one write system call per log line costs the server more than the
 // line itself. Lines are written at least every flushEvery, when a batch
-// reaches flushAt bytes, at once for an ERROR line, and on Close. A kill -9
-// can lose the lines of the last flushEvery; data is never at stake.
+// reaches flushAt bytes, on Flush (which flushOnError calls for an ERROR
+// record), and on Close. A kill -9 can lose the lines of the last
+// flushEvery; data is never at stake.
 type bufferedLog struct {
 	mu   sync.Mutex
 	w    io.Writer
@@ -46,15 +50,11 @@ func newBufferedLog(w io.Writer, every time.Duration) *bufferedLog {
 	return b
 }
 
-// errorLevel and errorLevelText mark an ERROR line in the JSON and the
-// text format.
-var errorLevel, errorLevelText = []byte(`"level":"ERROR"`), []byte("level=ERROR")
-
 func (b *bufferedLog) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
-	if b.buf.Len() >= flushAt || bytes.Contains(p, errorLevel) || bytes.Contains(p, errorLevelText) {
+	if b.buf.Len() >= flushAt {
 		return len(p), b.flushLocked()
 	}
 	return len(p), nil
@@ -81,4 +81,28 @@ func (b *bufferedLog) Close() error {
 	close(b.quit)
 	<-b.done
 	return nil
+}
+
+// flushOnError is a slog.Handler that hands records to its Handler and,
+// for one at ERROR or above, flushes the buffered log at once: an error is
+// written out before whatever comes next can happen to the process.
+type flushOnError struct {
+	slog.Handler
+	flush func() error
+}
+
+func (f flushOnError) Handle(ctx context.Context, r slog.Record) error {
+	err := f.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelError {
+		err = errors.Join(err, f.flush())
+	}
+	return err
+}
+
+func (f flushOnError) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushOnError{f.Handler.WithAttrs(attrs), f.flush}
+}
+
+func (f flushOnError) WithGroup(name string) slog.Handler {
+	return flushOnError{f.Handler.WithGroup(name), f.flush}
 }

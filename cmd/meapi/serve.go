@@ -169,7 +169,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logOut := newBufferedLog(stderr, flushEvery)
 	defer logOut.Close()
-	log, _ := newLogger(logOut, c.logFormat, c.logLevel)
+	plain, _ := newLogger(logOut, c.logFormat, c.logLevel)
+	log := slog.New(flushOnError{Handler: plain.Handler(), flush: logOut.Flush})
 	mode, _ := impl.ParseResponseValidation(c.responseValidation)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

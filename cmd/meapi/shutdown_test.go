@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,11 @@ func TestSIGTERMFinishesAcceptedRequests(t *testing.T) {
 		wg       sync.WaitGroup
 	)
 	stop := make(chan struct{})
+	// SIGTERM comes once every worker has been answered a few times: the
+	// server is under load, not starting.
+	const warm = 12 * 3
+	warmed := make(chan struct{})
+	var served atomic.Int32
 	for w := range 12 {
 		untilStopped(&wg, stop, func(n int) bool {
 			id := fmt.Sprintf("w%d-%d", w, n)
@@ -59,11 +65,18 @@ func TestSIGTERMFinishesAcceptedRequests(t *testing.T) {
 			mu.Lock()
 			outcomes = append(outcomes, outcome{id, r})
 			mu.Unlock()
+			if served.Add(1) == warm {
+				close(warmed)
+			}
 			return r.err == nil // an error: not accepted, the server has stopped listening
 		})
 	}
 
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-warmed:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("only %d requests answered in 30 s", served.Load())
+	}
 	kill(t, c, syscall.SIGTERM)
 	// Finish the held request once the server says it is shutting down.
 	c.waitForLog("shutting down", 5*time.Second)
