@@ -289,6 +289,20 @@ func (ts *testServer) call(t *testing.T, method, path string, contentType string
 	return r
 }
 
+// try is call for goroutines other than the test's: it returns what call
+// would have stopped the test with, its request's failure or the
+// response's breach of the contract, as an error.
+func (ts *testServer) try(method, path string, contentType string, body []byte, opts ...reqOption) (*response, error) {
+	req, r, err := ts.do(method, path, contentType, body, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := contractError(req, r); err != nil {
+		return r, fmt.Errorf("%s %s: %w\n%s", method, path, err, r.body)
+	}
+	return r, nil
+}
+
 // send sends one request and returns its response unchecked.
 func (ts *testServer) send(t *testing.T, method, path string, contentType string, body []byte, opts ...reqOption) (*http.Request, *response) {
 	t.Helper()
