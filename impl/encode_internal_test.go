@@ -89,3 +89,67 @@ func TestAppendUserEnvelopeEqualsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryUserMemberIsMapped is the check for adding a profile member: a
+// store user with every field set must come out as an API user with every
+// member set, through apiUser and the hand-written encoder alike. A member
+// added to openapi.yaml's User but not to store.User, apiUser or
+// appendUser fails here (docs/DESIGN.md, "Adding a profile member").
+func TestEveryUserMemberIsMapped(t *testing.T) {
+	var u store.User
+	fill(t, reflect.ValueOf(&u).Elem())
+	api := apiUser(&u)
+	v := reflect.ValueOf(api)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if n, ok := f.Interface().(interface{ IsSpecified() bool }); ok {
+			if !n.IsSpecified() || f.MethodByName("IsNull").Call(nil)[0].Bool() {
+				t.Errorf("apiUser leaves %s null although the store user has it", v.Type().Field(i).Name)
+			}
+			continue
+		}
+		if f.IsZero() {
+			t.Errorf("apiUser leaves %s unset although the store user has it", v.Type().Field(i).Name)
+		}
+	}
+	var fromEncoder, fromJSON map[string]any
+	if err := json.Unmarshal(appendUser(nil, &api), &fromEncoder); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromEncoder, fromJSON) {
+		t.Errorf("appendUser writes\n%v\nencoding/json\n%v", fromEncoder, fromJSON)
+	}
+}
+
+// fill sets every field of v to a value that is not its zero.
+func fill(t *testing.T, v reflect.Value) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("ada@example.com") // a valid value of every string member, the email included
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(7)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(t, v.Elem())
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			v.Set(reflect.ValueOf(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			fill(t, v.Field(i))
+		}
+	default:
+		t.Fatalf("fill: a field of kind %s", v.Kind())
+	}
+}
