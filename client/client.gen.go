@@ -208,8 +208,9 @@ type NullableUser struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -225,8 +226,9 @@ type NullableUser struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -297,8 +299,9 @@ type UserID = string
 // counted as JavaScript counts them (UTF-16 code units: a character
 // outside the Basic Multilingual Plane, such as most emoji, counts
 // twice). The pattern below says the part of this that a portable
-// regular expression can: no ASCII control character, and something
-// other than ASCII white space.
+// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+// to `\xFF`): no C0 or C1 control character, and something other than
+// white space or a no-break space.
 //
 // Example: Ada
 type Name = string
@@ -311,8 +314,9 @@ type HealthData struct {
 // HealthDataStatus defines model for HealthData.Status.
 type HealthDataStatus string
 
-// NoData Always null.
-type NoData = map[string]interface{}
+// NoData Always null. (Said as a nullable string whose only value is null:
+// the one form of "only null" that every generator reads.)
+type NoData = struct{}
 
 // SessionData The browser session's users.
 type SessionData struct {
@@ -345,8 +349,9 @@ type User struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -362,8 +367,9 @@ type User struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -531,7 +537,8 @@ type ErrorEnvelope struct {
 	Status  int    `json:"status"`
 	Message string `json:"message"`
 
-	// Data Always null.
+	// Data Always null. (Said as a nullable string whose only value is null:
+	// the one form of "only null" that every generator reads.)
 	Data nullable.Nullable[NoData] `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
@@ -643,8 +650,9 @@ type SignUpRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -660,8 +668,9 @@ type SignUpRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -736,8 +745,9 @@ type UpdateMeRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -753,8 +763,9 @@ type UpdateMeRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -3154,13 +3165,13 @@ type GetOpenAPIDocumentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *string
+	YAML200 *openapi_types.File
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIDocumentResponse) GetYAML200() *string {
+func (r GetOpenAPIDocumentResponse) GetYAML200() *openapi_types.File {
 	return r.YAML200
 }
 
@@ -4422,7 +4433,7 @@ func ParseGetOpenAPIDocumentResponse(rsp *http.Response) (*GetOpenAPIDocumentRes
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest string
+		var dest openapi_types.File
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

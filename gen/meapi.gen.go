@@ -212,8 +212,9 @@ type NullableUser struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -229,8 +230,9 @@ type NullableUser struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -301,8 +303,9 @@ type UserID = string
 // counted as JavaScript counts them (UTF-16 code units: a character
 // outside the Basic Multilingual Plane, such as most emoji, counts
 // twice). The pattern below says the part of this that a portable
-// regular expression can: no ASCII control character, and something
-// other than ASCII white space.
+// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+// to `\xFF`): no C0 or C1 control character, and something other than
+// white space or a no-break space.
 //
 // Example: Ada
 type Name = string
@@ -315,8 +318,9 @@ type HealthData struct {
 // HealthDataStatus defines model for HealthData.Status.
 type HealthDataStatus string
 
-// NoData Always null.
-type NoData = map[string]interface{}
+// NoData Always null. (Said as a nullable string whose only value is null:
+// the one form of "only null" that every generator reads.)
+type NoData = struct{}
 
 // SessionData The browser session's users.
 type SessionData struct {
@@ -349,8 +353,9 @@ type User struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -366,8 +371,9 @@ type User struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -535,7 +541,8 @@ type ErrorEnvelope struct {
 	Status  int    `json:"status"`
 	Message string `json:"message"`
 
-	// Data Always null.
+	// Data Always null. (Said as a nullable string whose only value is null:
+	// the one form of "only null" that every generator reads.)
 	Data nullable.Nullable[NoData] `json:"data"`
 
 	// Session The caller's browser session as it stands after the request. A caller
@@ -647,8 +654,9 @@ type SignUpRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -664,8 +672,9 @@ type SignUpRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -740,8 +749,9 @@ type UpdateMeRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -757,8 +767,9 @@ type UpdateMeRequest struct {
 	// counted as JavaScript counts them (UTF-16 code units: a character
 	// outside the Basic Multilingual Plane, such as most emoji, counts
 	// twice). The pattern below says the part of this that a portable
-	// regular expression can: no ASCII control character, and something
-	// other than ASCII white space.
+	// regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+	// to `\xFF`): no C0 or C1 control character, and something other than
+	// white space or a no-break space.
 	//
 	//
 	// Example: Ada
@@ -2985,198 +2996,200 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39dts4dvir4Mdtj+0JJUvyRxLl7OlqHGVHO46d+qPTaeiasAhJnFCAQoBWNBnv6dP0wfokv3MvABKk",
-	"KFlOnMx0mz92x6EIELi4uN8fH72hmM4EZ1xJr/vRYx/odJYw/Ps1g/+X2XRK04XX9S4mjNChim8ZySRL",
-	"Pd+7pUmGL0VUUfjvMGVUseiaKq/rdVqdw0a73eg8u2gddtvPunsHzXZn7z8832NTGide16MR/Yv5ZHMo",
-	"pvaX61uWxqOYRV53RBPJfG8Up1JdczplXtfrRdTzvTjyuh4s5LrzfvZu7/bm118+TJ7Op/tqxA+HUXog",
-	"Fwxem9Ixu85S+NxEqZns7u7iM9l0vrxLI9qc8bHnewktvnQsbllChzDPbCI4u+bZ9IalXpdnSWKfLS1W",
-	"zcX1iA6VSK8ZpzeJ81M2i1YBqNPqttrN/YNDABDsy6yBRtS78z2WpiKVXvftle9NmZR0DD96vieZlLHg",
-	"AH59OtcyHvOYP+Q8EJZ62PXTNJp23r3f/zD/9XByw0d7MzVc3B7IX6hZ1/VGkL/z7YRUKTadKbN2/RD+",
-	"8fsuzywlm5XWB6tWVGXS63Zarbs73ztj+hzcm3DOFFETRhArCfzuk2HCaIpPAYHwoXtDygicjTOpKNGI",
-	"7CAcoBV89Fyf6Xk85iwa8Mo9nAtCh0ORcSWJxFdIzH3y15QO7Q2tu5x4adcjxV6r2+o0W60D95KOYd5P",
-	"uKa4ntJFfZqOOx/eH/CbX/fezafR/mR4q0a/HM4WtHxR9e1yL+IPYjZDkvPFr2EJBM41RCgAVsOzh6Hv",
-	"N2r3UGr3DUk/C0mvvgC/KH3SJchzPqTj0d7tXPA0OWD7SWcUfUhnt5NsmSCvge0fnV/4vy90NmVXJc5x",
-	"mqky6zgRNyJaFExjNZvQSGtp3ScilJ7knmPdeGe46MtZeUc9wtncskN//c7+2PR6iZ64dOML0pLS1gta",
-	"gqLIN7HzdxA723eA7hNGI7x8H71ekog5IjKTwzSeKYQ76mNTpiYikkRNYklmVE3IhMomYKrGW+Bw/Quf",
-	"vOldHP3g+V7K3mdxCoih0oz5nhxO2BQvxwzWk8K8//m21/iPqyfbPtF/7Hz3T57vqcUMZpMqjfnYgxX2",
-	"L+i4flW3LAXcIGKEAjEAxScjkZJwMGq8pmo4CYngJMRVkd0pC5tkoMhwQvmYyYDPJ4yzW5bmo+1PPqE8",
-	"IoInC/iJNwNe2mpwH/ybe4G3KRQC7+3/+1Pj71dPAq9+/ydsbqjtkRDvYrYMi/D62lyTPwdZq7U3VOId",
-	"4/gne0HeUDX58+4L8pp+aPTGzLwi2VDwSNqXflBqdsqTxQtyzoZZyl6Qczpl57Fifz6mH8JuwAFGQAPN",
-	"lwh+o0lCM21IYolwVPGUkYSNFMm4ihN8ZsYEfC6yJCLswyxOGcl4JllUBW6xl5/V3t/m7Q9PZy3RSQ7e",
-	"v5o8/9fWtHXzNOrvZeed93s/3f74/ln0t0P+fLi8y8PW/rNW676NbXpIxaIAV2nj11bj+XXj6uP+3t3y",
-	"p9+2G8+v3rYaz6++u+/79Sd+xt5nTKpBVI/2qf55S5I46iJ8BWf4X/MLkYwrEnMS/nvDzNUYRCEBfA94",
-	"rMicStImSpB25xncnrDX+A9CG7+SVuM5aZJr0iWN0CdCTVg6jyUjFI9ecAYXKOBAumXpizE3B53esnRL",
-	"kkSMqwf7dFJP2N5PH0IwNOyb193G1ce23+48u1sFQ5UueiOlddEyEM817jsImrIR4GK+nSHl5IaRKY0Y",
-	"oWMa8xKte7bfWrfiaczjaTb1uu18YTFXbMxSzxGdVl3mNynD44PDci8PGeIAS6K6JFaSpIyzOU3INr5I",
-	"p0xfy4DPYzUxp5bfUJ9QWZoxlkD1oh2fiDTgDhVZxul7b1LoAz2NhxMype8MctykYg5UNUrFjMRKr7LA",
-	"XlwqLIILkgg+ZmnAb2kSR7AeeAgcrBHjK0BQdlaTik9YsHfvVd9euus7/1Jz2+GiP/mUi34HSCRngktt",
-	"CP2eRua2onAjuGIc/6SzWRIPKSDI7i9SC0OuBTXWYPvb+elJWWp9TZORSKcsIvjbkqyqxbxc9oKPRrDE",
-	"wcm/9Y4HL6/NqEIgM18CJEzpULGUbN1tEQrXjIibX9hQkXdsQbapIjcLxUj76Q7KIsUMDgEjqCTg+Sui",
-	"54UPNr+CrL+vZf2U0QjOrCrrw/MGsv8pA4EYxQFKlNCIumR1Ww/Ns37v5fXpyfHP168G/eOXHgjyLAEx",
-	"blerAC588AkApVgDfHxIOUDpxt7/SGuK+gN4WL2LwenJdf/s7PTM/YKjM7ifKR6TaSZxYqrIVEhF2q1W",
-	"cb5yzfEBFzGE8wWc4STmY3w4T2OlGG9+E9+/mPiOCHznkrB/StnI63p/2i08Lbv6V7nbB5zs81uWiBnT",
-	"lGelWOEeK6Jezcl2ybREWQK+Hbo0I9zxCbV3R02ocvDXTEG2w8q9CHf8gDujYknEjKVI9kgkmKYT77iY",
-	"k+3w8uTHk9OfTvKRwDEowQsJoirQn5TRd5JQkmYJI9th9ZKEO01yyhlhXKULMmMpmaXiJmFT4DJ3vvd9",
-	"Jheb0+H7qcB5/+zfBkf968uT3r/1Bse974/7pRsJxGVK+YLMqJRzkUaS0JSRGwawH07Y8B1cM1grCiQg",
-	"cbWJkeJrLqmWxICQ3GRy4Q6UE5GqZPE1yOxBa+9xcbTYFUIEQEPlEtgkCBsgwr3PWMacvQdcs6oQpcMG",
-	"ioehBWKTnNTQMBQ5HCXZGblqR+btXUcExe0cpULK0zQeG/L3SIh1dHZ6fn59ejb46+Dk+qz/r5f984sS",
-	"ZsFpsAbyDdidueeSjFIxJZSjlE8ErgtRDq4ZTRIxBy5TQizcQcO8aumFoRVfh20/Ij71SD1gynCRsWIu",
-	"SWwCbRhwkBZp8pjHODi56J+d9I7LRKHA+RGNExaB0ka5nFsKade8nStiEVmtaFWFMbsPgsv5OhSh9Xgn",
-	"eC6mTN9YAxzhaqFNAhQjYorGiaalQDUV6qY+0YYfo7ZaMdwcLsqiRymLGFcxTeTjHrNmk0dn/Zf9k4tB",
-	"7/i8dOI8d7qSCTUGtxgXMoqNIGopXeUwf0pBNEX50SfWwAp80b7/dW5o+3Epvl080Pw57NAqh0tQ0pKz",
-	"SPO9G6OVuS7GPCXRiy6FFktiVUgWiiUJQRXWSACv0eh5IlTPEMNHRIPX/YsfTl9en5xeXPeOj09/6r8s",
-	"YcHL/nH/om91I0OMAb13p+yF/XeXODbXMi7opbuDv87hHzz24asJYR9iqaRPbjKFG0LTBp64tko3SU+/",
-	"iCeKP0RimE0ZVwHPT3dCbxnAU2MDi8h+a59shydCvRIZj1BiRSUPBEyuJ4QvBdxyAv01st868PUagIIs",
-	"tJEspyBEM3+cC00gIloEnEoyYSlbEiZyi/s6MUK/hBACXMzUBKjBEHSTx8RIRMXLix+AKB31LioIyYXR",
-	"0KvWKKAx5kRyFaKCjOfxGMVVJeBqViT7/3VE6cRCorCXhWuhgUzF4tljn9ir08uTpZMq1CaqgGKoNB5W",
-	"dYQTocgIVvR1DmD/MQ9A8/xYakYfEXvt4dJaaJ8xGn1d/Q2EDaroDZVsWd2tgX4KK/xfroVlMyTLZrv4",
-	"XBumc0jkBFgTXj/gS7DxUb6OWMIUMDkgprOEDpm2AwN/p5yIBMiqXuaLgIvUkfQQFSaZUoAWkZhzLfoZ",
-	"cBNJF7LE2N/QRSJodCHEMU3H7DGx5E3v5+PT3svri9PT6+Pe2V+XcaRk/FyyvR3uPdtH06ncwG6K9kjY",
-	"wVe5w+29L2NvsrvBnaC5iJP2Ifkx/h7v8psU1fMYRr5CMf9Rz+usf3R68nKAdqFXvcFxhe9ZR3KBx1P8",
-	"J5zkMEtTxlWdG7rm8Bz/ckRkzIeMxNbYRqNvttIvaCttdx4Pc53QgtxtpXHCOL1gvV00QK0861pDk2di",
-	"jwb8k/1AUqVUsfGSO8M+1xJyjskoWG/uxljnZci/XLY7mc9aKic4g0syS2jMr42iqv+RxwN9KW/Do7qN",
-	"lBCvKa+A+cLab/OYabRGxNK6QTeHNDCP172Tn6/PB389GZycV3hIMSWhCUoRyCQPaqK1X+CfGvCZ0oHk",
-	"VRgvrZumrJihuouvBubf0blBJQmLSxj6KG6E1VMJrYveOQ+rHeXnIhKMmmIBR/6ewzgGRrIg2wfkZkEi",
-	"NqJZov3bORU4o4odx9P4kdW8s95F//p48Hpwcd3/96N+/2WF4eVuCGNSMz54iXFVuFezh4ov4tl+a5U3",
-	"Ikcwc9ruyISqr4RTneePiFF2SzZCwX50CUogwaI9WT+MopRJ2Qx4H20Hdrgexaba76uxUwen1Hoq0JgR",
-	"8BmVEoRkdsu4o3XG44kqbH6P6L8AvLycHQk+SuKhekyk7L/uDY6vL3o/9k/We8cpzwFbmIG04c/ANr96",
-	"2mxUwcWe+VHRd1+LYzx/XEJW2iwqSFbo0PlBcQEBs8n85H5vioLYns3k8oWo0JK9duf/Ki2pBU+TnJd+",
-	"ixXyaEMpAn4fqSCaUjwqLZjHajj5FEl1cxeJ5rMlMVMfXBxVLV6WkKIKVsOPHVfKt4CWP2xAy+O5disC",
-	"HMGY8BJaGektzFEqzL0tJImBvd6DU0ZYu+Qym81Eqlj0mkUxvcAgv8e7DJcn55dv3pyeXfRfXr/uvxz0",
-	"ri9+flO2Kh3pTzXg0xVdq0uWPl5Gf2f5ZArrJ2ox+0r2pIMvZ0/akiR0wRKSbUAB+6jPhyKK+TjcsYeu",
-	"I6hLIUd0OGQzJZGBXhr+egEs9VGP97x/dtJ73V8WfnKVeEn5y327sdQ8/tOFnG806/No1iPKAT3jZkQ7",
-	"Yc6v8rPehjlpijHqY5pGCci6YkQSphRLyZBKttP0Cq0ZGfxREjOuzp3jj7QhlSZvUsB0FTOZJ28tX6kh",
-	"TRIM51/Sb1GDlYqCiKFjqlyPF+mZoToQXWRKB+dVvGZjpkB6n6kFoWlKFxJV8rCEo10CVyfUssvMWXQN",
-	"Lq+D/0mWJPQmYef67TrcW0oTsKpvzMksFWMtivWSOaxULzs2+r8xAXe1T7jgHbkJDFaUMMWkNqkUoMJ9",
-	"xYpNcQEmRFyHUsMip/TDQP/YygPIEVae731oiDQC0a1951ya6i60pmm1ppV2HXu0PnpapLEVNd3FrQNv",
-	"AdZVi+zc1VynWpCDnPsAkBu5OeBfFMZ7Ol7c5ny8XUKf4giW9+lXcPXKr6zC+dD+ne/1dWboxyUSUVX/",
-	"qAQUi4eKDPGq60tGlUgl2f5VRD4+uBHKDzj95bYxEumUKrljmBuJVRfkHTGkCZnRVFWTgUK4kQEPr8kW",
-	"eUIapBmSbfT0KZqit02khPEI5WSdcRIJVX0YboV+wLkgai7gdzwfSlIx34HvWd/X4b4Tdu6T8C+hDcmI",
-	"xJQaQWwuYPapSBlJ6A1LHBoofRLF41jJgMOwyWI2YVySbarfJJzFOqIP1g5cH1cp7cL1+ztkPhGSBRyr",
-	"a+iBmH6CX8CUwCbpgZaKkXOalsa/ssguMs61hYDHnPQaZpnb4QfeaPzPf/136JNZxhfA/3d8YlJmjNCm",
-	"SeTg5UmvSS55/D5jAV9J7l8QqQQwBOAVi9lyJt1yXrE+fptl4CHqHzM+VhOv2znY971pzO2/D303K8bN",
-	"hdl60rh6EgTNne8qD91/P2lc/cUZdOX8XXrxaudfYKon5snVx45fk9Hl3I8D+NusrFEIPbkntXJHiMyG",
-	"EwARcFEXHD7pnR8NBjrLcxvODAevPlgdPAinSACOO0A6kKs/kLGecmZDzWtiRapMTsuJH+tiV28S5pMp",
-	"HU5izhog8sETAgO61tUS4gKPRMTCLWlJZ8AN7dQxVdqPru3R41TMybZkzB25lHdV4wmqpvXC/wEaXH23",
-	"9jCBcxmJd3mLfzs/PSFvBJ4I2T57dUQOn7faO0QJXLNJFDBe15I3maqAo0m9SXo3RTYdGgr4OMnHxhKo",
-	"j35TCxgOxu9uv/3Pv+9e/fb3t6321c53O0/W7mTvzhHBl/cyyaaUE+Mtsms2WODDwfT5OInlpEleClRI",
-	"ZjSVjMSIEc6tbK9ZQqfKohB3imUtcR2LwEe1OIbWRvgZUUqWuC6RDCPmLwzuaMWJIzOhcFzmvYADVtEo",
-	"0nNYgm6YFd5ZBRI+PBMRK8VjYqYHlQGHa/fDxcUbouVujOdoGgRtwjCbe5yyETAGqp2KREPohcH5JJa4",
-	"TnjNGtzzQEGj8fEIfxkzDkogg1VzEHKVbAY84L/ZFfxmQPJbwH9rNBr4P/h5v9Uiv5HlVBOflNNjfFJJ",
-	"YPHJUjaMv2Sx8Ot8UOa7bfjuUgifO4kTcJyP2oNRdfkD+Rv7ZJfstw7s7BhuBrMux6/mQ57Dy2W9FkY4",
-	"Nn77arsDr9aEYOQv7MHn2/j5pcgaDcU664gd3sGl1NinzQsH+rhs5H3+FMFSE++FLwAl5NkU7lcNHaxk",
-	"TpZO2fNrUgGXjJ01zt+60Mz6OPIVuSBupGBt5PGSGaLskamPkqmLdVpprqr3EjhJD3XxdVdLSbOGYuWK",
-	"9MNYb0+bd2mi08VGNE6ylDVJGFFFQ+07QVUDdM5lXmwLvKzVM8VLeMspafJxMw1KixJ3SO2NOtJerY4c",
-	"lNnNxhyiZAxat5yy6cAxenwEoVHntx88f+4X2e77rdZSvnuJ1VcVKD1hsQ9fA7hYYg7DOs71A6OJmrw0",
-	"R7IWCcqnWGzE3mPxztO5wIsajKtf9ToNbi9f3SejqcyGQyblKEvIBGfSYZE0ijnItJj89mn46YDtc3B0",
-	"E5W5iqOFrtH64jhqjrbTal19TaQcTOmYXZ4d1+ru9EaKJFOMhFgyLySXZ8euAtxp7T8rqcBWM8XIEdDD",
-	"rTENbYQx1+ocCvI2qxa1mVyrKCYjID7vPX92GHBMCDE6+OXZgGzPWDpkXDUYRxmM8oX2fLFEMpDo5IwO",
-	"0dgc/nOntawNbFT/L9c8szSu6J2t/We+x415zlbTcARxO/+2W/7j793df/lTELwNgqu//L9/CrJWq3O4",
-	"tb3z3RP/xZ8bV7/989tW43mv8Yo2RlcfO3f3yO5P71Up86PDxeDBWYivAzYxsK6CGGu2gMAqUYs8MZU/",
-	"q1RA1/0UaVHqMy/hMWOpFBwXwSSoCWSgyFigmJ6KbDzRQUfAuAfn5CQevkMr8iwVozhhWpt61jk83OmS",
-	"+QRUX33IVBFjJWE8IiA2p2wqblnkkzTjaIHAFyW5YUMxRTeTnye7pExmCQrZxjIR84Bf8hj3zAEDkvhX",
-	"LWoDPpCTVz8e4cKdsBejqGkMvI1lfJOwgJsKIOjIwzdiZWKrQHHgKhWJU5Ni+6jlk5f9Y58ctX3053GG",
-	"MVwzmtJxSmcTIhn8rUSKmeo3cRSnbKjJs53Q1+YAswYskZJxKo0FFfc0A+XUaEF6xwjlSV5ep1RKwQ84",
-	"GmG1yeZv9Jae43ETExOGEUDblxevGu1DPX8Gug9cwXySgItMydjg0PdUxkPyOktUnMR8nNGEvEkoHIm1",
-	"eiBhYVPxS+ybzwRczeMh29HLNlhPblgi5jpSHtHL2AJR58OoUUpmIkWbA5qksoSmhH2YpTYdiPIu6Nfa",
-	"prJ0JBpHpM3XDIyvA2O99RAHC6sERle6c0hGGySNssizhn68/c8g+NBqNYLgQ/tVEHx4+urqO+dZp6Wf",
-	"1b22lmp01lANAACqoHmGqrNhZ6u+CUJchpjUeSwbyTcVulEWYaf0gzuktQyrtYJMxW/yYEHGOEK2qSSh",
-	"nsNUa7DrWzq5svnL8f+tFwYu4imTik5nALg42sxhMXhpS+1e3z/kUrIUBlREBoxGsVP47orvM/Nb2F6a",
-	"iskPgizKAAhWGP41gMqsV2KtiIgv3S3XsMwdLzdCJIxyFxjP78rFLe9RsTBQfJNDtidWKoC5fkguwd2V",
-	"imRutqJyEc2Py4lrRDKFRLTqxnpR1TzXELQgeFKUmPvY9tv76y3mh3fLpTzXnUa7dVdf5HPdoGd35eqf",
-	"D8Crohjo/aepkwTqbmCp0FFxcs70fu72KJ2Tixy1+17C5SVwlm59CQ7rSEAbU9FMLv8Stjyz9fkKltAk",
-	"51rK0GWhMC+OpmPBO3EEQsekXJFzKFIQashEpJKRG0SgBZGKws+OSJ7XEygz2c6zEpN9toxhKH3q+lmA",
-	"pEVtu0/gWhdOvTijam3p8Ae5rOjaEvObOPyRuBb11Ous3EhKxcgkdN8T9+XbohF4igEXIxLakDDjAQ51",
-	"pTvTxEJwRuhU8DEKeDu6QmkRyBxwibGULG2SPnq4jQhs8+Jyl33Fj33fVVnvjK9cIdNpQwPpPuOGOeXH",
-	"sG7kefPodsW0UVupYWNs2MTs4SLmN7vHo9s9dMrKamKme7ogvm/JIjmBAPHQNVkQQnlhJxahn8YniRCS",
-	"JQufSGHqelGTWJc70WyBkDRLmDR1XRIxfCcx5am4aPr63Ef1Wp39+xxuNWRPZ+wUodBVjM8XaYhLk4Q2",
-	"NCh08pOtX7Kor2qTbZzKaGbfpjyRDTByVGiUCUvuJb11wdnpCKPq7hOMB/ynWE2sKLfp+wV/vsphUszz",
-	"MCPtw2TNmYN49681R1O8OUXKpDUHO/mJm9iD88zHXLqw86++KSVwPQwyX2KvuYhU53BxxbM6JUSHJ+YF",
-	"aPU1tHoJ/Ai6ic6QXRO82Czfw8PyLdzz6+sAXzkRJ83GKoV9hZKOgUDWyGqWgn4hDCPSZTeNHo8CVyXM",
-	"yCdb11s+2Wpu4atbja11yOFIoffix2mmHFryANygiYkaw5CGFfy3z6NNJR0dGa2roDviTLOAstUE7u5W",
-	"7OVy9mlbeRgBeLjy+HDdbsN75964z9ZsNiYpDzbNnHK2eVBoTVjSP5RdJgfi4GWt50bM6PuMFfWoo7Ki",
-	"tUncuUO+zOtvaePXTuPp1cfO4Xr9vZXnW+lFftqFKnKnaqWzMI5CIAQ2cKyq0qynz+172WT+9TrgFzhS",
-	"B330puztPcfWAvgaoOrlxZGfh4LFSRLrjLfyyazJGMgFQdDVGzD12kA1UNYvUa9/zTY9gCq3nLJ0jCb3",
-	"4cRKcU6jwybpKZIwKnU2ipb2jIisJkyygI9ElpofdJo+iKKg5HYJXS5aDceItkFHOMRaZDWxRpTbSma2",
-	"4vUKIXIac3en7SqafYIZ76uY5j6JFC8h6idbanPHHdoa1IRNJUtGRDLjvcNTDgvghX7Aw3yToU9Cu4FQ",
-	"J0nkUAttswJbb2Tb6Xey8yLgbpm6Iu4xxxbtgnDGGFTBDA9dAW8JX+qyMb4Zlb8Zlb8ZlX93o/KeoVJf",
-	"0DhHNbv6JDucNUz+HzDA+Z1W+6sa4QxhWiPA6rihiox0f/c4h0zgyxtLrm0ndXZ5XXsgvpWyfpZ6EV2T",
-	"JnYiyvONqtp6wI263iT2Q1oyyjB9ZrW9gWxTN5E24JVkGqP+m5xL/KwOVLCpQCORRLoedyLmLA24TsEk",
-	"PV1gn2C8uRjBJdJVKvXa3FAXzVyXosW7hEbTmPv6PzEaEQRIELPYJzRTE59MWDLzyZTB/+BxwDHBmKRC",
-	"KJ9INszSWC38QpPX8rf+r8hMB8NshpAdjfzApoH7RC6kYlOfZDxio5jXphXdZ6tZF43xQNuNdZd/dTuO",
-	"BeI53HmjQhXUoa4optMXDZMibhYkfHN6fkF24dB2NcSN+FZ5HnOQqQYmkQLuapfs71VuRsZnNAKcu6GS",
-	"He5naUK2OweHJKU8ElNyEytpgvNiju4/bDDle6ZhZJ54W8CZzuIf2QK3+6FhqX3DqRByzlSjaFS1rkBI",
-	"uavVne+5rcfury5iG55hYnTMR8Im2VNdacjsAbGdTGmMx2miZMpnoV/BO6cl7sCzhRrhvgcehlySUYoZ",
-	"/BFeKNJ7MwAVykTVwYlIks18nUkIorJOTdY8GKeNU4J1ok1AnY26C//av9BSdEWqhrnc0s2AHbA62zaq",
-	"WljZyZPG3JMLt661dZFh1BAd2hC0vBhqkcCS14uBSzBhw3fSKgQ2YYrm5sCc3WM5HYnV0akiacZR88aq",
-	"6TR/y7hjSvW2nWqvSSLmWFwB/TGSof8l4H/6Ey6VGekEHukEZUz2snP7VgrBVFLgeFjYCG0TusuULsD9",
-	"gQ5VsiAjrNdh9GLfCr0z00gNU470IysfI1HpwscbJNRcN9Sd9Nw8IwzBy9PL9Mpe4BBDgMIuCQMv8LDL",
-	"pFmxT6hhAJWUL643oifAfIOu8V9hMdrcrWPrT/gkxMz3ykiLFHrwJybodwNO8tInNksZlExr7TF/OjnM",
-	"8KiUxBz6GN5JdHggQpRsb5bMrz3geYkAQmxcs+CGgxaN3+wZhx/jSLc1uIY/CtH4LtSA0YIRHMnbK/dA",
-	"XuQARPxZavdjw6wRJJhNBkeoDy8/aNiLrx3zhW2mNvUQRAmSZxX66NwsJTLGHPR8lkT6XvedDDuQWyjH",
-	"TDpgIN1Kphz7MAPUX06VC7jOleORyaaDiytJfd4c1nVYkdAXcFgCSC7aHIxOHZR53XxQe5ENyZfwzwcw",
-	"OuSNmnpVKV3At8P1ffRs/73QHFve3HAHA4lNTDAPuJF4DW9EpvzCLRn9jrGZzudGOJ3/0Gt0Dg61MSSW",
-	"MoPjIJzNA47xG6rsMtGto6qXbkg5roBIeJkmefHEgG/bR7YCpE8O8sB/pwTki+ots6ReF6ihKuChZi9D",
-	"rDDqu1A269jVASUN8/XQtowkMdBgzaHyGhxw2IVlSi6FwVTDVUgerQLH3luCgU6ptyHaVHODG8Y4tprM",
-	"Ey/jKNGtYkWmAr79lERAMUqAyCRWeQe8VzhrrIpQc3OKKWsg4upod4NQdb0vSX5BJoz7BJM9HY6H7kst",
-	"jQQ8LMky4QsgC1ZkaS7LSS4MzSOYPOD57FO6IEOapoudJunT4aQoG5lIoSFG9ZUAgUSMiC5iYHMOknjE",
-	"sKvu9l5rCU6GuAMO50EGc5qHUTQD3uOm4W7kw/y6xHrGdZ+LvAen0gQVo8owZdrm6jr8XrN/TexMV7c0",
-	"jTEejZFhwmgq3Yu9HebNOOF6/gRIQQEstscqDJb5ZVnupyB9nE6nQSQ2lkrfn2YhOuRwtjOW2952Sbnt",
-	"KGzbIqgWEAIuKdeTb9/bFndnRV/cHjlotWxr3FjZegGGg+hrNIp1WYxqq1zMUNBbOt+kWRc2pXJKAGqU",
-	"32/tBXxFOu+2E1G1JUl4zoaNVwyoBFBWQ6t1b7Iw4Dkap6xoPZcvxXJrNQHuaTMNhlmabEkfsXCnSV6B",
-	"fB1wRG6jAK/qN2bb29wsQKAdxePMSkCwqjFTAT86PTvXmxwWbZm0rpPEQ8Ylc5SE14MLz/fQLJsnJwFP",
-	"lSJLh6wp0vGuGSR34d0731OxSnL9wvM9wxW9rtdutpoteAVmgB+73l6z1dzTZpEJakkue8MQDVEXBXSE",
-	"4jdoGfaeYk4E6hpOqA+piw6aiLkmcflLuqBF1CWhE64SGqao/+Hb3wrXgTE5FA+27w3M2GmS7wUQ1BRv",
-	"SEMqNgu4WV/MZHdZkASBw9brQaT+aU0RKEMs9E2qchNMJaKpQkIGs+iEI7w/hYyotWJlejpV59gG7cF2",
-	"Uy5B0BZKLfzfSked4TzOB3QfaO2qM40EQUFiWmynEV5qampu7uC56vwoWY2cIH2dXjWnC6A7sOecBKPY",
-	"gcuoKn893foqxxxMTbIk3JQ7AWJdPMxNWzRJ9BXKA3T2W+36qgCmzKhbzliLg1gyFmTmgC812SLb7ZZN",
-	"pEYFq31ApjHPQE0usSluZjASrS3Pst1utXZewM40B8SvVeJTbHlkXerYNLdernXs64Ji+53nK5L+sU5q",
-	"wO8vlEp6OQxscpYpysrIVOjOUrGymGEU45ss1Ra/GU1Bs0nIOGNSMmnbo4yZquzTxOVZlW9gi9gNuGmJ",
-	"zqT6Xjykj005dqaoTv/9olwWxy1Gb16vqRdUxLzcF0xexJaVwufuKp6Y0oIcH0q+ls/4ojNd8Um0Vj6g",
-	"mHw5kvOubKE30Z6lpt2dVuuhXRqQ2gxWOhnsu7uvmbf5wks+n7peiUVLgBKzkTWxXZ9kADxh84oNEBax",
-	"r8FTNzAH4+5S2wsc2L5/YE2rRhy6d/9QtxkrjGlvMKbaNwjHHdw/rrZGLAzuPN8UOG7t7jvfO9gErHmX",
-	"Uhywwf6w5bFr+/a6bz/e+Y7h++0VVsXMb7Ft7WZULiemWtGx9LpvPRCNvCuY1DUOrJGSUA+xTkYzcbWm",
-	"l9ZMCro/zAcZlhFw4BnG7jml75gs83SN702yRjDJ1cn7JJMXepE1gknA10omZWGA1MsCAXfW1C12aAyr",
-	"KcNQDfiuHmv0MtuHLtZm17yuYoWhkyo33mshD285PDzghU5eYdPl9porGe8DK5Qv88PL2Wfxw1GWVNjh",
-	"T8ZEgBISIlMdM1rNGN24EpOf7MR1eMfiliV0yB7EQpeYlqmtQitr7+fyXq5ICJ4sHpejP5BlFlG+G7HM",
-	"9gMP0Fh77+WYmsldzh6RbzqZK9quYu0kaCd0krP+MHzzE5hfa0M+5HT/+MPzzHK/iz8Qz9QczjWpWjsA",
-	"1mSRJFb1/DMSQ8StMVN1LmjXD5cyHmGXW2CDMyZmCQNt7IxFYtgkaDbTZQm0B2rMQBVlkXSaaqJ/0v5T",
-	"dzSbi/SdJGI0SmLO6mj1mKnem8EZG7GUcSR/98jKin1QuxM11SQuv7DVWOKaYtnkh4vXx7j0ys2zNd7P",
-	"zXk03ogkHi7qnfYwHs2z6ILTv0qfSLXAJBYe6aAndBMUbTlMf3GvSuj8dVt4OAaWkaqEQ7D23psBSR1Q",
-	"W4zJj0Q6eLOb4tGjQ5AmIOf/shqXEE22JCneJjcZjxJdfmaW3SSxnOh+1Hw2tUVsQ/xQiKDELM21uKFL",
-	"n2yIIb/QW6oX+FA8ccusYEFpOq3iCx1OWONI199YhsVA5e6Tcm2l3H5rbIV/KHTYkpYEpOswQ9cW+3Ul",
-	"InRaLTjchNlypeiTN7EV1h6Mjreii7rITHtM2wK2FhV0GTLvc5RpN+TQxt954p0bXfi21BfhKzS16Dyg",
-	"i0mlRNyqFugG6GiuBJ3Fe1TMOY5vGdf2oJVYok03K7hOHtFuPFjGknBfQ54blgg+lkQJ39jzKCdh/4KO",
-	"Q+MAyz3TI2zeknfdFNwNq1nBhV4z77PtNKtjh7+Mheaikg5SJlMAmvtESXzHiI8bWE+Wusl/LmatEXoq",
-	"m3PQbcq8K0yvU8NJfep0qmKamNgrTX8xoMLNppFsSmEbUlc2e7r3/NAWVwc1Gas0oI4816WWQEYCkoz3",
-	"KpMsAs3aRHUgKsfWDUpM6TFTiZjEGOFTedVE6sRSe0FZ5LxjTCOom+lAUwZUckXWB9kw6UNHatj0HxMh",
-	"xvJeyk4qOCXziUjySlN57/Si+Tb6ZfkCIY2Qit2KbPekFln3n/E5BXx7KVtkpwSxUo+dUrFnGFtOOcKR",
-	"GnLGgMIoutDSDARaluhBSxG0O762Gc3UwgaM1b2lvfEBt9XYTYiZDhGCLZqYIp9wOtXBCDJPoSmH8YRF",
-	"eH6YBykYejYVaFpNTGWPoiaYydjRZqiAF0ROG5IMxgMqAqmydV/ios20tkLFSaLjB6jKS7uT7f12Z0Vt",
-	"5dx9vVMYwGLlw8UwkZIBt5GOYkSieIRShcozz2yNBckIo8OJnnBLWkGpjiZnJnUOTRApnTIscQYkoyYV",
-	"MWcDlMxSdhuLTDqBlcAOnLhK/Pd3+r8Um4BMacOU92NRHoatJmyqg5/WgjXgS3A1GZEKcyAMeGWT9LmK",
-	"1YIAGdN+chMrjhl2GLVmCpBLkxyv0IWnX4ul7hcOxOp5u93agVs2Z/QdzAco/dNu4P3Pf/134IU7Btym",
-	"x3Q1Gju4L36/uRd4NiRYM4oiJNginOfysKVqGFXZ9epzbHFIIDEfqmzVOoLnWoK4pYqWuiU7eVZAaLWF",
-	"aV1yT86gz1ie27Mhk66keMJId0vIdBrIdJ7Ube/rresLeKYMDfv6Yg/euSJKVa/jMwWgDeSYT/A41clM",
-	"X8zkVu46h5azzgYWtxQN65jx9QqbOP9uxrovJU3q21BNoN6SNhy/Kl5qLUal8RoD2hGWZk2lT8Y0Gxvr",
-	"zySWCo0GGNrwJkXWzTK5RRT7oIjOIe/mqnDAbxYkFZnKC6v6BEYIE+uDWqJv0gcSqhgfLvw8fk0aFn6T",
-	"inesHFjvF7EQNtRCZyZgNXu0WInUtOuQfsDzUuG+jiYeCs51fVvZJOfawIeNMDKOIT9OSOWcYjIUurZM",
-	"OFGjYYDXoFGUYuC3sflgJhWudEZ1+ab91r6VfwJuhpnYIVNI1riasJXSKu1NH9VmxiH0/j/QLnSB/WPw",
-	"K019Hfc3uvuvRMajx9XAzWZRzS0QbJ0+biLRmguq7aYrNfPTGeO9N4PCLFw+ZnKTxYlCu6ZPbhZKt0WB",
-	"P2pNNma2l2ayhynYdq0POqPSBaCS/Nx7fYwX75GNIKUvrYM8hovdZy5j3IXzkHL9Z7dkFDNuU+nb7P28",
-	"aRiSHVMswCYuaag1sTVJbWMSP7dL4t0H6dKE7+fxpzbkVQcjmUra1rSXpw4FXE4yhamWkZjzFRf0zJKX",
-	"xzfg6TYM/zg2vDPdilVoEDe/nCPqROCxLNZiuntwK7HcAfBK0rIq8cj0Umlmtu5IhUf7mLMbLqcBkWqj",
-	"UDPhC2dCGZoEj0JRW05XcKtz1laysRkNRShoUYATKYG5msRcZxOurNPa+ALUwdzxG/B41R05z5Mtv1a8",
-	"mPniuX3fNNxk0WmmHjYYBjwgAKBSDnQFv12qLuaUnULofj5VX+94rV1E7s/J019iJfPEHeea2GlLdwTD",
-	"mRpCw7c+oKlv0lMqlvEXJphUKpKyIeMqWeRReE6BR+mTeARMYeHnIcVu8BIJPwYeTZLA6xJUAkPMmIFv",
-	"Vmu8Bby2tJfOy3B66FuDZ00NVmzEELGE2QgIJ9vDWD6rWR89bpJOTF60EjMZ8LlI32HMtCKCDxkm5Jj1",
-	"at/qikAgQMzPsT5o0JUtDxc1XgvsCZlHTGMWE9pWdxyzBJoGqoFF/XWF9VybBo7EE3tYpI1TG/DOGAE+",
-	"i7rQJDn/gxAJE6IqMlXLRZDeYxoXHlZe797WSy66LhsMxivGSVjE4oQ2S6kcYP+poTufGrfze9od/pHM",
-	"ABh9KjJ1P5UuJUSuptWvTaRoQQnCvHBd6K+sjec79B3zRbulGOtSwqab3mzdR7rMJrPkAi0AldLX20I3",
-	"hUdaulOtIkL2W62AV/tF1hJRp47gp1LSSjXBDcofbk4lasocfpkgfC3y/Q62TjdvCTHmhdN+EGQP7fzd",
-	"OAYQN/KNojwORQEC4GRZro9hMMJELfHBL4IkU+fkCqfwmTTjGM2wwKKOuo1zKW+xu7vb7jxttpqtZrv7",
-	"rPWs5cFizcdWdM7PYwlRF9JGOl0fR6QmkZrQuvKuNvI4UxMs+X2v/K4jYB1Z2ZlF5pWxPtaHtGDNlJoS",
-	"mMUUWPuuOlqr2z5xzJu5iRGlUceO48zlaLh3V3f/PwAA//8=",
+	"7D3rdtu4ma+CZbvH8oSSJfmSRD49rcZRZtRx7KwvnZ2GrgmTkMQxBSgEaFmTcc8+zT7YPskefABI8KKL",
+	"Eycz282PdhyKF+DDd79+cAI2nTFKqOBO74ND7vF0FhP4+w2R/8/T6RQnC6fnXEwIwoGI7ghKOUkc17nD",
+	"cQo3hVhg+d8gIViQ8BoLp+d0292DZqfT7L64aB/0Oi96u/utTnf3747rkCmOYqfn4BD/RX+yFbCp+eX6",
+	"jiTRKCKh0xvhmBPXGUUJF9cUT4nTc/ohdlwnCp2eIxdy3X0/u929u/nl5/vJ8/l0T4zoQRAm+3xB5G1T",
+	"PCbXaSI/NxFixns7O3CNt6wv7+AQt2Z07LhOjPMvHbM7EuNAvmc2YZRc03R6QxKnR9M4NtcqixVzdj3C",
+	"gWDJNaH4JrZ+SmfhMgB12712p7W3fyABJPel14BD7Dy4DkkSlnCn9+7KdaaEczyWPzquwwnnEaMS/Op0",
+	"rnk0phF9zHkALNVj18+TcNq9fb93P//lYHJDR7szESzu9vnPWK/reiPIP7jmhVgIMp0JvXZ1Uf7jt12e",
+	"Xko6K6xPrlpgkXKn1223Hx5c54yoc7Ap4ZwIJCYEAVYi+buLgpjgBK5KBIKLNoUUETgdp1xgpBDZQjiJ",
+	"VvKj5+pMz6MxJeGQluhwzhAOApZSwRGHW1BEXfRdggNDoXXECUS7Gil22712t9Vu79tEOpbv/QgyhfUU",
+	"CPV5Mu7ev9+nN7/s3s6n4d4kuBOjnw9mC1wkVEVdNiF+z2YzYDmfnQwLILDIEKAgsVpeexz6fuV2j+V2",
+	"X5H0k5D06jPIi8InbYY8pwEej3bv5owm8T7Zi7uj8D6Z3U3SKkNeAdvfu7xwf1vobCquCpLjNBVF0XHC",
+	"bli4yIXGcjGhkNbwuo9EKPWSNce68c5g0Zez4o76iJK5EYfu6p39vvl1hZ/YfOMz8pLC1nNeAqrIV7Xz",
+	"N1A7Ow8S3ScEh0B8H5x+HLM5IDLhQRLNBMAd7LEpERMWciQmEUczLCZognlLYqrCWynhBhcuetu/OPre",
+	"cZ2EvE+jRCKGSFLiOjyYkCkQx0yuJ5Hv/ce7fvPvV88aLlJ/bH/zR8d1xGIm38ZFEtGxI1c4uMDj+lXd",
+	"kUTiBmIjUIglUFw0Ygnyh6PmGyyCiY8YRT6sCu1Mid9CQ4GCCaZjwj06nxBK7kiSPW1+chGmIWI0Xsif",
+	"aMujha166+Df2vWcTaHgOe/+7Q/Nf14985z6/Z+Quea2R4zdRqQKC//6WpPJn7y03d4NBLslFP4kh+gt",
+	"FpM/7RyiN/i+2R8TfQsnAaMhNzd9L8TslMaLQ3ROgjQhh+gcT8l5JMifjvG93/OohJHkgfpLCL7RQr5+",
+	"rY8iDnAU0ZSgmIwESqmIYrimn/HonKVxiMj9LEoISmnKSVgGbr6Xn8TuX+ed++ezNuvG++9fT17+R3va",
+	"vnkeDnbT8+773R/vfnj/IvzrAX0ZVHd50N570W6v29imh5QvSuIqbv7Sbr68bl592Nt9qH76Xaf58upd",
+	"u/ny6pt1368/8TPyPiVcDMN6tE/Uz1scRWEP4Msogf/qXxAnVKCIIv8/m/pdzWHoI4nvHo0EmmOOOkgw",
+	"1Om+kNTj95t/R7j5C2o3X6IWukY91PRdxMSEJPOIE4Th6BklkoA8Klk3L3wxovqgkzuSbHEUs3H5YJ9P",
+	"6hnb++ljGIaCfeu617z60HE73RcPy2AokkV/JJQtWgTiucJ9C0ETMpK4mG0nwBTdEDTFIUF4jCNa4HUv",
+	"9tqrVjyNaDRNp06vky0sooKMSeJYqtMyYn6bEDg+eVg28aAAHjAsqociwVFCKJnjGDXgRjwliiw9Oo/E",
+	"RJ9aRqEuwrzwxohLrhduu4glHrW4SBWn11KS70p+GgUTNMW3GjluEjaXXDVM2AxFQq0yx15YqlwEZShm",
+	"dEwSj97hOArleuRFKcGaEdwiGcr2clbxEQt21pJ6o0Lr23+uoXZJ6M8+htAfJBLxGaNcOUK/xaGmVlBu",
+	"GBWEwp94NoujAEsE2fmZK2XI9qBGCmx/PT89KWqtb3A8YsmUhAh+q+iqSs3LdC/50VAucXjyt/7x8NW1",
+	"fipXyPSXJBImOBAkQVsPWwhLMkPs5mcSCHRLFqiBBbpZCII6z7dBF8nfYDEwBEYCnL9A6r3yg60voOvv",
+	"KV0/ITiUZ1bW9eX1Joj/KZEKMagDGAmmELXidVsNzbNB/9X16cnxT9evh4PjV45U5Eks1bgdZQLY8IEr",
+	"Eij5GuTHA0wllG4M/YfKUlQfgMPqXwxPT64HZ2enZ/YXLJvB/kx+GU1TDi/GAk0ZF6jTbufny1ccn5Qi",
+	"mnEeyjOcRHQMF+dJJAShra/q+2dT3wGBH2wW9seEjJye84edPNKyo37lOwOJkwN6R2I2I4rzLFUr7GMF",
+	"1Ks52R6aFjiLRxu+zTP8bRdhQztigoWFv/oVqOGX6MLfdj1qPRVxxGYkAbaHQkYUn7ilbI4a/uXJDyen",
+	"P55kT0qJgREQpFRVJf9JCL7lCKMkjQlq+GUi8bdb6JQSRKhIFmhGEjRL2E1MplLKPLjOtylfbM6H13OB",
+	"88HZ34ZHg+vLk/7f+sPj/rfHgwJFSuYyxXSBZpjzOUtCjnBC0A2RsA8mJLiVZCbXCgqJ1Lg6SGvxNUSq",
+	"NDHJSG5SvrAf5BOWiHjxJdjsfnv3aXE03xVARIIG8wrYuFQ2pAr3PiUpsfbuUSWqfNAOm6Ae+gaILXRS",
+	"w8NA5bCMZOvJZTvSd+9YKihs5yhhnJ8m0VizvydCrKOz0/Pz69Oz4XfDk+uzwX9cDs4vCpglT4M0QW7I",
+	"3Wk652iUsCnCFLR8xGBdgHKSzHAcs7mUMgXEgh009a2GX2he8WXE9hPiUx/VA6YIFx4JYrPEluQNQyq1",
+	"RRw/5TEOTy4GZyf94yJTyHF+hKOYhNJow5TPDYc0a25khliIlhtaZWXM7APBcr4MR2g/3QmesylRFKuB",
+	"w2wrtIUkxwiJwFGseKnkmgJsUxcpx482W40arg8XdNGjhISEigjH/GmPWYnJo7PBq8HJxbB/fF44cZoF",
+	"XdEEa4dbBAsZRVoRNZyudJg/JlI1Bf3RRcbBKuWiuf/LUGjnaTm+Wbzk+XO5Q2McVqCkNGeWZHvXTitN",
+	"Lto9xSGKzplSSyKRaxaCxDECE1ZrAG/A6XnCRF8zwydEgzeDi+9PX12fnF5c94+PT38cvCpgwavB8eBi",
+	"YGwjzYwleu9MyaH5dw9ZPtciLqil2w9/mcPff+rDFxNE7iMuuItuUgEbAtcGnLjySrdQX90IJwo/hCxI",
+	"p4QKj2anO8F3RMJTYQMJ0V57DzX8EyZes5SGoLGCkScVTKpeKL/kUSMJ1NfQXnvfVWuQHGShnGQZB0FK",
+	"+MO7wAXCwoVHMUcTkpCKMpF53FepEeomgJDExVRMJDcIpG3ylBgJqHh58b1kSkf9ixJCUqYt9LI3SvIY",
+	"fSKZCVFCxvNoDOqqYJI0S5r9/zmmdGIgkfvL/JXQAKFi8OypT+z16eVJ5aRyswkLyTFEEgVlG+GECTSS",
+	"K/oyB7D3lAegZH7ElaAPkSF7SbQG2mcEh1/WfpPKBhb4BnNSNXdroJ/IFf4ft8LSGbBlvV24rhzTGSQy",
+	"BqwYr+vRCmxc0K9DEhMhhZxkprMYB0T5gaV8xxSxWLJVtcxDj7LE0vQAFSapEBItQjanSvXT4EYcL3hB",
+	"sL/Fi5jh8IKxY5yMyVNiydv+T8en/VfXF6en18f9s++qOFJwflZ8bwe7L/bAdco38JuCP1Lu4IvQcGf3",
+	"8/ibzG5gJ+AuoqhzgH6IvgVafpuAeR7JJ1+Dmv+k53U2ODo9eTUEv9Dr/vC4JPdMIDnH4yn8U55kkCYJ",
+	"oaIuDF1zeFZ8OUQ8ogFBkXG24fCrr/Qz+ko73afDXCu1IAtbKZzQQS+53h44oJaeda2jydG5R0P60XEg",
+	"LhIsyLgSzjDXlYacYTIo1puHMVZFGbIvF/1O+rOGyzFKJJHMYhzRa22oqn9k+UCfK9rwpGEjwdgbTEtg",
+	"vjD+2yxnGrwRETdh0M0hLYXHm/7JT9fnw+9OhifnJRmSvxLhGLQIEJL7Ndnah/CnAnwqVCJ5GcaVdeOE",
+	"5G8o7+KLgfk3DG5gjvycCH0X1A2/fCq+CdFb52Gso+xcWAxZU8SjIN8zGEdSkCxQYx/dLFBIRjiNVXw7",
+	"4wJnWJDjaBo9sZl31r8YXB8P3wwvrgf/eTQYvCoJvCwMoV1qOgbPIa8K9qr3UIpFvNhrL4tGZAimT9t+",
+	"MsbiC+FU9+UTYpTZkslQMB+tQElqsOBPVhfDMCGctzw6AN+BeVw9RaYq7quwUyWn1EYqwJnh0RnmXCrJ",
+	"5I5Qy+qMxhOR+/yeMH4h8fJydsToKI4C8ZRIOXjTHx5fX/R/GJysjo5jmgE2dwMpx5+GbUZ6ym1UwsW+",
+	"/lHg2y8lMV4+LSMrbBYMJKN0qPqgKIeA3mR2cr81RwFsT2e8ShAlXrLb6f5/5SW14Gmh88JvkQAZrTmF",
+	"R9exCqQ4xZPygnkkgsnHaKqbh0iUnC2omergorDs8TKMFEywGnlshVK+JrT8bhNani60W1LgEOSEF9BK",
+	"a29+hlJ+Fm1BcSTF6xqc0sraJeXpbMYSQcI3JIzwBST5PR0xXJ6cX759e3p2MXh1/Wbwati/vvjpbdGr",
+	"dKQ+1ZSfLtlaPVT5eBH9reWjqVw/EovZF/In7X8+f9IWR74NFh81JAqYSwMasDCiY3/bHLrKoC6kHOEg",
+	"IDPBQYBeavl6IUXqkx7v+eDspP9mUFV+MpO4Yvxlsd2IKxn/8UrOV571aTzrCfWAvg4zgp8wk1fZWTfk",
+	"O3ECOepjnISx1HXZCMVECJKgAHOy3XJyqxkE/FEcESrOreMPlSMVx28TiekiIjwr3qqSVIDjGNL5K/Yt",
+	"WLBcYKliqJwqO+KF+vpRlYjOUqGS80pRszERUnufiQXCSYIXHExyv4CjPSRJx1e6y8xadA0ur4L/SRrH",
+	"+CYm5+ruOtyrlAkY0zeiaJawsVLF+vFcrlQtO9L2v3YB91RMOJcdmQtMrigmgnDlUslBBfuKBJnCAnSK",
+	"uEqllouc4vuh+rGdJZADrBzXuW+yJJSqW+fBIpryLpSlaaympX4dc7QuRFq49hW17MWtAm8O1mWL7D7U",
+	"kFMtyKWe+wiQa73Zo58VxrsqX9zUfLyroE9+BNV9uiVcvXJLq7A+tPfgOgNVGfqhwiLK5h/mEsWiQKAA",
+	"SF0RGRYs4ajxCwtduHDDhOtR/PNdc8SSKRZ8Wws3FIme1HdYgGM0w4koFwP5kiI96l+jLfQMNVHLRw2I",
+	"9AmcQLSNJYjQEPRkVXESMlG+6G/5rkcpQ2LO5O9wPhglbL4tv2diXwd7Vtq5i/y/+CYlI2RTrBWxOZNv",
+	"n7KEoBjfkNjigdxFYTSOBPeofGyymE0I5aiB1Z2Ikkhl9Mm1S6kPq+Rm4er+bTSfME48Ct011INQfgJf",
+	"gJLAFupLKxUy5xQvjX4hoVlklFkLHo0o6jf1Mhv+PW02/+e//tt30SylCyn/t12kS2a00qZY5PDVSb+F",
+	"Lmn0PiUeXcruDxEXTAoEKSsWs2olXbWuWB2/qTJwAPWPCR2LidPr7u+5zjSi5t8Hrl0VY9fCbD1rXj3z",
+	"vNb2N6WL9r+fNa/+Yj10Zf1duPFq+8/yVc/0lasPXbemosuij335t15ZM1d6skhqiUYQT4OJBJGUojY4",
+	"XNQ/PxoOVZVnQ54ZPLz8YFXyoDxFJOG4LVkHSPVHCtZTSkyqeU2uSFnIKT3xQ13u6k1MXDTFwSSipClV",
+	"PnkFyQd6JtTiwwKPWEj8LW5Yp0c171Q5VSqOrvzR44TNUYMTYj9ZqbuqiQSVy3rl/0k0uPpm5WFKyaU1",
+	"3uoW/3p+eoLeMjgR1Dh7fYQOXrY720gwWLMuFNBR10I0GQuPgku9hfo3eTUdOAroOM6ejbjkPupOpWBY",
+	"GL/TePePf+5c/frPd+3O1fY3289W7mT3wVLBq3uZpFNMkY4WmTVrLHDlwQzoOI74pIVeMTBIZjjhBEWA",
+	"ERZVdlYsoVsWUYA7+bIqUscg8FEtjoG3Uf4MKMULUhdxAhnzFxp3lOFEQZhgeVz6Po9KrMJhqN5hGLoW",
+	"VkCzQmr48hoLSSEfEyo9MPeoJLvvLy7eIqV3Qz5HSyNoSz5mao8TMpKCAaugIlIQOtQ4H0cc1ilvMw73",
+	"LFFQW3w0hF/GhEojkMhVU6nkCt7yqEd/NSv4VYPkV4/+2mw24X/y5712G/2KqqUmLiqWx7ioVMDioko1",
+	"jFvxWLh1MSj93Y78biWFz36JlXCcPbUrn6qrH8ju2EM7aK+9b94O6WbyrdX81eyRl/Lmol0rn7B8/ObW",
+	"TlfeWpOCkd2wKz/fgc9XMmsUFOu8I+bxLiylxj+tb9hXx2Uy77OrAJaafC+4QXJCmk4lfdXwwVLlZOGU",
+	"HbemFLDi7KwJ/talZtbnkS+pBbEzBWszjytuiGJEpj5Lpi7Xaam7qj5KYBU91OXXXVWKZjXHygzpx4ne",
+	"vnLv4liVi41wFKcJaSE/xAL7KnYCpoa0Oauy2DR4WWlnslfyLqulyYfNLCilSjwAt9fmSGe5ObJfFDcb",
+	"S4iCM2jVcoquA8vp8UEqjaq+ff/lSzevdt9rtyv17gVRXzag1AvzfbgKwPkSMxjWSa7vCY7F5JU+kpVI",
+	"UDzFfCOGjtmto2qBFzUYV7/qVRbcbra6j0ZTngYB4XyUxmgCb1JpkTiMqNRpofjt4/DTAtun4OgmJnMZ",
+	"R3Nbo/3ZcVQfbbfdvvqSSDmc4jG5PDuutd3xDWdxKgjyoWWejy7Pjm0DuNvee1EwgY1lCpkj0g43zjTw",
+	"EUZUmXOgyJuqWrBmMqsifxmS6vPuyxcHHoWCEG2DX54NUWNGkoBQ0SQUdDBMFyryRWJOpEbHZzgAZ7P/",
+	"79121RrYqP9fZnmmSVSyO9t7L1yHavec6aZhKeLm/Q27/cc/ezt//oPnvfO8q7/82x+9tN3uHmw1tr95",
+	"5h7+qXn167+/azdf9puvcXN09aH7sEZ3f77WpMyODhYDB2cgvgrYSMO6DGLo2SIVVg5W5Inu/FnmAqrv",
+	"J0vyVp9ZC48ZSTijsAjCpZmAhgKNGajpCUvHE5V0JAX38BydRMEteJFnCRtFMVHW1IvuwcF2D80n0vRV",
+	"h4wF0l4SQkMk1eaETNkdCV2UpBQ8EHAjRzckYFMIM7lZsUtCeBqDkq09ExH16CWNYM9UYkAc/aJUbYkP",
+	"6OT1D0ewcCvtRRtqCgPvIh7dxMSjugMIBPLgjkjo3CppOFCRsNjqSdE4arvo1eDYRUcdF+J5lEAO1wwn",
+	"eJzg2QRxIv8WLIFK9ZsojBISKPZsXugqd4BeA7RISSnm2oMKe5pJ41RbQWrHAOVJ1l6n0ErB9Sg4YZXL",
+	"5q/4Dp/DcSOdEwYZQI3Li9fNzoF6fyptH0mC2Us8ylLBI41D32IeBehNGosojug4xTF6G2N5JMbrAYyF",
+	"TNnPkas/41ExjwKyrZatsR7dkJjNVaY8oJf2BYLNB1mjGM1YAj4HcEmlMU4QuZ8lphwIU9QYHL3pqy1t",
+	"KVf+d2xLpbwi3/Puv//eRziObomL0plHBYOrr1/72z1pmh+15ekedaoHqjCMZ9WeKlAiJphCz5kMe0Gp",
+	"o6wJpf/qWplZqa55FvvpSK2lqD6t4EXv/uF59+120/PuO6897/75a/nny9dX31i/dNvZL/321fJHVvKk",
+	"7gqeJAEEBm4NRGxydnWKYxWiXFXJGO2pxHgsHRg1znEE+IqRgYs2rJWnVEkcSGyFWGoax7ruklGiyJyN",
+	"kOfAbfJXz1EIparntKmttRve2rYNLHn7VfU8qjAbs2Z+MQ3Eh4eyPlYK/zxaH9PxnAbmyFfv0E0njKVQ",
+	"QZqiF88KY67WaS6iKeECT2fyhKJws7jL8JXpGHy9/pFLThL5QEnzgaQa8wrXXvG6aIWB7aVu/PwoyIIq",
+	"A2CVj38JoBITXFmp6cJND9VWnFn86IaxmGBqA+PlQ7FH5xpLEfLdNzlkc2KFPp6rH8kU0YdCr8/NVlTs",
+	"BfqhWn+HOBEgC8rRuMOyAb2Cl3res7xT3oeO29lb7fg/eKh2JF11Gp32Q32v0lUPvXgoNjF9BF7lPU3X",
+	"n6aqdaijwEK/pvzkrNe7WfSmcE42ctTuu4LLFXAWqL4Ah1UsoAMVdbolQQVbXpg2g7nsaaFzpSyp7lZQ",
+	"3oeTMaPdKJS606TYWDRgidTN0IQlnKAbQKAF4gLLny3LImuLUJTv3RcF+f6iimGgRKs2YBJJ8xZ9GzkX",
+	"qk7zUkR9S2Vx8Kq9bjrlb5K3AMw1bwtf56wHVspGWrKuSV9zTe8LOEWPshHyTWabDmT7qmGfnsUhxTme",
+	"MjoGPXVbNVrN87E9yiEllCQtNIBAvdbkTXlflnlQCsevI5XVOQUlEtIDQxSQ1vlo9Ck/hZMmK/9XOlGI",
+	"BTYNJzbGhk28NzZifnXfPLn7RlXeLGdmajQN4PsWz2sskGQeqrUMQCjrT0VCCDe5KGaMk3jhIs50ezKs",
+	"6wOzWKDpc5KkMeG6PU3MglsOlVs5oSnyWcf12t29dXHDGranCo/yjO4yxmeL1MylhXyT4eRbZdYmvJq3",
+	"iTU1Q1aDN71v3WXJ5ElZngDQCQtRMrV1RsnpCJID1ynGQ/pjJCZGldv0/lw+X2Uwyd/zOF/z43TNmYV4",
+	"69eaoSlQTl75abzaVpnlJm7trIAz0y7M+5dTSgFcj4PM59hrpiLVxY1s9azOCFFZllkfXUWGxi6RP0rb",
+	"RBX6rsjBbBXp8KBIhbtufTvjKytxptVc5hlY4g2AfCbjK9ZLAU8IZEOp7qHaYQAKVylbykVb11su2mpt",
+	"wa1bza1VyGFpoWvx4zQVFi95BG7gWCe/QWbGEvk7oOGmmo5K8FbN3C11ppVD2VgCDw9L9nI5+7itPI4B",
+	"PN54fLxttyHd2RT3yZbNxizl0a6ZU0o2z22tya76l/LLZEAcvqoNQLEZfp+SvK12WDS0Nkmft9iXvv0d",
+	"bv7SbT6/+tA9WG2/t7OyMbXIjyOovASsVjvzo9CXjMDkv5VNmtX8ubNWTGZfrwN+jiN10Ieg0O7uS5iQ",
+	"ALdJVL28OHKzjLYojiNVuFc8mRWFD5kiKG31pnz1ynw7aaxfgl3/hmx6AGVpOSXJGCIHwcRocda8xhbq",
+	"CxQTzFVRjdL2tIosJoQTj45YmugfVLcBqYpKI7eHcLX3tjxG8A1ayiG0VKtJmcLUNGQzjbuXKJHTiNo7",
+	"7ZTR7CPceF/ENfdRrLiCqB/tqc3ij+BrEBMy5SQeIU50EBJO2c+B57se9bNN+i7yzQZ8VeuRQc03MxdM",
+	"25SGNbZl+9Cjdre9PH0zwxYV67Ce0agChSqqkV8FX+qKSr46lb86lb86lX9zp/Ku5lKf0TmHlbj6KD+c",
+	"cUz+P3DAud1254s64TRjWqHAqvSnko60fgiexSbg5o01145VAVxd165U3wrFS5WRSteoBQOVsrKpsrXu",
+	"UW2ut5D5kNKMUqgCWu5vQA1s1wN7tFQTpM1/XToKn1VlL6aiacTiULUVj9mcJB5VlaSor+YEIEibZyNJ",
+	"RKrZplqbnbGjhGsl6b2HcDiNqKv+E4ETgUkNYha5CKdi4qIJiWcumhL5P3nZo1AnjRLGhIs4CdIkEgs3",
+	"t+SV/q3+y1I9iDGdAWRHI9cz1ewu4gsuyNRFKQ3JKKK11VHrfDWrEkEe6bsx4fIv7scxQDyXNK9NqJw7",
+	"1PX2tMa7QW3HzQL5b0/PL9COPLQdBXGtvpWuR1TqVENdDyJptYf2dkuUkdIZDiXO3WBODvbSJEaN7v4B",
+	"SjAN2RTdRILrHMOIQvgP5mS5jp57mdUP53DGs+gHsoDt3jcNt29ajU7OiWjm87ZW9TkpDud6cB17gtr6",
+	"JilmbhvUd0d0xEyvAKwaJuk9ALajKY7gOHU6TvEs1C1Ac0rj9hzTb1LSu+dA5igaJdCIIASCQv23Q2lC",
+	"6eRAeSIcpTNXFURCgg0cm5LB8NooQdDuWucFmuRB/7vBhdKiS1q1fJfdgVpih1ydmX5V7g9tlXtDCc2F",
+	"3Z7bhMggPQkHJpMu6+ma1+FkbW8kEUxIcMuNQWDqvnDmDszEPXQF4tDkHQuUpBQsb2j+jrO7dDim0Dbc",
+	"alobx2wOeU0Qj+EE4i8e/cMfYKlEayfykqqzhpo1827XaCFQESslHvRnAt+EGpal+ojf40DECzSCtiPa",
+	"LnaN0jvT8+CgckpdMvoxMJWe/HgT+Urq+mogoF0uBZmEWZWcWtkhPKIZkN9Dvud4DgzL1Ct2EdYCoFS5",
+	"RtVG1AugbKKn41fQUzcL65g2Gi7yoYC/9KRBCvXwR/YZ6HkUZR1cTLG1NDKNt0f/aZViy0uFWmzfhSxV",
+	"pJLSAKKosVlPAhUBzzodIGTSsxnVEjSfX2fO2P8QhWo6w7X8I1eNH3wFGKUYySN5d2UfyGEGQMCfytQi",
+	"ky0OIIGiOHmE6vCyg5Z7cVVgPvfN1FZQSlUCZcWRLgQ3C/WYEZV2PolDRdcDq1BQ6i2YQkGgFCC9UsEf",
+	"uZ9J1K9W/HlUlfzRUBcFSsLlqL78D9pTLKlL9KhcgtRclDsYgjqg89plrYaQNcvn8p+PEHQgGxX3KnM6",
+	"jzb81eMAzRhBXx9bNqNxG/KhdWoz9ajWeLVsBKF8aHe+viVkpsrSAU7n3/eb3f0D5QyJOE8JV1MgPQr5",
+	"G6IYMlETsMpEF2AKK0Bc3ozjrAekRxvmkmlk6aL9rH7B6mR5WKYyw+pVnx0sPOor8RJAo1TXhrJex45K",
+	"KGnqr/tm8iWKJA9WEiprJSIPO/dM8UoaTDldBWXZKvLY+xUYqM4AJtMcK2lwQwiFiZlZ/WgUxmriLUuF",
+	"RxvPUSg5RgEQKYdm9RLvBbw1EnnGvD7FhDQBcVXSvkaouhGeKCOQCaEugppVS+JB+FJpIx71C7qMfyjZ",
+	"glFZWlU9yYahviRf7tHs7VO8QAFOksV2Cw1wMMm7X8acKYhhRRJSIWEjpHoxmNKJOBoRGA7c2G1X4KSZ",
+	"u8ThLMlgjrM0ipZH+1TPDQ5d+X7VKT6lalxHNkpUKIYKWWVQ+W1Kji15r8S/YnZ6OF2SRJCPRlAQE5xw",
+	"m7AbfjZTVJLnjxIpsASLGRUrH+YZsVTHQnAXXqeqOWKTS6Xop5WrDhmczRuL03t7qDg9VW7bIKhSEDzK",
+	"MVUvb6yd7ru9ZLxvH+2322bCbyRM2wMtQRQZjSLV3aM88RcKLdSWzjeZOQaztaxOhgrl99q7Hl1Sldyw",
+	"Mqq2OPLPSdB8TSSXkJxV82o1Ys33aIbGCckn6GVLMdJaTKT0NAUTQZrEW9wFLNxuoddSv/YoILc2gJeN",
+	"TTNTem4WUqEdRePUaEByVWMiPHp0enauNhnk06WUrRNHAaGcWEbCm+GF4zrgls1qrKRM5SxNAtJiyXhH",
+	"P8R35L0PriMiEWf2heM6Wio6PafTarfa8hb5Bvljz9lttVu7yi0yASvJFm+QosHqsoCOQP2WVoahUyjO",
+	"AFvDSvVBddlBEzZXLC67SfXlCHvIt9JVfC0U1T9c81seOtAuh/xCY21ixnYLfcskQ02AQppckJlH9foi",
+	"wntVRVIqHKbtECD1jyt6WWlmoSipLE2gIgonAhiZfIuqmwL6yXVEZRULPZqq/I6GtB7MUOgCBE2/1zz+",
+	"LVTWGbzH+oAaZ61CdXoeojSQiFLbcQhEjXXr0G04V1XmxcuZE2igqsTmeCH5jtxzxoJB7YBllI2/vprg",
+	"lWEOVFgZFq67tkhmnV/MXFs4jhUJZQk6e+1OfXMD3S3V7sqs1EHofCt1Zo9WZoWhRqdt6sHBwOrso2lE",
+	"U2kmF8QU1W/QGq3pMtPotNvbh3JnSgLC10r5KabLs+rYrGd0V1s2u6ov2l735ZLeBdDu1aPr+72ifgYD",
+	"U2Ome8sSNGVqQFYkDGZow/gmTZTHb4YTadnEaJwSzgk3U17GRJT2qfPyjMk3NL34hlRPdidcfMseM46n",
+	"mDuTN9n/dlHs7mP31Ne317Q9ynNe1iWT57llhfS5h1IkprAgK4aSreUTvmi9Lv8keCsf0RO/mMn5UPTQ",
+	"62zPwuzxbrv92GETwG2GS4MM5t6dN8TZfOGFmE/dyMd8skFB2PCa3K6PcgCekHnJBygXsafAU/dgBsad",
+	"yvQOeLCz/sGaiZPw6O76R+2ZsvKZzgbPlMcfwXP765+rbXUrH+6+3BQ4dgvyB9fZ3wSs2bBVeGCD/cHk",
+	"Ztv37fTefXhwLcf3uyto7plRsZlQp00uK6da4DF3eu8cqRo5V/KltnNghZYEdogJMuoXl1uTKcsk5/tB",
+	"9pAWGR6VMkP7Paf4lvCiTFf43kIrFJPMnFynmRyqRdYoJh5dqZkUlQFUrwt41FpTL9+hdqwmBFI15HfV",
+	"s9ouM+P0IuV2zdpDlgQ6Kkvj3TbI8LYlwz2a2+QlMV2cErpU8D6y0XpVHl7OPkkejtK4JA5/1C4C0JAA",
+	"meqE0XLBaOeV6NJoK6/DOWZ3JMYBeZQIrQgt3SIGl9Y+yPS9zJBgNF48rUR/pMjMs3w3EpmdRx6g9vau",
+	"lZhKyF3OnlBuWpUryq9i/CTgJ7SKs343cvMjhF97QzlkDTH53cvM4tiO35HMVBLOdqkaPwC0luEoEvXy",
+	"M2QB4NaYiLoQtB2HSwgNYVivFIMzwmYxkdbYGQlZ0ELgNlP9D1QEakykKUpCbs0Ghfik+acazDZnyS1H",
+	"bDSKI0rqePWYiP7b4RkZkYRQYH9rdGVB7sXOREwVi8sItpxLXNPzG31/8eYYll6iPNOq/lyfR/Mti6Ng",
+	"UR+0l8+DexZCcOpX7iIuFlDEQkOV9ARhgny6iB6T7pQZnbtqC4/HwCJSFXBIrr3/dogSC9QGY7Ij4Rbe",
+	"7CRw9BAQxLHU839ejkuAJlsc5Xejm5SGseqiM0tv4ohP1FhtOpuaXrw+fMgHUEKV5krcUO1ONsSQn/Ed",
+	"Vgt8LJ7Y3WKgLzaelvEFBxPSPFKNPqqwGIosfFJsEZX5b7Wv8HeFDtA9BlhAsgozVIu0X5YiQrfdlocb",
+	"E9N1FWLyOrfC+IMh8JYPg2epnvJpJtnWooLqpuZ8ijFtpxya/DuH3drZhe8K4x2+wGyO7iOGsZQ63S2b",
+	"5K6BDu5KabM4T4o5x9EdocoftBRLlOtmidTJMtp1BEt7EtbNFbohMaNjjgRztT8PU+QPLvDY1wGwLDI9",
+	"ghk02fBQRu20miVS6A1xPtlPszx3+PN4aC5K5SBFNiVBs06VhHu0+riB96QyFP9TMWuF0lPanIVuU+Jc",
+	"QXmdCCb1pdOJiHCsc68U/4WECruahpMpltvgqkHb892XB6ZHvDSToUsD2Mhz1dNJ6kiSJQNdpZyE0rLW",
+	"WR2AypEJgyLdQU03VEYRZPiUbtWZOhFXUVASWvdo14hp9ORRSH9gS6o+0IZFHypTw5T/6Awxko2EtkrB",
+	"MZpPWJy1tMpGwOczxCEuSxcAaYBUZDeWW1NaZMJ/Oubk0UalWmS7ALHCqKBCz2r5bLHkCJ5UkNMOFIIh",
+	"hJakUqElsXqokkG77Sqf0UwsTMJY3V0qGu9R01Rep5ipFCG5RZ1T5CKKpyoZgWclNMU0Hj9Pz/ezJAXN",
+	"z6bsTnf7AlDnzcd0xY5yQ3k0Z3LKkaQxXqKiZFWm70uUT8tWXqgojlX+ABZZh3rU2Ot0l7SIzsLX27kD",
+	"LBKuJAydKelRk+nIRiiMRqBViKzyzPRY4AQRHEzUC7e4UZTqeHKqS+fABZHgKYFeapJl1JQiZmIAo1lC",
+	"7iKWciuxUooDK68S/v2N+i+GWSZT3NRdCkmYpWGLCZmq5KeVYPVoBa66IlJADYQGL2+hARWRWCDJxlSc",
+	"XOeKQ4UdZK3pdm9cF8cLCOGp2yKuxp5LZvWy02lvSyqbE3wr3ydR+scdz/mf//pvz/G3Nbj1qOxyNra3",
+	"Ln+/tes5JiVYCYo8JdggnGPLsEo3jLLuevUpvjhgkFAPVfRqHcnrSoO4wwIXhj5bdVaS0SoP06rinkxA",
+	"n5GstmdDIV0q8ZRP2lsCodMEofOsbntfbl2fITKlediXV3uA5vIsVbWOT1SANtBjPiLiVKczfTaXW3F4",
+	"HnjOuht43BJwrEPF12uYRf2bOes+lzapqKFcQL3FTTp+Wb1UVoxIohUOtCPoMJtwF41xOtben0nEBTgN",
+	"ILXhbQKim6R8CwlyL5CqIe9lprBHbxYoYanI+sO6SD7BdK4PWImuLh+IsSA0WLhZ/hrXIvwmYbekmFjv",
+	"5rkQJtVCVSZAU37wWLFETx3hrkezjueuyiYOGKWqTS9voXPl4IN5HimFlB8rpXKOoRgKQls6najZ1MBr",
+	"4jBMIPFb+3ygkgpWOsOqfdNee8/oPx7Vj+ncId0PV4eaYCLUMutNHdVmziGI/j/SL3QBY3DgKy1Fjnsb",
+	"0f5rltLwaS1wvVkwc3MEW2WP60y01gIrv+lSy/x0Rmj/7TB3CxePGd2kUSzAr+mim4VQ013kH7UuG/22",
+	"V/pljzOwzVrzM8r6L9xEVELC3eTUCiSBOfqp/+YYSPGJ3SKFL606C0ggW+dAI9SGfICp+rNXcJPpQCp3",
+	"TT1/Ng0NGJFuH2BKmRQcWzBzpXbiipt5KoEbSH1TJ/RnGakmCValJ+kW4cbZlxUTeZRPUgHFlyGb0yUk",
+	"e2YYztO79NR8iX8dr96ZmjHLFIhbny80dcLgWBYrMd0+uKVYbgF4KbNZVoqkh8S0UtOJpCS1Xaji9auF",
+	"Qag8AVW/8NB6Ifd1yUduulULGOx+nbW9bUyNQ54cmrfkBE6gSRNpctYJzKrQjS6kgZiFgj0aLaOR86z8",
+	"8ktlkOkvnpv79SRREp6m4nEPywcekRJQahC6RAJX+o1ZjagAup/O1VeHYmsXkUV4soKYSPCslMciE/Pa",
+	"Ao1AglOTKfjWpzgNdMFKyVd+qNNLuUAJCQgV8SLLy7NaPnIXRSMpFBZulmRspzMh/4Pn4Dj2nB4Cs9CH",
+	"Ghr5zXLXN4/WNvtSlRow8y/LgAYXaE1XVpgwEZKYmJwIq/5D+0LLdSB9qstQdKW0YDPu0TlLbiGLWiBG",
+	"AwIlOnq9Ktq6JDVIIuan+CMU6Iq+iIuaOAYMu8xyqKGuCbyt25ajApwF5VSjwapWe7aXA56EE3tc7o3V",
+	"LfBBuwU+ibvgOD7/nTAJnbTKUlErRYDfQ2EXHFbWAd90UM7HSWsMBhKjyM+zc3xTt1RMuf/YZJ6PzeT5",
+	"LT0R/0qOAchHZalYz6ULJZLLefUbnTuacwI/a2Xnu0u75bkWf4cK0l4h67pQwmkXPJuAkmq8SQy7AJ9A",
+	"qRl2g6lp98BLt8t9RdBeu+3R8iDMWiZqdRb8WE5a6i+4QUPEzblETePDz5OWr1S+38D7aVcyAcYcWnMV",
+	"pe6hwsEbZwXCRr5ylKfhKJIBWHWXq7MatDJRy3zgi1KTqQt7+VP5mSSlkN+wgDaPaj51oZKxt7PT6T5v",
+	"tVvtVqf3ov2i7cjF6o99qBGezXSWZReCLaTcdqpjDkt0aTXCdQ1fTS5yKibQBHyt/q5yYi1d2XoLz3pl",
+	"fahPcoEuKjVNMfNXQDe88tPK3HaR5fDMnI6gjVp+HOtdloX7cPXwvwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

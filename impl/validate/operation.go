@@ -286,6 +286,9 @@ func (rc *responseCheck) checkBody(h http.Header, body []byte) error {
 		return fmt.Errorf("Content-Type %s is not declared; declared: %s", mt, strings.Join(rc.media, ", "))
 	}
 	if s := rc.text[mt]; s != nil {
+		if s.binary {
+			return nil // any bytes
+		}
 		if !utf8.Valid(body) {
 			return errors.New("the body is not UTF-8 text")
 		}

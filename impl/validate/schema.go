@@ -42,6 +42,7 @@ type checker struct {
 	nullable  bool
 	enum      []any // decoded like JSON: nil, bool, float64, string
 	format    func(string) error
+	binary    bool // format: binary, any bytes
 	pattern   *regexp.Regexp
 	minLength int64
 	maxLength int64 // -1: none
@@ -202,7 +203,9 @@ func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 		}
 	}
 	switch src.Format {
-	case "", "password", "byte", "binary":
+	case "binary":
+		s.binary = true
+	case "", "password", "byte":
 	case "date-time":
 		s.format = checkDateTime
 	default:

@@ -335,8 +335,9 @@ export interface components {
          *     counted as JavaScript counts them (UTF-16 code units: a character
          *     outside the Basic Multilingual Plane, such as most emoji, counts
          *     twice). The pattern below says the part of this that a portable
-         *     regular expression can: no ASCII control character, and something
-         *     other than ASCII white space.
+         *     regular expression can (ECMAScript's and Go's read `\xHH` alike, up
+         *     to `\xFF`): no C0 or C1 control character, and something other than
+         *     white space or a no-break space.
          * @example Ada
          */
         Name: string | null;
@@ -538,8 +539,12 @@ export interface components {
             session: components["schemas"]["ClientSession"];
             errors: components["schemas"]["Error"][];
         };
-        /** @description Always null. */
-        NoData: Record<string, never> | null;
+        /**
+         * @description Always null. (Said as a nullable string whose only value is null:
+         *     the one form of "only null" that every generator reads.)
+         * @enum {string|null}
+         */
+        NoData: null;
         SignUpRequest: {
             email: components["schemas"]["Email"];
             password: components["schemas"]["Password"];
