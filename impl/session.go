@@ -96,26 +96,20 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		st := stateOf(r.Context()) // made by observe
 		st.clientAddr = s.clientAddress(r)
 		if c, err := r.Cookie(CookieName); err == nil {
-			s.resume(r.Context(), w, st, c.Value, r.Method != http.MethodGet && r.Method != http.MethodHead)
+			s.resume(r.Context(), w, st, c.Value)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// A request that will likely write reads its session through the writer
-// (see store.SQLite.SessionForWrite).
-func (s *Server) resume(ctx context.Context, w http.ResponseWriter, st *requestState, token string, writes bool) {
+func (s *Server) resume(ctx context.Context, w http.ResponseWriter, st *requestState, token string) {
 	hash, ok := tokenHash(token)
 	if !ok {
 		w.Header().Add("Set-Cookie", clearCookie())
 		return
 	}
 	now := s.now()
-	lookup := s.store.SessionByTokenHash
-	if writes {
-		lookup = s.store.SessionForWrite
-	}
-	sess, err := lookup(ctx, hash, now)
+	sess, err := s.store.SessionByTokenHash(ctx, hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		w.Header().Add("Set-Cookie", clearCookie())
