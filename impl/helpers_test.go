@@ -89,7 +89,7 @@ func withReadTimeout(d time.Duration) serverOption {
 }
 
 // engines are the store engines the HTTP tests can run on.
-var engines = []string{"sqlite"}
+var engines = []string{"sqlite", "postgres"}
 
 // defaultEngine is what newTestServer runs on: SQLite, or the one
 // MEAPI_TEST_ENGINE names (make test-impl-postgres runs every HTTP test on

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"meapi/store"
+	"meapi/store/postgres"
 	"meapi/store/sqlite"
 )
 
@@ -50,7 +51,18 @@ type storeOptions struct {
 // openStore opens the engine --db names.
 func openStore(ctx context.Context, db string, o storeOptions) (store.Engine, error) {
 	if isPostgres(db) {
-		return nil, fmt.Errorf("open %s: PostgreSQL is not supported yet", redactDB(db))
+		opts := []postgres.Option{postgres.WithPoolSize(o.poolSize)}
+		if !o.migrate {
+			opts = append(opts, postgres.WithoutMigrations())
+		}
+		if o.observer != nil {
+			opts = append(opts, postgres.WithObserver(o.observer))
+		}
+		st, err := postgres.Open(ctx, db, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", redactDB(db), err)
+		}
+		return st, nil
 	}
 	var opts []sqlite.Option
 	if !o.migrate {
