@@ -139,3 +139,10 @@ func parseHash(encoded string) (p PasswordParams, salt, key []byte, err error) {
 	}
 	return p, salt, key, nil
 }
+
+// HashPassword returns password's argon2id hash with the default
+// parameters, as a sign-up stores it. `meapi seed` uses it to give a
+// million accounts one password at the cost of one hash.
+func HashPassword(password string) (string, error) {
+	return newHasher(DefaultPasswordParams, 1).hash(context.Background(), password)
+}

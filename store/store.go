@@ -273,6 +273,14 @@ type Engine interface {
 	Close() error
 }
 
+// Seeder stores many sign-ups in few transactions, for `meapi seed`, which
+// fills a database for load tests. Each sign-up is a new user on a new
+// browser session; a taken email fails the whole call. Both engines have
+// it; impl does not need it.
+type Seeder interface {
+	SeedSignUps(ctx context.Context, in []SignUp) error
+}
+
 // Fold is the case folding under which emails and usernames are unique.
 func Fold(s string) string { return strings.ToLower(s) }
 

@@ -407,7 +407,10 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 	var sessions []moved
 	var us userScan
 	found := false
-	err = s.inTx(ctx, func(ctx context.Context, t *tx) error {
+	// One batch is one round trip and, without BEGIN, one implicit
+	// transaction: the update and the read of the generations it moved
+	// commit or fail together.
+	err = s.retry(ctx, func() error {
 		sessions, found = nil, false
 		b := &pgx.Batch{}
 		b.Queue(updateProfileQuery, in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
@@ -415,28 +418,38 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 			in.Now.UnixMilli(), in.UserID, versions)
 		b.Queue(`SELECT bs.id, bs.token_hash, bs.generation FROM browser_sessions bs
 			JOIN signins si ON si.session_id = bs.id WHERE si.user_id = $1`, in.UserID)
-		br := t.SendBatch(ctx, b)
-		defer br.Close()
+		br := s.pool.SendBatch(ctx, b)
 		err := br.QueryRow().Scan(us.dest()...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
+			br.Close()
 			return err
 		default:
 			found = true
 		}
 		rows, err := br.Query()
 		if err != nil {
+			br.Close()
 			return err
 		}
 		for rows.Next() {
 			var m moved
 			if err := rows.Scan(&m.id, &m.hash, &m.generation); err != nil {
+				rows.Close()
+				br.Close()
 				return err
 			}
 			sessions = append(sessions, m)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			br.Close()
+			return err
+		}
+		// Close reads the batch's end, where a failed commit (a deferred
+		// constraint) reports.
+		return br.Close()
 	})
 	switch {
 	case uniqueViolation(err) != "":

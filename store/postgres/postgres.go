@@ -224,21 +224,31 @@ type tx struct {
 func (t *tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 // inTx runs fn in a transaction, again when PostgreSQL gave it up for a
-// deadlock or a serialization failure (which roll it back whole).
+// deadlock or a serialization failure.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, t *tx) error) error {
-	for attempt := 1; ; attempt++ {
-		t := &tx{}
-		err := pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
+	var t *tx
+	err := s.retry(ctx, func() error {
+		t = &tx{}
+		return pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
 			t.Tx = ptx
 			return fn(ctx, t)
 		})
-		if err == nil {
-			for _, f := range t.after {
-				f()
-			}
-			return nil
-		}
-		if attempt < 3 && (sqlState(err) == "40P01" || sqlState(err) == "40001") {
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return nil
+}
+
+// retry runs a transaction again when PostgreSQL gave it up for a deadlock
+// or a serialization failure (which roll it back whole), twice at most.
+func (s *Store) retry(ctx context.Context, run func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := run()
+		if err != nil && attempt < 3 && ctx.Err() == nil && (sqlState(err) == "40P01" || sqlState(err) == "40001") {
 			continue
 		}
 		return err

@@ -69,13 +69,9 @@ func URL(t testing.TB) string {
 	name := fmt.Sprintf("meapi_test_%d_%d", os.Getpid(), seq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, adminURL)
+	dbURL, err := CreateDatabase(ctx, adminURL, name)
 	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -90,13 +86,50 @@ func URL(t testing.TB) string {
 			t.Errorf("pgtest: drop %s: %v", name, err)
 		}
 	})
+	return dbURL
+}
+
+// CreateDatabase creates the database name through the server adminURL
+// names, and returns its URL.
+func CreateDatabase(ctx context.Context, adminURL, name string) (string, error) {
 	u, err := url.Parse(adminURL)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
+	}
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), nil
 }
+
+// Cluster is a throwaway PostgreSQL cluster that this process started.
+type Cluster struct{ s *server }
+
+// StartCluster starts a throwaway cluster, for programs other than tests
+// (make loadtest). settings are extra -c name=value of postgres.
+func StartCluster(settings ...string) (*Cluster, error) {
+	bin, err := binaries()
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(bin, settings...)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{s}, nil
+}
+
+// URL is the URL of the cluster's postgres database, as its superuser.
+func (c *Cluster) URL() string { return c.s.url }
+
+// Stop stops the cluster and removes its files.
+func (c *Cluster) Stop() { c.s.stop() }
 
 // admin returns the URL to create databases through: the variable's, or
 // that of a cluster started now.
@@ -144,7 +177,7 @@ type server struct {
 // start makes a cluster in a new temporary folder and runs it on a free
 // port of 127.0.0.1. As root it runs as the postgres system user (initdb
 // refuses root).
-func start(bin string) (*server, error) {
+func start(bin string, settings ...string) (*server, error) {
 	dir, err := os.MkdirTemp("", "meapi-pgtest-")
 	if err != nil {
 		return nil, err
@@ -183,6 +216,9 @@ func start(bin string) (*server, error) {
 		// Throwaway data: durability buys nothing here.
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=300", "-c", "shared_buffers=128MB")
+	for _, kv := range settings {
+		cmd.Args = append(cmd.Args, "-c", kv)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The cluster dies with this process, even when it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
