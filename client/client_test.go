@@ -17,13 +17,13 @@ import (
 	"meapi/client"
 	"meapi/impl"
 	"meapi/impl/password"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // newServer runs the real stack on a real socket, as a deployment would.
 func newServer(t *testing.T) string {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "meapi.db"))
 	if err != nil {
 		panic(err)
 	}

@@ -16,14 +16,14 @@ import (
 	"meapi/conformance"
 	"meapi/impl"
 	"meapi/impl/password"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // startServer runs meapi's real stack on a real socket; wrap, when not
 // nil, sits between it and the network.
 func startServer(t *testing.T, mode impl.ResponseValidation, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"meapi/impl"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // benchStack is the whole handler on a real SQLite file, with one signed-up
@@ -24,7 +24,7 @@ type benchStack struct {
 
 func newBenchStack(b *testing.B, mode impl.ResponseValidation) *benchStack {
 	b.Helper()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"meapi/impl"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // BenchmarkSignInFailure measures the two ways a sign-in fails, with the
@@ -20,7 +20,7 @@ import (
 //
 //	go test ./impl -run '^$' -bench SignInFailure -count 6 | benchstat -
 func BenchmarkSignInFailure(b *testing.B) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

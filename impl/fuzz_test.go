@@ -15,7 +15,7 @@ import (
 
 	"meapi/conformance"
 	"meapi/impl"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // The fuzz targets drive the real handler in memory (no socket, for speed)
@@ -32,7 +32,7 @@ type fuzzStack struct {
 func newFuzzStack(f *testing.F) *fuzzStack {
 	f.Helper()
 	dir := f.TempDir()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "meapi.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -25,11 +25,11 @@ import (
 	"meapi/store"
 )
 
-// Store is what the handlers need from persistence. store.SQLite satisfies
-// it; so will the PostgreSQL store.
+// Store is what the handlers need from persistence; every engine of store
+// (store/sqlite, store/postgres) satisfies it. Its methods name what a
+// request needs, not how an engine does it.
 type Store interface {
 	SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
-	SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error)
 	TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error
 	SignUp(ctx context.Context, in store.SignUp) (*store.Session, error)
 	SignIn(ctx context.Context, userID string, g store.Grant) (*store.Session, error)
@@ -37,8 +37,11 @@ type Store interface {
 	SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error)
 	UserByEmail(ctx context.Context, email string) (*store.User, error)
 	UserByUsername(ctx context.Context, username string) (*store.User, error)
-	RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error
-	SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error)
+	// ReserveAttempt counts an attempt against limits, atomically: either
+	// one is recorded per subject, or none when a subject is at its limit
+	// (*store.LimitedError). ReleaseAttempt takes a reservation back.
+	ReserveAttempt(ctx context.Context, limits []store.Limit, now time.Time) (store.Reservation, error)
+	ReleaseAttempt(ctx context.Context, r store.Reservation) error
 	UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error)
 	// Ready reports whether the store answers and its schema is current.
 	Ready(ctx context.Context) error
@@ -62,6 +65,9 @@ type Config struct {
 	MaxSigninsPerSession int
 	// SigninLimits bound failed sign-ins (defaults: DefaultSigninLimits).
 	SigninLimits SigninLimits
+	// SignupLimits bound sign-ups per client address (defaults:
+	// DefaultSignupLimits).
+	SignupLimits SignupLimits
 	// ClientAddressHeader, when set, is the header a trusted proxy puts the
 	// client's address in (X-Forwarded-For: its last entry; X-Real-IP).
 	// Unset, the address is the connection's.
@@ -105,6 +111,7 @@ type Server struct {
 	signinLifetime time.Duration
 	maxSignins     int
 	limits         SigninLimits
+	signupLimits   SignupLimits
 	addressHeader  string
 	passwords      *password.Hasher
 	dummyHash      func() (string, error)
@@ -243,6 +250,7 @@ func newServer(cfg Config) (*Server, error) {
 		signinLifetime:     cmp.Or(cfg.SigninLifetime, DefaultSigninLifetime),
 		maxSignins:         cmp.Or(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
 		limits:             cfg.SigninLimits.withDefaults(),
+		signupLimits:       cfg.SignupLimits.withDefaults(),
 		addressHeader:      http.CanonicalHeaderKey(cfg.ClientAddressHeader),
 		crossOrigin:        http.NewCrossOriginProtection(),
 		responseValidation: cmp.Or(cfg.ResponseValidation, ValidateEnforce),
@@ -256,7 +264,6 @@ func newServer(cfg Config) (*Server, error) {
 	if s.metrics, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	s.store = meteredStore{Store: cfg.Store, errs: s.metrics.storeErrors}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -20,15 +20,18 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite"
 
 	"meapi/conformance"
 	"meapi/impl"
 	"meapi/impl/password"
 	"meapi/store"
+	"meapi/store/sqlite"
 )
 
-// The tests drive the real stack: impl.NewHandler over a real SQLite file,
+// The tests drive the real stack: impl.NewHandler over a real database (an
+// SQLite file, or a real PostgreSQL: newTestServerOn, forEachEngine),
 // through a real socket (httptest.NewServer listens on 127.0.0.1). Every
 // response is checked against openapi.yaml, read from disk here
 // independently of the server's embedded copy, as well as for its values.
@@ -61,9 +64,13 @@ type testServer struct {
 	t       *testing.T
 	handler *impl.Handler
 	url     string
-	dbPath  string
-	store   *store.SQLite
-	logs    *syncBuffer
+	// engine is "sqlite" or "postgres"; db is the test's own access to the
+	// database, around the store.
+	engine string
+	db     testDB
+	dbPath string // SQLite's file
+	store  store.Engine
+	logs   *syncBuffer
 	// allowInvalid is set by tests that make the server send a response
 	// the contract forbids on purpose.
 	allowInvalid bool
@@ -82,23 +89,54 @@ func withReadTimeout(d time.Duration) serverOption {
 	return func(s *testSetup) { s.readTimeout = d }
 }
 
+// engines are the store engines the HTTP tests can run on.
+var engines = []string{"sqlite", "postgres"}
+
+// defaultEngine is what newTestServer runs on: SQLite, or the one
+// MEAPI_TEST_ENGINE names (make test-impl-postgres runs every HTTP test on
+// PostgreSQL).
+func defaultEngine() string {
+	if e := os.Getenv("MEAPI_TEST_ENGINE"); e != "" {
+		return e
+	}
+	return "sqlite"
+}
+
+// forEachEngine runs test once on each engine, as subtests.
+func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, e := range engines {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
 func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+	t.Helper()
+	return newTestServerOn(t, defaultEngine(), opts...)
+}
+
+// newTestServerOn is newTestServer on the engine named, with a database of
+// its own.
+func newTestServerOn(t *testing.T, engine string, opts ...serverOption) *testServer {
 	t.Helper()
 	if _, err := contractValidator(); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "meapi.db")
-	st, err := store.OpenSQLite(context.Background(), dbPath)
+	reg := prometheus.NewRegistry()
+	obs, err := impl.StoreMetrics(reg)
 	if err != nil {
-		t.Fatalf("open store: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	ts := &testServer{t: t, dbPath: dbPath, store: st, logs: &syncBuffer{}}
+	ts := &testServer{t: t, engine: engine, logs: &syncBuffer{}}
+	ts.store, ts.db = openTestStore(t, engine, obs, &ts.dbPath)
 	setup := testSetup{Config: impl.Config{
-		Store:                st,
+		Store:                ts.store,
+		Registry:             reg,
 		CrossCheckValidation: true,
 		Password:             cheapPasswords,
-		Logger:               slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Tests sign up many accounts from 127.0.0.1; the limit on that
+		// has a test of its own.
+		SignupLimits: impl.SignupLimits{PerAddress: 1 << 30},
+		Logger:       slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}}
 	for _, o := range opts {
 		o(&setup)
@@ -425,41 +463,108 @@ func (ts *testServer) patchMe(t *testing.T, token string, body any, opts ...reqO
 	return ts.call(t, "PATCH", "/me", ct, b, append([]reqOption{withCookie(token)}, opts...)...)
 }
 
-// db opens the test's database file directly, to look at what was stored.
-func (ts *testServer) db(t *testing.T) *sql.DB {
+// testDB is a test's own access to its database, around the store.
+type testDB interface {
+	exec(t *testing.T, query string)
+	count(t *testing.T, query string) int64
+	text(t *testing.T, query string) string
+}
+
+// openTestStore opens a store on a new database of the engine, and the
+// test's own access to it.
+func openTestStore(t *testing.T, engine string, obs store.Observer, path *string) (store.Engine, testDB) {
 	t.Helper()
-	db, err := sql.Open("sqlite", ts.dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
+	switch engine {
+	case "sqlite":
+		*path = filepath.Join(t.TempDir(), "meapi.db")
+		st, err := sqlite.Open(context.Background(), *path, sqlite.WithObserver(obs))
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		db, err := sql.Open("sqlite", *path+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return st, sqlDB{db}
+	case "postgres":
+		return openPostgres(t, obs)
 	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	t.Fatalf("engine %q: want sqlite or postgres", engine)
+	return nil, nil
+}
+
+type sqlDB struct{ db *sql.DB }
+
+func (d sqlDB) exec(t *testing.T, query string) {
+	t.Helper()
+	if _, err := d.db.Exec(query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func (d sqlDB) count(t *testing.T, query string) int64 {
+	t.Helper()
+	var n int64
+	if err := d.db.QueryRow(query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func (d sqlDB) text(t *testing.T, query string) string {
+	t.Helper()
+	var s string
+	if err := d.db.QueryRow(query).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return s
+}
+
+// sqliteDB is the test's SQLite file opened directly, for the tests that
+// look at it with SQLite's own means.
+func (ts *testServer) sqliteDB(t *testing.T) *sql.DB {
+	t.Helper()
+	d, ok := ts.db.(sqlDB)
+	if !ok {
+		t.Fatalf("a test of SQLite's file on %s", ts.engine)
+	}
+	return d.db
 }
 
 // storeInvalidUsername writes a username the contract forbids straight
 // into the database, as a bug or an old version might. Like any edit by
-// hand, it moves the generation of the sessions, so that servers read
-// them again (docs/OPERATIONS.md).
-func (ts *testServer) storeInvalidUsername(t *testing.T) {
+// hand, it moves the generation of the sessions by trigger, so that servers
+// read them again.
+func (ts *testServer) storeInvalidUsername(t *testing.T, userID ...string) {
 	t.Helper()
-	db := ts.db(t)
-	for _, q := range []string{
-		`UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`,
-		`UPDATE browser_sessions SET generation = generation + 1`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
+	where := ""
+	if len(userID) > 0 {
+		where = " WHERE id = '" + userID[0] + "'"
+	}
+	ts.db.exec(t, `UPDATE users SET username = 'not valid!', username_folded = 'not valid!'`+where)
+}
+
+// failUpdates installs a trigger that makes the database refuse any change
+// of a user's first_name to 'poison': a failure inside the store.
+func (ts *testServer) failUpdates(t *testing.T) {
+	t.Helper()
+	switch ts.engine {
+	case "sqlite":
+		ts.db.exec(t, `CREATE TRIGGER fault_fail BEFORE UPDATE ON users WHEN NEW.first_name = 'poison'
+			BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`)
+	case "postgres":
+		ts.db.exec(t, `CREATE FUNCTION fault_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'disk on fire'; END $$;
+			CREATE TRIGGER fault_fail BEFORE UPDATE ON users FOR EACH ROW
+			WHEN (NEW.first_name = 'poison') EXECUTE FUNCTION fault_fail()`)
 	}
 }
 
 func (ts *testServer) count(t *testing.T, table string) int {
 	t.Helper()
-	var n int
-	if err := ts.db(t).QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return int(ts.db.count(t, "SELECT count(*) FROM "+table))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -429,8 +429,7 @@ func TestUpdateMeContestedUsername(t *testing.T) {
 	if won != 1 || lost != n-1 {
 		t.Errorf("statuses %v: want one 200 and %d 409", statuses, n-1)
 	}
-	var holders int
-	if err := ts.db(t).QueryRow(`SELECT count(*) FROM users WHERE lower(username) = 'contested'`).Scan(&holders); err != nil || holders != 1 {
-		t.Errorf("users holding the name: %d (%v), want 1", holders, err)
+	if holders := ts.db.count(t, `SELECT count(*) FROM users WHERE lower(username) = 'contested'`); holders != 1 {
+		t.Errorf("users holding the name: %d, want 1", holders)
 	}
 }

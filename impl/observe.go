@@ -16,8 +16,8 @@ import (
 )
 
 // metrics are what meapi counts for Prometheus. Labels are bounded: route
-// patterns of openapi.yaml (or "unmatched"), methods, statuses, store
-// operations.
+// patterns of openapi.yaml (or "unmatched"), methods, statuses. The store's
+// failures are counted where they happen (StoreMetrics).
 type metrics struct {
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
@@ -25,7 +25,7 @@ type metrics struct {
 	violations     *prometheus.CounterVec
 	signinFailures prometheus.Counter
 	rateLimited    prometheus.Counter
-	storeErrors    *prometheus.CounterVec
+	signupLimited  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,16 +51,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "meapi_signin_failures_total",
 			Help: "Sign-ins refused for a wrong password or an unknown account.",
 		}),
+		signupLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meapi_signup_rate_limited_total",
+			Help: "Sign-ups refused with 429 because of too many from one address.",
+		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meapi_signin_rate_limited_total",
 			Help: "Sign-ins refused with 429 because of too many failures.",
 		}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meapi_store_errors_total",
-			Help: "Store operations that failed (not counting answers such as not found or taken), by operation.",
-		}, []string{"op"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.storeErrors} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.signupLimited} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -139,96 +139,34 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// meteredStore counts the store's failures. Answers that are part of the
-// store's contract (not found, taken, version mismatch, too many sign-ins)
-// are not failures.
-type meteredStore struct {
-	Store
-	errs *prometheus.CounterVec
-}
-
-func (m meteredStore) failed(op string, err error) {
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrEmailTaken) &&
-		!errors.Is(err, store.ErrUsernameTaken) && !errors.Is(err, store.ErrPreconditionFailed) &&
-		!errors.Is(err, store.ErrTooManySignins) {
-		m.errs.WithLabelValues(op).Inc()
+// StoreMetrics is the store.Observer that counts the store's failures in
+// meapi_store_errors_total{op}. Answers that are part of the store's
+// contract (not found, taken, stale version, too many sign-ins, limited)
+// are not failures, and neither is a caller that gave up (a client gone):
+// what is counted is worth an alert. Every operation is registered at 0,
+// so that a rate can be taken before the first failure.
+//
+// The engines call it where their work happens (sqlite.WithObserver,
+// postgres.WithObserver); give it the registry the handler serves.
+func StoreMetrics(reg prometheus.Registerer) (store.Observer, error) {
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meapi_store_errors_total",
+		Help: "Store operations that failed (not counting answers such as not found or taken, nor callers that gave up), by operation.",
+	}, []string{"op"})
+	for _, op := range store.Ops {
+		errs.WithLabelValues(op)
 	}
+	if err := reg.Register(errs); err != nil {
+		return nil, err
+	}
+	return storeMetrics{errs: errs}, nil
 }
 
-func (m meteredStore) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
-	v, err := m.Store.SessionByTokenHash(ctx, tokenHash, now)
-	m.failed("session_by_token", err)
-	return v, err
-}
+type storeMetrics struct{ errs *prometheus.CounterVec }
 
-func (m meteredStore) SessionForWrite(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
-	v, err := m.Store.SessionForWrite(ctx, tokenHash, now)
-	m.failed("session_for_write", err)
-	return v, err
-}
-
-func (m meteredStore) TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error {
-	err := m.Store.TouchSession(ctx, sessionID, now, idleExpiresAt)
-	m.failed("touch_session", err)
-	return err
-}
-
-func (m meteredStore) SignUp(ctx context.Context, in store.SignUp) (*store.Session, error) {
-	v, err := m.Store.SignUp(ctx, in)
-	m.failed("sign_up", err)
-	return v, err
-}
-
-func (m meteredStore) SignIn(ctx context.Context, userID string, g store.Grant) (*store.Session, error) {
-	v, err := m.Store.SignIn(ctx, userID, g)
-	m.failed("sign_in", err)
-	return v, err
-}
-
-func (m meteredStore) SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error) {
-	v, err := m.Store.SwitchSignin(ctx, sessionID, signinID, now)
-	m.failed("switch_signin", err)
-	return v, err
-}
-
-func (m meteredStore) SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*store.Session, error) {
-	v, err := m.Store.SignOut(ctx, sessionID, signinID, now)
-	m.failed("sign_out", err)
-	return v, err
-}
-
-func (m meteredStore) UserByEmail(ctx context.Context, email string) (*store.User, error) {
-	v, err := m.Store.UserByEmail(ctx, email)
-	m.failed("user_by_email", err)
-	return v, err
-}
-
-func (m meteredStore) UserByUsername(ctx context.Context, username string) (*store.User, error) {
-	v, err := m.Store.UserByUsername(ctx, username)
-	m.failed("user_by_username", err)
-	return v, err
-}
-
-func (m meteredStore) RecordSigninFailure(ctx context.Context, subjects []string, now time.Time) error {
-	err := m.Store.RecordSigninFailure(ctx, subjects, now)
-	m.failed("record_signin_failure", err)
-	return err
-}
-
-func (m meteredStore) SigninFailureAt(ctx context.Context, subject string, since time.Time, n int) (time.Time, error) {
-	v, err := m.Store.SigninFailureAt(ctx, subject, since, n)
-	m.failed("signin_failure_at", err)
-	return v, err
-}
-
-func (m meteredStore) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (*store.User, error) {
-	v, err := m.Store.UpdateProfile(ctx, in)
-	m.failed("update_profile", err)
-	return v, err
-}
-
-func (m meteredStore) Ready(ctx context.Context) error {
-	err := m.Store.Ready(ctx)
-	m.failed("ready", err)
-	return err
+func (m storeMetrics) StoreOp(op string, err error, _ time.Duration) {
+	if err == nil || store.IsAnswer(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	m.errs.WithLabelValues(op).Inc()
 }

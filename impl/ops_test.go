@@ -112,20 +112,32 @@ func TestDrainingFailsReadinessOnly(t *testing.T) {
 }
 
 // TestMetricsCountFailures provokes a response that breaks the contract
-// and a store failure, and finds each in GET /metrics.
+// and a failure in the store itself (a trigger that refuses the update),
+// and finds each in GET /metrics; answers of the store's contract (a taken
+// username, an unknown cookie) are not failures.
 func TestMetricsCountFailures(t *testing.T) {
-	fs := &failingStore{}
-	ts := newTestServer(t, func(c *testSetup) { fs.Store = c.Store; c.Store = fs })
+	forEachEngine(t, testMetricsCountFailures)
+}
+
+func testMetricsCountFailures(t *testing.T, engine string) {
+	ts := newTestServerOn(t, engine)
 	ts.allowInvalid = true
-	a := ts.signUp(t, nil)
-	fs.update = func() error { return errors.New("disk on fire") }
-	ts.patchMe(t, a.token, map[string]any{"first_name": "Ada"})
-	ts.storeInvalidUsername(t)
+	a := ts.signUp(t, map[string]any{"username": "ada"})
+	b := ts.signUp(t, nil)
+	if r := ts.patchMe(t, b.token, map[string]any{"username": "ada"}); r.status != http.StatusConflict {
+		t.Fatalf("a taken username: %d", r.status)
+	}
+	ts.send(t, "GET", "/me", "", nil, withCookie("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+	ts.failUpdates(t)
+	ts.patchMe(t, a.token, map[string]any{"first_name": "poison"})
+	ts.storeInvalidUsername(t, a.user.ID)
 	ts.send(t, "GET", "/me", "", nil, withCookie(a.token))
 
 	r := ts.call(t, "GET", "/metrics", "", nil)
 	for _, want := range []string{
 		`meapi_store_errors_total{op="update_profile"} 1`,
+		`meapi_store_errors_total{op="session_by_token_hash"} 0`,
+		`meapi_store_errors_total{op="reserve_attempt"} 0`,
 		`meapi_response_validation_violations_total{method="GET",route="/me"} 1`,
 		`meapi_http_requests_total{method="GET",route="/me",status="500"} 1`,
 	} {

@@ -73,7 +73,7 @@ func TestSignInRefusesBodiesThatDoNotFit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ts.call(t, "POST", "/auth/signin", "application/json", []byte(tt.body))
 			r.wantError(t, http.StatusBadRequest, tt.want...)
-			if ts.count(t, "signin_failures") != 0 || ts.count(t, "browser_sessions") != sessions {
+			if ts.count(t, "attempts WHERE subject NOT LIKE 'signup-%'") != 0 || ts.count(t, "browser_sessions") != sessions {
 				t.Errorf("a refused body wrote something")
 			}
 		})

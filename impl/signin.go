@@ -20,8 +20,10 @@ import (
 // per email or username that names none) and per client address. Past a
 // limit every sign-in for that account or from that address is refused
 // with 429, even with the right password, until enough failures have aged
-// out of the window. The failures are kept in the store, so the limits hold
-// across replicas.
+// out of the window. The attempts are kept in the store, which counts and
+// records them in one atomic step, so the limits hold across replicas and
+// under any concurrency. A sign-in in progress counts too, until its
+// password turns out right.
 type SigninLimits struct {
 	Window     time.Duration
 	PerAccount int
@@ -33,6 +35,24 @@ type SigninLimits struct {
 // at under 1,000 guesses a day per account. 100 from one address leaves room
 // for an office or a school behind one NAT address.
 var DefaultSigninLimits = SigninLimits{Window: 15 * time.Minute, PerAccount: 10, PerAddress: 100}
+
+// SignupLimits bound sign-ups per client address in a sliding window.
+type SignupLimits struct {
+	Window     time.Duration
+	PerAddress int
+}
+
+// DefaultSignupLimits: 30 in 10 minutes lets a few dozen through in a burst
+// (an office behind one NAT address onboarding together), never hundreds a
+// minute from one machine.
+var DefaultSignupLimits = SignupLimits{Window: 10 * time.Minute, PerAddress: 30}
+
+func (l SignupLimits) withDefaults() SignupLimits {
+	return SignupLimits{
+		Window:     cmp.Or(l.Window, DefaultSignupLimits.Window),
+		PerAddress: cmp.Or(l.PerAddress, DefaultSignupLimits.PerAddress),
+	}
+}
 
 func (l SigninLimits) withDefaults() SigninLimits {
 	return SigninLimits{
@@ -56,19 +76,29 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	if err != nil {
 		return nil, err
 	}
+	// The attempt is counted before the password is checked, in one atomic
+	// step with the check of the limits, so that no number of concurrent
+	// guesses gets past them, on any number of replicas. A right password
+	// takes its attempt back; a wrong one leaves it counted.
 	now := s.now()
-	subjects := []limitSubject{
-		{key: accountKey(user, identifier), limit: s.limits.PerAccount, what: "this account"},
-		{key: "addr:" + st.clientAddr, limit: s.limits.PerAddress, what: "this address"},
-	}
-	if refusal, err := s.checkSigninLimits(ctx, subjects, now); err != nil || refusal != nil {
-		if refusal != nil {
-			s.metrics.rateLimited.Inc()
-			return gen.SignIn429JSONResponse{SignInRateLimitedJSONResponse: gen.SignInRateLimitedJSONResponse{
-				Body:    errorEnvelope(st, refusal.apiError),
-				Headers: gen.SignInRateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
-			}}, nil
+	reservation, err := s.store.ReserveAttempt(ctx, []store.Limit{
+		{Subject: accountKey(user, identifier), Max: s.limits.PerAccount, Window: s.limits.Window},
+		{Subject: "addr:" + st.clientAddr, Max: s.limits.PerAddress, Window: s.limits.Window},
+	}, now)
+	var limited *store.LimitedError
+	if errors.As(err, &limited) {
+		s.metrics.rateLimited.Inc()
+		what := "this account"
+		if strings.HasPrefix(limited.Subject, "addr:") {
+			what = "this address"
 		}
+		refusal := limitRefusal(limited, now, "too many failed sign-ins for "+what)
+		return gen.SignIn429JSONResponse{SignInRateLimitedJSONResponse: gen.SignInRateLimitedJSONResponse{
+			Body:    errorEnvelope(st, refusal.apiError),
+			Headers: gen.SignInRateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
+		}}, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 
@@ -80,6 +110,9 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	}
 	ok, err := s.passwords.Verify(ctx, hash, password)
 	if errors.Is(err, passwords.ErrBusy) {
+		// No password was checked: the attempt is taken back, so that a
+		// busy server never counts against anyone.
+		s.release(ctx, reservation)
 		return gen.SignIn503JSONResponse{BusyJSONResponse: s.busy(st)}, nil
 	}
 	if err != nil {
@@ -87,13 +120,11 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	}
 	if user == nil || !ok {
 		s.metrics.signinFailures.Inc()
-		keys := []string{subjects[0].key, subjects[1].key}
-		if err := s.store.RecordSigninFailure(ctx, keys, now); err != nil {
-			return nil, err
-		}
 		return gen.SignIn401JSONResponse{InvalidCredentialsJSONResponse: gen.InvalidCredentialsJSONResponse(
 			errorEnvelope(st, errInvalidCredentials))}, nil
 	}
+	// The password was right: the attempt is taken back.
+	s.release(ctx, reservation)
 
 	token, tokenHash := newToken()
 	sess, err := s.store.SignIn(ctx, user.ID, s.grant(st, tokenHash, now))
@@ -145,44 +176,19 @@ func accountKey(user *store.User, identifier string) string {
 	return "id:" + strings.ToLower(identifier)
 }
 
-type limitSubject struct {
-	key   string
-	limit int
-	what  string // for the message: "this account", "this address"
-}
-
-type limitRefusal struct {
+type refusal struct {
 	*apiError
 	retryAfter int
 }
 
-// checkSigninLimits returns a refusal when any subject has had its limit
-// of failures within the window. Retry-After is when the last of the
-// limited subjects is free again.
-func (s *Server) checkSigninLimits(ctx context.Context, subjects []limitSubject, now time.Time) (*limitRefusal, error) {
-	var until time.Time
-	var what string
-	for _, subj := range subjects {
-		at, err := s.store.SigninFailureAt(ctx, subj.key, now.Add(-s.limits.Window), subj.limit)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if free := at.Add(s.limits.Window); free.After(until) {
-			until, what = free, subj.what
-		}
-	}
-	if until.IsZero() {
-		return nil, nil
-	}
-	secs := max(int((until.Sub(now)+time.Second-1)/time.Second), 1)
-	return &limitRefusal{
-		apiError: newAPIError(http.StatusTooManyRequests, gen.RATELIMITEXCEEDED, "",
-			fmt.Sprintf("too many failed sign-ins for %s; try again in %d seconds", what, secs)),
+// limitRefusal is the 429 answer to a limited attempt: Retry-After is the
+// seconds until the subject is free again.
+func limitRefusal(limited *store.LimitedError, now time.Time, why string) refusal {
+	secs := max(int((limited.RetryAt.Sub(now)+time.Second-1)/time.Second), 1)
+	return refusal{
+		apiError:   newAPIError(http.StatusTooManyRequests, gen.RATELIMITEXCEEDED, "", fmt.Sprintf("%s; try again in %d seconds", why, secs)),
 		retryAfter: secs,
-	}, nil
+	}
 }
 
 // busy is the 503 of a password check or hash that found the hashing queue
@@ -192,6 +198,15 @@ func (s *Server) busy(st *requestState) gen.BusyJSONResponse {
 	ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "",
 		fmt.Sprintf("too many passwords are being checked; try again in %d seconds", secs))
 	return gen.BusyJSONResponse{Body: errorEnvelope(st, ae), Headers: gen.BusyResponseHeaders{RetryAfter: secs}}
+}
+
+// release takes a reservation back. When that fails the caller goes on:
+// the attempt stays counted as if it had failed, which only tightens the
+// limit.
+func (s *Server) release(ctx context.Context, r store.Reservation) {
+	if err := s.store.ReleaseAttempt(ctx, r); err != nil {
+		s.log.WarnContext(ctx, "release an attempt", "err", err)
+	}
 }
 
 func (s *Server) tooManySignins() *apiError {

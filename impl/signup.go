@@ -30,8 +30,29 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 	if ae := refused.refusal(); ae != nil {
 		return gen.SignUp400JSONResponse{SignInBadRequestJSONResponse: gen.SignInBadRequestJSONResponse(errorEnvelope(st, ae))}, nil
 	}
+	// Counted before the password is hashed, so that a refusal costs
+	// nothing; never taken back (but for a busy server, which hashed
+	// nothing), so that a burst from one address, someone making accounts
+	// by the hundred, is bounded whatever their outcome.
+	now := s.now()
+	reservation, err := s.store.ReserveAttempt(ctx, []store.Limit{
+		{Subject: "signup-addr:" + st.clientAddr, Max: s.signupLimits.PerAddress, Window: s.signupLimits.Window},
+	}, now)
+	var limited *store.LimitedError
+	if errors.As(err, &limited) {
+		s.metrics.signupLimited.Inc()
+		refusal := limitRefusal(limited, now, "too many sign-ups from this address")
+		return gen.SignUp429JSONResponse{SignUpRateLimitedJSONResponse: gen.SignUpRateLimitedJSONResponse{
+			Body:    errorEnvelope(st, refusal.apiError),
+			Headers: gen.SignUpRateLimitedResponseHeaders{RetryAfter: refusal.retryAfter},
+		}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	hash, err := s.passwords.Hash(ctx, *body.Password)
 	if errors.Is(err, password.ErrBusy) {
+		s.release(ctx, reservation)
 		return gen.SignUp503JSONResponse{BusyJSONResponse: s.busy(st)}, nil
 	}
 	if err != nil {
@@ -40,7 +61,6 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 	nu.PasswordHash = hash
 
 	token, tokenHash := newToken()
-	now := s.now()
 	sess, err := s.store.SignUp(ctx, store.SignUp{User: nu, Grant: s.grant(st, tokenHash, now)})
 	if ce := conflictError(err); ce != nil {
 		return gen.SignUp409JSONResponse{SignUpConflictJSONResponse: gen.SignUpConflictJSONResponse(errorEnvelope(st, ce))}, nil

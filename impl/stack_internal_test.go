@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"meapi/impl/password"
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // forbidden is a layer that adds a header openapi.yaml forbids on every
@@ -36,7 +36,7 @@ func forbidden(after bool, ran *bool) layer {
 
 func newInternalServer(t *testing.T) *Server {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

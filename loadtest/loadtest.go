@@ -1,7 +1,10 @@
 // Package loadtest drives a running meapi over HTTP/1.1 keep-alive
 // connections and measures what it answers: requests a second, latency
 // percentiles, errors, and the server's resident memory (read from its
-// /metrics). It signs up its own users first, one per connection.
+// /metrics). It signs up its own users first, one per connection, or uses
+// the session cookies it is given (Config.Cookies, as `meapi seed` writes
+// them), a random one for each request, so that load spreads over as many
+// users as there are cookies.
 //
 // The client side is kept cheap on purpose, because it shares the machine
 // with the server: each connection writes prepared request bytes and
@@ -16,9 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +40,9 @@ type Config struct {
 	Op string
 	// MaxRequests bounds the run besides Duration (0: 10 million).
 	MaxRequests int
+	// Cookies, when set, are __session values of signed-in users: each
+	// request uses one of them at random, and no user is signed up.
+	Cookies []string
 }
 
 // Result is what a run measured.
@@ -78,7 +86,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	workers := make([]*worker, cfg.Connections)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := range workers {
-		w, err := newWorker(u.Host, fmt.Sprintf("load-%s-%d@example.com", run, i), cfg.Op)
+		var w *worker
+		var err error
+		if len(cfg.Cookies) > 0 {
+			w, err = dialWorker(u.Host, cfg.Op)
+			if err == nil {
+				w.cookies = cfg.Cookies
+				w.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+			}
+		} else {
+			w, err = newWorker(u.Host, fmt.Sprintf("load-%s-%d@example.com", run, i), cfg.Op)
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -148,24 +166,35 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// worker is one keep-alive connection with its own signed-in user.
+// worker is one keep-alive connection with its own signed-in user, or with
+// the cookies of many.
 type worker struct {
 	conn      net.Conn
 	rd        *bufio.Reader
 	host      string
 	cookie    string
+	cookies   []string
+	rng       *rand.Rand
 	op        string
 	ok        int
 	errors    int
 	latencies []time.Duration
 }
 
-func newWorker(host, email, op string) (*worker, error) {
+func dialWorker(host, op string) (*worker, error) {
 	conn, err := net.Dial("tcp", host)
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{conn: conn, rd: bufio.NewReaderSize(conn, 16<<10), host: host, op: op}
+	return &worker{conn: conn, rd: bufio.NewReaderSize(conn, 16<<10), host: host, op: op}, nil
+}
+
+func newWorker(host, email, op string) (*worker, error) {
+	w, err := dialWorker(host, op)
+	if err != nil {
+		return nil, err
+	}
+	conn := w.conn
 	body := fmt.Sprintf(`{"email":%q,"password":"load test password"}`, email)
 	res, err := w.do("POST", "/auth/signup", body)
 	if err != nil {
@@ -216,13 +245,31 @@ func (w *worker) do(method, path, body string) (*http.Response, error) {
 func (w *worker) loop(ctx context.Context, limit int) {
 	w.latencies = make([]time.Duration, 0, min(limit, 1<<20))
 	get := []byte("GET /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session=" + w.cookie + "\r\n\r\n")
-	patchHead := "PATCH /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session=" + w.cookie + "\r\nContent-Type: application/json\r\nContent-Length: "
-	var req []byte
+	patchHead := "PATCH /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session=" + w.cookie + "\r\nContent-Type: application/json\r\n"
+	var req, buf []byte
 	for i := 0; i < limit && ctx.Err() == nil; i++ {
 		req = get
-		if w.op == "patch" || (w.op == "mixed" && i%10 == 9) {
+		patch := w.op == "patch" || (w.op == "mixed" && i%10 == 9)
+		if w.cookies != nil {
+			// A user picked at random: the request is built anew.
+			cookie := w.cookies[w.rng.IntN(len(w.cookies))]
+			head := "GET /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session="
+			if patch {
+				head = "PATCH /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session="
+			}
+			buf = append(append(append(buf[:0], head...), cookie...), "\r\n"...)
+			if !patch {
+				buf = append(buf, "\r\n"...)
+			} else {
+				buf = append(buf, "Content-Type: application/json\r\nContent-Length: "...)
+			}
+			req = buf
+		} else if patch {
+			req = append(append(req[:0:0], patchHead...), "Content-Length: "...)
+		}
+		if patch {
 			body := `{"first_name":"Load ` + strconv.Itoa(i) + `"}`
-			req = append(append(append(append(req[:0:0], patchHead...), strconv.Itoa(len(body))...), "\r\n\r\n"...), body...)
+			req = append(append(append(req, strconv.Itoa(len(body))...), "\r\n\r\n"...), body...)
 		}
 		start := time.Now()
 		status, err := w.exchange(req)
@@ -309,3 +356,21 @@ func (r Result) String() string {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// ReadCookies reads a file of session cookie values, one a line.
+func ReadCookies(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cookies []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			cookies = append(cookies, line)
+		}
+	}
+	if len(cookies) == 0 {
+		return nil, fmt.Errorf("%s holds no cookie", path)
+	}
+	return cookies, nil
+}

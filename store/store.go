@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -18,7 +20,21 @@ var (
 	// ErrTooManySignins: the browser session already holds as many
 	// accounts as it may.
 	ErrTooManySignins = errors.New("too many sign-ins in this browser session")
+	// ErrMigrationsPending is Ready's answer while the database's schema
+	// is older than the binary's.
+	ErrMigrationsPending = errors.New("migrations pending")
+	// ErrClosed is the answer of a store that has been closed.
+	ErrClosed = errors.New("store closed")
 )
+
+// IsAnswer reports whether err is one of the answers that are part of the
+// store's contract (not found, taken, stale version, too many sign-ins,
+// limited) rather than a failure.
+func IsAnswer(err error) bool {
+	var limited *LimitedError
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrEmailTaken) || errors.Is(err, ErrUsernameTaken) ||
+		errors.Is(err, ErrPreconditionFailed) || errors.Is(err, ErrTooManySignins) || errors.As(err, &limited)
+}
 
 // User is a person with an account.
 type User struct {
@@ -53,8 +69,12 @@ type Signin struct {
 // Session is a browser session: what one __session cookie names.
 type Session struct {
 	ID string
-	// generation is browser_sessions.generation as it was read.
-	generation    int64
+	// Generation is browser_sessions.generation as it was read. Triggers
+	// in the database move it with every change of what a session read
+	// returns (the session, its sign-ins, their users), so an engine may
+	// keep a session it read and use it again while the generation stored
+	// is still this one.
+	Generation    int64
 	CreatedAt     time.Time
 	LastActiveAt  time.Time
 	IdleExpiresAt time.Time
@@ -146,15 +166,143 @@ type ProfileUpdate struct {
 	Now        time.Time
 }
 
-// fold is the case folding under which emails and usernames are unique.
-func fold(s string) string { return strings.ToLower(s) }
+// Swept counts what a sweep deleted.
+type Swept struct {
+	Signins, Sessions, Attempts int64
+}
+
+// Limit bounds attempts of one subject (an account, a client address) in a
+// sliding window: at most Max within any Window.
+type Limit struct {
+	Subject string
+	Max     int
+	Window  time.Duration
+}
+
+// Reservation is what ReserveAttempt recorded: one attempt row per subject.
+// ReleaseAttempt deletes exactly these rows.
+type Reservation struct {
+	IDs []int64
+}
+
+// LimitedError is ReserveAttempt's answer when a subject already has its
+// Max attempts within its window: nothing was recorded, and the subject is
+// free again at RetryAt. When several are limited it names the one free
+// last.
+type LimitedError struct {
+	Subject string
+	RetryAt time.Time
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("too many attempts for %s until %s", e.Subject, e.RetryAt.UTC().Format(time.RFC3339))
+}
+
+// Observer learns of every store operation when it ends: its name (one of
+// Ops), its error (nil, an answer such as ErrNotFound, or a failure), and
+// how long it took. Engines call it on the one path every operation
+// passes, so that no operation goes unseen.
+type Observer interface {
+	StoreOp(op string, err error, d time.Duration)
+}
+
+// The names of the store's operations, as an Observer sees them.
+const (
+	OpSessionByTokenHash = "session_by_token_hash"
+	OpTouchSession       = "touch_session"
+	OpSignUp             = "sign_up"
+	OpSignIn             = "sign_in"
+	OpSwitchSignin       = "switch_signin"
+	OpSignOut            = "sign_out"
+	OpUserByEmail        = "user_by_email"
+	OpUserByUsername     = "user_by_username"
+	OpUpdateProfile      = "update_profile"
+	OpReserveAttempt     = "reserve_attempt"
+	OpReleaseAttempt     = "release_attempt"
+	OpSweep              = "sweep"
+	OpReady              = "ready"
+	OpMigrate            = "migrate"
+)
+
+// Ops lists every operation name, for metrics registered before use.
+var Ops = []string{OpSessionByTokenHash, OpTouchSession, OpSignUp, OpSignIn, OpSwitchSignin, OpSignOut,
+	OpUserByEmail, OpUserByUsername, OpUpdateProfile, OpReserveAttempt, OpReleaseAttempt, OpSweep, OpReady, OpMigrate}
+
+// Engine is what every engine satisfies, and what store/storetest holds
+// each of them to.
+type Engine interface {
+	// SessionByTokenHash returns the live browser session whose token has
+	// this SHA-256, or ErrNotFound (unknown, expired or ended).
+	SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error)
+	// TouchSession records that the session was used now, which moves its
+	// idle expiry.
+	TouchSession(ctx context.Context, sessionID string, now, idleExpiresAt time.Time) error
+	// SignUp creates a user and signs them in on the grant's browser
+	// session (or a new one) as its active sign-in, with the new token.
+	SignUp(ctx context.Context, in SignUp) (*Session, error)
+	// SignIn signs an existing user in, as SignUp does a new one.
+	SignIn(ctx context.Context, userID string, g Grant) (*Session, error)
+	// SwitchSignin makes a live sign-in of the session the active one, or
+	// answers ErrNotFound.
+	SwitchSignin(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error)
+	// SignOut ends one sign-in of the session, or all when signinID is "";
+	// it returns nil when none is left (the session is then deleted).
+	SignOut(ctx context.Context, sessionID, signinID string, now time.Time) (*Session, error)
+	// UserByEmail and UserByUsername find a user, case-folded, or answer
+	// ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateProfile applies a partial update and returns the user after it.
+	UpdateProfile(ctx context.Context, in ProfileUpdate) (*User, error)
+	// ReserveAttempt, in one atomic step, either records one attempt per
+	// limit's subject and returns them, or, when any subject already has
+	// its Max attempts within its window, records nothing and returns a
+	// *LimitedError.
+	ReserveAttempt(ctx context.Context, limits []Limit, now time.Time) (Reservation, error)
+	// ReleaseAttempt deletes exactly the reservation's attempts.
+	ReleaseAttempt(ctx context.Context, r Reservation) error
+	// Sweep deletes what has ended by now: sign-ins, sessions, attempts
+	// whose window has passed.
+	Sweep(ctx context.Context, now time.Time) (Swept, error)
+	// Ready reports whether the store answers, its schema is current
+	// (else ErrMigrationsPending), and it can be written.
+	Ready(ctx context.Context) error
+	// Migrate applies the migrations the database has not seen yet and
+	// says how many.
+	Migrate(ctx context.Context) (int, error)
+	Close() error
+}
+
+// Seeder stores many sign-ups in few transactions, for `meapi seed`, which
+// fills a database for load tests. Each sign-up is a new user on a new
+// browser session; a taken email fails the whole call. Both engines have
+// it; impl does not need it.
+type Seeder interface {
+	SeedSignUps(ctx context.Context, in []SignUp) error
+}
+
+// Fold is the case folding under which emails and usernames are unique.
+func Fold(s string) string { return strings.ToLower(s) }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newID returns prefix_ followed by 128 random bits in lower-case base32:
+// NewID returns prefix_ followed by 128 random bits in lower-case base32:
 // opaque, unguessable and never sequential.
-func newID(prefix string) string {
+func NewID(prefix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// ContextError makes an error caused by ctx ending recognisable as such
+// (errors.Is(err, context.Canceled) or context.DeadlineExceeded), whatever
+// a driver made of it.
+func ContextError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }

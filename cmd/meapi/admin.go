@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"io"
 
-	"meapi/store"
+	"meapi/store/sqlite"
 )
 
 // dbFlags parses the flags of a command that only needs the database.
 func dbFlags(name, usage string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (db string, err error) {
 	fs := flag.NewFlagSet("meapi "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&db, "db", "meapi.db", "SQLite database file")
+	fs.StringVar(&db, "db", "meapi.db", dbUsage)
 	if extra != nil {
 		extra(fs)
 	}
@@ -38,7 +38,7 @@ func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return flagError(err)
 	}
-	st, err := store.OpenSQLite(ctx, db, store.WithoutMigrations())
+	st, err := openStore(ctx, db, storeOptions{})
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "applied %d migrations to %s\n", n, db)
+	fmt.Fprintf(stdout, "applied %d migrations to %s\n", n, redactDB(db))
 	return nil
 }
 
@@ -63,7 +63,10 @@ func backupDB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if to == "" {
 		return errors.New("--to is required")
 	}
-	st, err := store.OpenSQLite(ctx, db, store.WithoutMigrations())
+	if isPostgres(db) {
+		return errors.New("meapi backup is for SQLite only: back a PostgreSQL database up with pg_dump (docs/OPERATIONS.md)")
+	}
+	st, err := sqlite.Open(ctx, db, sqlite.WithoutMigrations())
 	if err != nil {
 		return err
 	}

@@ -142,3 +142,12 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("/metrics on --metrics-addr %s: %d", metricsAddr, r.status)
 	}
 }
+
+// TestBackupIsForSQLite: a postgres URL is refused with a pointer to
+// pg_dump, before anything connects.
+func TestBackupIsForSQLite(t *testing.T) {
+	err := run(ctxBg, []string{"backup", "--db", "postgres://nobody@127.0.0.1:1/none", "--to", dbPath(t)}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SQLite only") || !strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("backup of a postgres URL: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 //	meapi serve [flags]                    serve HTTP (every flag also from MEAPI_<FLAG>)
 //	meapi migrate [--db FILE]              apply pending migrations and exit
 //	meapi backup --to FILE [--db FILE]     write a consistent copy of the database
+//	meapi seed --users N --cookies FILE    fill a database with signed-in users, for load tests
 //	meapi conformance --base-url URL       contract-test a running deployment
 //	meapi loadtest --base-url URL          load a running meapi and measure it
 //	meapi version                          print the version
@@ -41,6 +42,7 @@ commands:
   serve        serve the API (meapi serve --help for its flags)
   migrate      apply pending database migrations and exit
   backup       write a consistent copy of the database (--to FILE), also while serving
+  seed         make --users signed-in accounts and write their cookies to --cookies, for load tests
   conformance  contract-test a running deployment (meapi conformance --help)
   loadtest     load a running meapi and measure it (meapi loadtest --help)
   version      print the version
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backupDB(ctx, args[1:], stdout, stderr)
+	case "seed":
+		return seedDB(ctx, args[1:], stdout, stderr)
 	case "conformance":
 		return runConformance(ctx, args[1:], stdout, stderr)
 	case "loadtest":

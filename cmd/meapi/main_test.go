@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"meapi/impl"
 	"meapi/impl/password"
-	"meapi/store"
+	"meapi/store/sqlite"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -148,7 +148,7 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 // TestConformanceCommand runs `meapi conformance` against a server that
 // passes and against nothing at all.
 func TestConformanceCommand(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

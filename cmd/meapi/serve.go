@@ -34,6 +34,8 @@ type serveConfig struct {
 	signinLifetime     time.Duration
 	maxAccounts        int
 	limits             impl.SigninLimits
+	signupLimits       impl.SignupLimits
+	poolSize           int
 	addressHeader      string
 	sweepInterval      time.Duration
 	logFormat          string
@@ -59,7 +61,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs := flag.NewFlagSet("meapi serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.db, "db", "meapi.db", "SQLite database file (created if missing)")
+	fs.StringVar(&c.db, "db", "meapi.db", dbUsage)
+	fs.IntVar(&c.poolSize, "db-pool-size", defaultPoolSize, "PostgreSQL: connections in the pool (SQLite has one writer and four readers, whatever this says)")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply pending migrations at start; with false, run `meapi migrate` first (until then /readyz says 503)")
 	fs.StringVar(&c.responseValidation, "response-validation", string(impl.ValidateEnforce),
 		"what to do with a response openapi.yaml does not allow: enforce (replace it with 500), log, off")
@@ -71,6 +74,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.limits.Window, "signin-window", impl.DefaultSigninLimits.Window, "the sliding window failed sign-ins are counted in")
 	fs.IntVar(&c.limits.PerAccount, "signin-limit-account", impl.DefaultSigninLimits.PerAccount, "failed sign-ins per account (or unknown email/username) in the window before 429")
 	fs.IntVar(&c.limits.PerAddress, "signin-limit-address", impl.DefaultSigninLimits.PerAddress, "failed sign-ins per client address (IPv6: per /64) in the window before 429")
+	fs.IntVar(&c.signupLimits.PerAddress, "signup-limit-address", impl.DefaultSignupLimits.PerAddress, "sign-ups per client address (IPv6: per /64) in --signup-window before 429")
+	fs.DurationVar(&c.signupLimits.Window, "signup-window", impl.DefaultSignupLimits.Window, "the sliding window sign-ups are counted in")
 	fs.StringVar(&c.addressHeader, "client-address-header", "",
 		"header a trusted reverse proxy sets to the client's address (X-Forwarded-For: its last entry counts); unset, the connection's address is used. Set it only behind such a proxy: clients can send any header")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 10*time.Minute, "how often ended sessions, sign-ins and old sign-in failures are deleted")
@@ -99,7 +104,7 @@ func (c *serveConfig) check() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"--session-idle-timeout": c.idleTimeout, "--signin-lifetime": c.signinLifetime,
-		"--signin-window": c.limits.Window, "--sweep-interval": c.sweepInterval, "--shutdown-grace": c.shutdownGrace,
+		"--signin-window": c.limits.Window, "--signup-window": c.signupLimits.Window, "--sweep-interval": c.sweepInterval, "--shutdown-grace": c.shutdownGrace,
 		"--read-header-timeout": c.server.readHeaderTimeout, "--read-timeout": c.server.readTimeout,
 		"--write-timeout": c.server.writeTimeout, "--idle-timeout": c.server.idleTimeout,
 	} {
@@ -113,6 +118,7 @@ func (c *serveConfig) check() error {
 	for name, n := range map[string]int{
 		"--max-accounts": c.maxAccounts, "--signin-limit-account": c.limits.PerAccount,
 		"--signin-limit-address": c.limits.PerAddress, "--max-header-bytes": c.server.maxHeaderBytes,
+		"--signup-limit-address": c.signupLimits.PerAddress, "--db-pool-size": c.poolSize,
 	} {
 		if n <= 0 {
 			return fmt.Errorf("%s must be positive, got %d", name, n)
@@ -176,17 +182,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var opts []store.Option
-	if !c.migrate {
-		opts = append(opts, store.WithoutMigrations())
+	reg := prometheus.NewRegistry()
+	obs, err := impl.StoreMetrics(reg)
+	if err != nil {
+		return err
 	}
-	st, err := store.OpenSQLite(ctx, c.db, opts...)
+	st, err := openStore(ctx, c.db, storeOptions{migrate: c.migrate, observer: obs, poolSize: c.poolSize})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	reg := prometheus.NewRegistry()
 	conns := newConnTracker(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler, err := impl.NewHandler(impl.Config{
@@ -197,6 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SigninLifetime:       c.signinLifetime,
 		MaxSigninsPerSession: c.maxAccounts,
 		SigninLimits:         c.limits,
+		SignupLimits:         c.signupLimits,
 		ClientAddressHeader:  c.addressHeader,
 		Logger:               log,
 		Registry:             reg,
@@ -245,8 +252,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		go http.Serve(pln, mux)
 		log.Info("serving pprof", "addr", pln.Addr().String())
 	}
-	go sweep(ctx, st, c.sweepInterval, c.limits.Window, log)
-	log.Info("serving", "addr", ln.Addr().String(), "db", c.db, "response_validation", string(mode), "version", version)
+	go sweep(ctx, st, c.sweepInterval, log)
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDB(c.db), "engine", engineOf(c.db), "response_validation", string(mode), "version", version)
 	logOut.Flush() // whoever waits for the server to serve reads this line
 	go func() { served <- srv.Serve(ln) }()
 
@@ -329,8 +336,8 @@ func (t *connTracker) active() int {
 
 // sweep deletes what has ended, every interval until ctx is done: the
 // store would ignore it anyway, but it should not grow without bound.
-// Failed sign-ins older than the limits' window count for nothing.
-func sweep(ctx context.Context, st *store.SQLite, interval, window time.Duration, log *slog.Logger) {
+// Attempts older than their limit's window count for nothing.
+func sweep(ctx context.Context, st store.Engine, interval time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -340,13 +347,13 @@ func sweep(ctx context.Context, st *store.SQLite, interval, window time.Duration
 		case <-tick.C:
 		}
 		now := time.Now()
-		swept, err := st.Sweep(ctx, now, now.Add(-window))
+		swept, err := st.Sweep(ctx, now)
 		if err != nil {
 			log.Warn("sweep", "err", err)
 			continue
 		}
 		if swept != (store.Swept{}) {
-			log.Info("swept", "signins", swept.Signins, "sessions", swept.Sessions, "signin_failures", swept.Failures)
+			log.Info("swept", "signins", swept.Signins, "sessions", swept.Sessions, "attempts", swept.Attempts)
 		}
 	}
 }

@@ -1,37 +1,31 @@
-package store_test
+package storetest
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"meapi/store"
 )
 
-// accounts signs up n users, each on a browser session of its own, and
-// returns their ids.
-func accounts(t *testing.T, s *store.SQLite, n int) []string {
-	t.Helper()
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = signUp(t, s, fmt.Sprintf("user%d@example.com", i), nil, "", fmt.Sprintf("own-%d", i)).Active().User.ID
+var _ = register("SigninLifetimeEndsSession", func(t *testing.T, s Engine) {
+	g := grantFor("", "t")
+	g.IdleExpiresAt, g.SigninExpiresAt = now.Add(48*time.Hour), now.Add(time.Hour)
+	if _, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: "a@example.com", PasswordHash: "x"}, Grant: g}); err != nil {
+		t.Fatal(err)
 	}
-	return ids
-}
-
-func userIDs(sess *store.Session) []string {
-	var ids []string
-	for _, si := range sess.Signins {
-		ids = append(ids, si.User.ID)
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now.Add(59*time.Minute)); err != nil {
+		t.Errorf("before the sign-in's lifetime: %v", err)
 	}
-	return ids
-}
+	// Kept or not, a session is not handed out past the end of its
+	// sign-ins' lifetime, which passes without any write.
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after the sign-in's lifetime: %v, want ErrNotFound", err)
+	}
+})
 
-func TestSignInAddsAndReactivates(t *testing.T) {
-	s, _ := openStore(t)
+var _ = register("SignInAddsAndReactivates", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, 3)
-
 	sess, err := s.SignIn(ctx, ids[0], grantFor("", "browser-1"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +43,6 @@ func TestSignInAddsAndReactivates(t *testing.T) {
 			first = si
 		}
 	}
-
 	// Signing in again as the first account makes its sign-in active,
 	// with a new lifetime, instead of adding one.
 	g := grantFor(sess.ID, "browser-3")
@@ -70,10 +63,12 @@ func TestSignInAddsAndReactivates(t *testing.T) {
 			t.Errorf("old token %s still works: %v", tok, err)
 		}
 	}
-}
+	if got := read(t, s, "browser-3"); got.Active().ID != first.ID {
+		t.Errorf("read after: active %s", got.Active().ID)
+	}
+})
 
-func TestSignInLimitsAccountsPerSession(t *testing.T) {
-	s, path := openStore(t)
+var _ = register("SignInLimitsAccountsPerSession", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, 3)
 	g := grantFor("", "tok-0")
 	g.MaxSignins = 2
@@ -98,15 +93,12 @@ func TestSignInLimitsAccountsPerSession(t *testing.T) {
 	if _, err := s.SignIn(ctx, ids[0], g); err != nil {
 		t.Errorf("re-signing in at the limit: %v", err)
 	}
-	var n int
-	rawDB(t, path).QueryRow(`SELECT count(*) FROM signins WHERE session_id = ?`, sess.ID).Scan(&n)
-	if n != 2 {
+	if n := s.Int(t, `SELECT count(*) FROM signins WHERE session_id = `+quote(sess.ID)); n != 2 {
 		t.Errorf("%d sign-ins, want 2", n)
 	}
-}
+})
 
-func TestSwitchAndSignOut(t *testing.T) {
-	s, _ := openStore(t)
+var _ = register("SwitchAndSignOut", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, 3)
 	sess, _ := s.SignIn(ctx, ids[0], grantFor("", "b"))
 	sess, _ = s.SignIn(ctx, ids[1], grantFor(sess.ID, "b"))
@@ -115,23 +107,28 @@ func TestSwitchAndSignOut(t *testing.T) {
 	for _, si := range sess.Signins {
 		signin[si.User.ID] = si.ID
 	}
-
+	read(t, s, "b") // kept now, where the engine keeps sessions
 	sess, err := s.SwitchSignin(ctx, sess.ID, signin[ids[0]], now)
 	if err != nil || sess.Active().User.ID != ids[0] {
 		t.Fatalf("switch: %v, %v", sess, err)
 	}
-	other, _ := s.SessionByTokenHash(ctx, hashOf("own-1"), now)
+	if got := read(t, s, "b"); got.Active().User.ID != ids[0] {
+		t.Errorf("read after the switch: active %s, want %s", got.Active().User.ID, ids[0])
+	}
+	other := read(t, s, "own-1")
 	if _, err := s.SwitchSignin(ctx, sess.ID, other.Signins[0].ID, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("switching to another session's sign-in: %v, want ErrNotFound", err)
 	}
 	if _, err := s.SwitchSignin(ctx, sess.ID, signin[ids[1]], now.Add(31*24*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("switching to an ended sign-in: %v, want ErrNotFound", err)
 	}
-
 	// Signing out the active (ids[0]) leaves the most recently active: ids[2].
 	sess, err = s.SignOut(ctx, sess.ID, signin[ids[0]], now)
 	if err != nil || len(sess.Signins) != 2 || sess.Active().User.ID != ids[2] {
 		t.Fatalf("sign out one: %v, %v; want two left, %s active", sess, err, ids[2])
+	}
+	if got := read(t, s, "b"); len(got.Signins) != 2 || got.Active().User.ID != ids[2] {
+		t.Errorf("read after signing one out: %v", userIDs(got))
 	}
 	sess, err = s.SignOut(ctx, sess.ID, signin[ids[2]], now)
 	if err != nil || sess.Active().User.ID != ids[1] {
@@ -144,27 +141,30 @@ func TestSwitchAndSignOut(t *testing.T) {
 	if _, err := s.SessionByTokenHash(ctx, hashOf("b"), now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the token outlived its last sign-in: %v", err)
 	}
-}
+})
 
-func TestSignOutAll(t *testing.T) {
-	s, path := openStore(t)
+var _ = register("SignOutAll", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, 2)
 	sess, _ := s.SignIn(ctx, ids[0], grantFor("", "b"))
 	sess, _ = s.SignIn(ctx, ids[1], grantFor(sess.ID, "b"))
+	read(t, s, "b")
 	if got, err := s.SignOut(ctx, sess.ID, "", now); err != nil || got != nil {
 		t.Fatalf("sign out all: %v, %v", got, err)
 	}
-	var n int
-	rawDB(t, path).QueryRow(`SELECT count(*) FROM signins WHERE session_id = ?`, sess.ID).Scan(&n)
-	if n != 0 {
+	if n := s.Int(t, `SELECT count(*) FROM signins WHERE session_id = `+quote(sess.ID)); n != 0 {
 		t.Errorf("%d sign-ins left, want 0", n)
 	}
-}
+	if _, err := s.SessionByTokenHash(ctx, hashOf("b"), now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a signed-out session still reads: %v", err)
+	}
+	// The accounts' own sessions are untouched.
+	read(t, s, "own-0")
+})
 
-func TestTouchSessionMovesIdleExpiry(t *testing.T) {
-	s, _ := openStore(t)
+var _ = register("IdleExpiryAndTouch", func(t *testing.T, s Engine) {
 	sess := signUp(t, s, "a@example.com", nil, "", "t")
 	day := 24 * time.Hour
+	read(t, s, "t")
 	if err := s.TouchSession(ctx, sess.ID, now.Add(6*day), now.Add(13*day)); err != nil {
 		t.Fatal(err)
 	}
@@ -172,73 +172,69 @@ func TestTouchSessionMovesIdleExpiry(t *testing.T) {
 	if err != nil || !got.LastActiveAt.Equal(now.Add(6*day)) || !got.IdleExpiresAt.Equal(now.Add(13*day)) {
 		t.Errorf("after touch: %+v, %v", got, err)
 	}
-}
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now.Add(13*day)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("past the new idle expiry: %v, want ErrNotFound", err)
+	}
+})
 
-func TestUserByLogin(t *testing.T) {
-	s, _ := openStore(t)
-	id := signUp(t, s, "Ada@Example.com", ptr("Ada.L"), "", "t").Active().User.ID
-	for _, find := range []func() (*store.User, error){
-		func() (*store.User, error) { return s.UserByEmail(ctx, "ada@EXAMPLE.com") },
-		func() (*store.User, error) { return s.UserByUsername(ctx, "ADA.l") },
-	} {
-		if u, err := find(); err != nil || u.ID != id || u.PasswordHash == "" {
-			t.Errorf("lookup: %+v, %v", u, err)
-		}
-	}
-	if _, err := s.UserByEmail(ctx, "bob@example.com"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown email: %v", err)
-	}
-	if _, err := s.UserByUsername(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown username: %v", err)
-	}
-}
-
-func TestSigninFailures(t *testing.T) {
-	s, _ := openStore(t)
-	for i := range 5 {
-		if err := s.RecordSigninFailure(ctx, []string{"id:ada", "addr:10.0.0.1"}, now.Add(time.Duration(i)*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	window := now.Add(-time.Second)
-	// The 3rd most recent of the failures at 0..4 minutes is at 2 minutes.
-	if at, err := s.SigninFailureAt(ctx, "id:ada", window, 3); err != nil || !at.Equal(now.Add(2*time.Minute)) {
-		t.Errorf("3rd most recent: %v, %v", at, err)
-	}
-	if _, err := s.SigninFailureAt(ctx, "addr:10.0.0.1", window, 6); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("6th of 5: %v, want ErrNotFound", err)
-	}
-	if _, err := s.SigninFailureAt(ctx, "id:ada", now.Add(2*time.Minute), 3); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("only 2 after the window's start: want ErrNotFound, got %v", err)
-	}
-	if _, err := s.SigninFailureAt(ctx, "id:bob", window, 1); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("another subject: %v", err)
-	}
-}
-
-func TestSweep(t *testing.T) {
-	s, path := openStore(t)
+var _ = register("Sweep", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, 2) // two sessions, idle expiry now+7d, sign-ins now+30d
 	g := grantFor("", "short")
 	g.SigninExpiresAt = now.Add(time.Hour)
-	short, _ := s.SignIn(ctx, ids[0], g)
-	s.RecordSigninFailure(ctx, []string{"id:x"}, now)
-	s.RecordSigninFailure(ctx, []string{"id:x"}, now.Add(2*time.Hour))
-
-	sw, err := s.Sweep(ctx, now.Add(2*time.Hour), now.Add(time.Hour))
+	short, err := s.SignIn(ctx, ids[0], g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sw != (store.Swept{Signins: 1, Sessions: 1, Failures: 1}) {
-		t.Errorf("first sweep: %+v; want the short sign-in, its session and the old failure", sw)
+	limit := []store.Limit{{Subject: "id:x", Max: 5, Window: time.Hour}}
+	for _, at := range []time.Time{now, now.Add(2 * time.Hour)} {
+		if _, err := s.ReserveAttempt(ctx, limit, at); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var n int
-	rawDB(t, path).QueryRow(`SELECT count(*) FROM browser_sessions WHERE id = ?`, short.ID).Scan(&n)
-	if n != 0 {
+	sw, err := s.Sweep(ctx, now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw != (store.Swept{Signins: 1, Sessions: 1, Attempts: 1}) {
+		t.Errorf("first sweep: %+v; want the short sign-in, its session and the old attempt", sw)
+	}
+	if n := s.Int(t, `SELECT count(*) FROM browser_sessions WHERE id = `+quote(short.ID)); n != 0 {
 		t.Errorf("the session without sign-ins survived")
 	}
-	sw, err = s.Sweep(ctx, now.Add(8*24*time.Hour), now)
-	if err != nil || sw.Sessions != 2 {
-		t.Errorf("after the idle timeout: %+v, %v; want both sessions swept", sw, err)
+	sw, err = s.Sweep(ctx, now.Add(8*24*time.Hour))
+	if err != nil || sw.Sessions != 2 || sw.Attempts != 1 {
+		t.Errorf("after the idle timeout: %+v, %v; want both sessions and the other attempt swept", sw, err)
 	}
-}
+})
+
+// Kept sessions are copies: changing what a read returned changes nothing
+// a later read returns.
+var _ = register("KeptSessionsAreCopies", func(t *testing.T, s Engine) {
+	signUp(t, s, "a@example.com", nil, "", "t")
+	first := read(t, s, "t")
+	first.Signins[0].User.Email = "changed@example.com"
+	if second := read(t, s, "t"); second.Signins[0].User.Email != "a@example.com" {
+		t.Errorf("a read returned what an earlier caller changed")
+	}
+})
+
+// An edit by hand moves the generation too (triggers), so that a kept
+// session never hides it.
+var _ = register("HandEditsAreSeen", func(t *testing.T, s Engine) {
+	sess := signUp(t, s, "a@example.com", nil, "", "t")
+	id := sess.Active().User.ID
+	read(t, s, "t")
+	read(t, s, "t")
+	mustExec(t, s, `UPDATE users SET first_name = 'Hand' WHERE id = `+quote(id))
+	if got := read(t, s, "t").Active().User.FirstName; str(got) != "Hand" {
+		t.Errorf("after a hand edit of the user: first_name %s", str(got))
+	}
+	mustExec(t, s, `UPDATE browser_sessions SET idle_expires_at = `+itoa(now.Add(time.Minute).UnixMilli())+` WHERE id = `+quote(sess.ID))
+	if got := read(t, s, "t"); !got.IdleExpiresAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("after a hand edit of the session: idle expiry %v", got.IdleExpiresAt)
+	}
+	mustExec(t, s, `DELETE FROM signins WHERE session_id = `+quote(sess.ID))
+	if _, err := s.SessionByTokenHash(ctx, hashOf("t"), now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after deleting its sign-ins by hand: %v, want ErrNotFound", err)
+	}
+})
