@@ -84,44 +84,46 @@ func (b *blockingStore) SessionByTokenHash(ctx context.Context, hash []byte, now
 // in the request log and the metrics), and counted neither as store
 // errors nor as 5xx; no ERROR line is written.
 func TestClientThatHangsUpIsNoServerError(t *testing.T) {
-	bs := &blockingStore{entered: make(chan struct{})}
-	ts := newTestServer(t, func(c *testSetup) { bs.Store = c.Store; c.Store = bs })
-	const n = 5
-	var wg sync.WaitGroup
-	for range n {
-		ctx, cancel := context.WithCancel(context.Background())
-		req, err := http.NewRequestWithContext(ctx, "GET", ts.url+"/me", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// A token of the right form that names no session: it takes a
-		// lookup, which is all an attacker without an account can ask for.
-		req.AddCookie(&http.Cookie{Name: impl.CookieName, Value: strings.Repeat("R", 43)})
-		wg.Go(func() {
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				res.Body.Close()
-				t.Errorf("the request was answered %d after its client went away", res.StatusCode)
+	forEachEngine(t, func(t *testing.T, engine string) {
+		bs := &blockingStore{entered: make(chan struct{})}
+		ts := newTestServerOn(t, engine, func(c *testSetup) { bs.Store = c.Store; c.Store = bs })
+		const n = 5
+		var wg sync.WaitGroup
+		for range n {
+			ctx, cancel := context.WithCancel(context.Background())
+			req, err := http.NewRequestWithContext(ctx, "GET", ts.url+"/me", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-		<-bs.entered
-		cancel()
-	}
-	wg.Wait()
-	metrics := waitForMetric(t, ts, `meapi_http_requests_total{method="GET",route="/me",status="499"} 5`)
-	for _, bad := range []string{`meapi_store_errors_total{op="session_by_token"} `, `status="500"`} {
-		for _, line := range strings.Split(metrics, "\n") {
-			if strings.HasPrefix(line, bad) && !strings.HasSuffix(line, " 0") {
-				t.Errorf("/metrics: %s", line)
+			// A token of the right form that names no session: it takes a
+			// lookup, which is all an attacker without an account can ask for.
+			req.AddCookie(&http.Cookie{Name: impl.CookieName, Value: strings.Repeat("R", 43)})
+			wg.Go(func() {
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+					t.Errorf("the request was answered %d after its client went away", res.StatusCode)
+				}
+			})
+			<-bs.entered
+			cancel()
+		}
+		wg.Wait()
+		metrics := waitForMetric(t, ts, `meapi_http_requests_total{method="GET",route="/me",status="499"} 5`)
+		for _, bad := range []string{`meapi_store_errors_total{op="session_by_token"} `, `status="500"`} {
+			for _, line := range strings.Split(metrics, "\n") {
+				if strings.HasPrefix(line, bad) && !strings.HasSuffix(line, " 0") {
+					t.Errorf("/metrics: %s", line)
+				}
 			}
 		}
-	}
-	logs := ts.logs.String()
-	if strings.Contains(logs, `"level":"ERROR"`) {
-		t.Errorf("clients hanging up wrote ERROR lines:\n%s", logs)
-	}
-	if c := strings.Count(logs, `"msg":"client closed the request"`); c != n {
-		t.Errorf("%d client-closed lines, want %d:\n%s", c, n, logs)
-	}
+		logs := ts.logs.String()
+		if strings.Contains(logs, `"level":"ERROR"`) {
+			t.Errorf("clients hanging up wrote ERROR lines:\n%s", logs)
+		}
+		if c := strings.Count(logs, `"msg":"client closed the request"`); c != n {
+			t.Errorf("%d client-closed lines, want %d:\n%s", c, n, logs)
+		}
+	})
 }
 
 // waitForMetric reads GET /metrics until it holds line: a request's line
@@ -150,44 +152,46 @@ func waitForMetric(t *testing.T, ts *testServer, line string) string {
 // resembles. Names made of nothing visible are refused, and names are
 // stored in their normal form.
 func TestLookAlikesReachNoAccount(t *testing.T) {
-	ts := newTestServer(t)
-	karen := ts.signUp(t, map[string]any{"email": "karen@example.com", "username": "karen"})
-	users := ts.count(t, "users")
-	for _, email := range []string{
-		"kare\u0301n@example.com", // NFD
-		"karén@example.com",       // NFC
-		"ｋａｒｅｎ@example.com",       // fullwidth
-		"kar\u200ben@example.com", // a zero-width space
-		"\u202ekaren@example.com", // a right-to-left override
-		"\u212aaren@example.com",  // the Kelvin sign
-		"karen@exаmple.com",       // a Cyrillic а
-	} {
-		ct, body := jsonBody(map[string]any{"email": email, "password": pw})
-		ts.call(t, "POST", "/auth/signup", ct, body).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/email")
-	}
-	if n := ts.count(t, "users"); n != users {
-		t.Errorf("look-alike emails made %d more accounts", n-users)
-	}
-	for _, tt := range []struct{ strategy, identifier, field string }{
-		{"plain_email", "\u212aaren@example.com", "/email"},
-		{"plain_email", "ｋaren@example.com", "/email"},
-		{"plain_username", "\u212aaren", "/username"},
-		{"plain_username", "ｋaren", "/username"},
-	} {
-		ts.signIn(t, tt.strategy, tt.identifier, pw).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", tt.field)
-	}
-	if r := ts.signIn(t, "plain_email", "KAREN@example.com", pw); r.status != http.StatusOK || r.user(t).ID != karen.user.ID {
-		t.Errorf("the address in other letter case still signs in: %d", r.status)
-	}
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine)
+		karen := ts.signUp(t, map[string]any{"email": "karen@example.com", "username": "karen"})
+		users := ts.count(t, "users")
+		for _, email := range []string{
+			"kare\u0301n@example.com", // NFD
+			"karén@example.com",       // NFC
+			"ｋａｒｅｎ@example.com",       // fullwidth
+			"kar\u200ben@example.com", // a zero-width space
+			"\u202ekaren@example.com", // a right-to-left override
+			"\u212aaren@example.com",  // the Kelvin sign
+			"karen@exаmple.com",       // a Cyrillic а
+		} {
+			ct, body := jsonBody(map[string]any{"email": email, "password": pw})
+			ts.call(t, "POST", "/auth/signup", ct, body).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/email")
+		}
+		if n := ts.count(t, "users"); n != users {
+			t.Errorf("look-alike emails made %d more accounts", n-users)
+		}
+		for _, tt := range []struct{ strategy, identifier, field string }{
+			{"plain_email", "\u212aaren@example.com", "/email"},
+			{"plain_email", "ｋaren@example.com", "/email"},
+			{"plain_username", "\u212aaren", "/username"},
+			{"plain_username", "ｋaren", "/username"},
+		} {
+			ts.signIn(t, tt.strategy, tt.identifier, pw).wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", tt.field)
+		}
+		if r := ts.signIn(t, "plain_email", "KAREN@example.com", pw); r.status != http.StatusOK || r.user(t).ID != karen.user.ID {
+			t.Errorf("the address in other letter case still signs in: %d", r.status)
+		}
 
-	for _, name := range []string{"\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u2800", "\u0301", "\u202eAda", "Ada\u2028x", "Ada\u2029", "Ada\uffff", "Ada\U000E0041"} {
-		r := ts.patchMe(t, karen.token, map[string]any{"first_name": name})
-		r.wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/first_name")
-	}
-	r := ts.patchMe(t, karen.token, map[string]any{"first_name": "  Ｋａｒｅｎ   Zoe\u0308 "})
-	if r.status != http.StatusOK || str(r.user(t).FirstName) != "Karen Zoë" {
-		t.Errorf("a name in another form: %d %s, want it stored as \"Karen Zoë\"", r.status, r.body)
-	}
+		for _, name := range []string{"\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u2800", "\u0301", "\u202eAda", "Ada\u2028x", "Ada\u2029", "Ada\uffff", "Ada\U000E0041"} {
+			r := ts.patchMe(t, karen.token, map[string]any{"first_name": name})
+			r.wantError(t, http.StatusBadRequest, "VALIDATION_ERROR", "/first_name")
+		}
+		r := ts.patchMe(t, karen.token, map[string]any{"first_name": "  Ｋａｒｅｎ   Zoe\u0308 "})
+		if r.status != http.StatusOK || str(r.user(t).FirstName) != "Karen Zoë" {
+			t.Errorf("a name in another form: %d %s, want it stored as \"Karen Zoë\"", r.status, r.body)
+		}
+	})
 }
 
 // TestPasswordQueueIsBounded: with one password hashed at a time and two
@@ -242,4 +246,141 @@ func TestPasswordQueueIsBounded(t *testing.T) {
 	if users := ts.count(t, "users"); users != created {
 		t.Errorf("%d users stored, %d sign-ups answered 201", users, created)
 	}
+}
+
+// burst sends n sign-ins at once, all released by one signal, and counts
+// the answers by status. Every answer is checked against the contract.
+func burst(t *testing.T, ts *testServer, n int, body func(i int) []byte, opts ...reqOption) map[int]int {
+	t.Helper()
+	statuses := make([]int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		b := body(i)
+		wg.Go(func() {
+			<-start
+			r, err := ts.try("POST", "/auth/signin", "application/json", b, opts...)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.status == http.StatusTooManyRequests {
+				if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 {
+					t.Errorf("429 with Retry-After %q", r.header.Get("Retry-After"))
+				}
+			}
+			statuses[i] = r.status
+		})
+	}
+	close(start)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	return counts
+}
+
+// passwordChecks is how many sign-ins had their password checked: those
+// answered 401 for it and those that got in.
+func passwordChecks(t *testing.T, ts *testServer) int {
+	t.Helper()
+	body := string(ts.call(t, "GET", "/metrics", "", nil).body)
+	n := 0
+	for _, line := range strings.Split(body, "\n") {
+		for _, prefix := range []string{`meapi_http_requests_total{method="POST",route="/auth/signin",status="401"} `, `meapi_http_requests_total{method="POST",route="/auth/signin",status="200"} `} {
+			if v, ok := strings.CutPrefix(line, prefix); ok {
+				c, _ := strconv.Atoi(v)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// TestBurstsStayWithinTheSigninLimits: 300 wrong guesses at once for one
+// account, with the default limits, get at most 10 password checks and
+// 429 with Retry-After for the rest; the right password right after is
+// refused too. 300 guesses at once at unknown accounts from one address get
+// at most 100 password checks. On each engine.
+func TestBurstsStayWithinTheSigninLimits(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine, func(c *testSetup) {
+			c.SigninLimits = impl.DefaultSigninLimits
+			c.ClientAddressHeader = "X-Forwarded-For"
+		})
+		ts.signUp(t, map[string]any{"email": "ada@example.com"})
+		guess := func(email string) []byte {
+			_, b := jsonBody(map[string]any{"strategy": "plain_email", "email": email, "password": "wrong guess"})
+			return b
+		}
+		counts := burst(t, ts, 300, func(int) []byte { return guess("ada@example.com") })
+		checks := passwordChecks(t, ts)
+		t.Logf("%s, one account: %v; %d password checks", engine, counts, checks)
+		if checks > impl.DefaultSigninLimits.PerAccount || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != 300 {
+			t.Errorf("300 guesses at once: %v and %d password checks, want at most %d checks and 429 for the rest", counts, checks, impl.DefaultSigninLimits.PerAccount)
+		}
+		ts.signIn(t, "plain_email", "ada@example.com", pw).wantError(t, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "")
+
+		// The address limit, from another address: every guess names an
+		// account of its own, none of which exists.
+		before := passwordChecks(t, ts)
+		counts = burst(t, ts, 300, func(i int) []byte { return guess("nobody" + strconv.Itoa(i) + "@example.com") },
+			withHeader("X-Forwarded-For", "198.51.100.7"))
+		checks = passwordChecks(t, ts) - before
+		t.Logf("%s, one address: %v; %d password checks", engine, counts, checks)
+		if checks > impl.DefaultSigninLimits.PerAddress || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != 300 {
+			t.Errorf("300 guesses at once from one address: %v and %d password checks, want at most %d checks", counts, checks, impl.DefaultSigninLimits.PerAddress)
+		}
+	})
+}
+
+// TestSignupLimitPerAddress: with the default limit, a burst of sign-ups
+// from one address makes 30 accounts; the rest are 429 with Retry-After
+// and write nothing; another address is unaffected. On each engine.
+func TestSignupLimitPerAddress(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine, func(c *testSetup) {
+			c.SignupLimits = impl.DefaultSignupLimits
+			c.ClientAddressHeader = "X-Forwarded-For"
+		})
+		const n = 60
+		statuses := make([]int, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			ct, b := jsonBody(map[string]any{"email": "office" + strconv.Itoa(i) + "@example.com", "password": pw})
+			wg.Go(func() {
+				<-start
+				r, err := ts.try("POST", "/auth/signup", ct, b, withHeader("X-Forwarded-For", "203.0.113.5"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.status == http.StatusTooManyRequests && r.header.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+				statuses[i] = r.status
+			})
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusCreated:
+				created++
+			case http.StatusTooManyRequests:
+			default:
+				t.Errorf("a sign-up of the burst answered %d", s)
+			}
+		}
+		if want := impl.DefaultSignupLimits.PerAddress; created != want || ts.count(t, "users") != want {
+			t.Errorf("%d sign-ups at once from one address: %d created, %d stored; want %d", n, created, ts.count(t, "users"), want)
+		}
+		ct, b := jsonBody(map[string]any{"email": "elsewhere@example.com", "password": pw})
+		if r := ts.call(t, "POST", "/auth/signup", ct, b, withHeader("X-Forwarded-For", "203.0.113.6")); r.status != http.StatusCreated {
+			t.Errorf("a sign-up from another address: %d", r.status)
+		}
+	})
 }

@@ -152,66 +152,70 @@ func TestSignOutRenewalIsValid(t *testing.T) {
 // is the session. A junk or dead one before it signs nobody out, and the
 // cookie is not cleared while one of them is live.
 func TestSeveralSessionCookies(t *testing.T) {
-	ts := newTestServer(t)
-	a := ts.signUp(t, nil)
-	b := ts.signUp(t, nil)
-	dead := ts.signUp(t, nil)
-	ts.call(t, "POST", "/session/sign-out", "", nil, withCookie(dead.token))
-	junk := strings.Repeat("J", 43)
-	for _, tt := range []struct {
-		name    string
-		cookies []string
-		want    string // the user signed in, "" for none
-	}{
-		{"junk first", []string{junk, a.token}, a.user.ID},
-		{"malformed first", []string{"not a token", a.token}, a.user.ID},
-		{"ended first", []string{dead.token, a.token}, a.user.ID},
-		{"two live ones: the first", []string{b.token, a.token}, b.user.ID},
-		{"all dead", []string{junk, dead.token}, ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var opts []reqOption
-			for _, c := range tt.cookies {
-				opts = append(opts, withCookie(c))
-			}
-			r := ts.call(t, "GET", "/me", "", nil, opts...)
-			if tt.want == "" {
-				r.wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
-				if c := r.cookie(); c == nil || c.MaxAge >= 0 {
-					t.Errorf("no live cookie: want the cookie cleared, got %q", r.header.Values("Set-Cookie"))
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine)
+		a := ts.signUp(t, nil)
+		b := ts.signUp(t, nil)
+		dead := ts.signUp(t, nil)
+		ts.call(t, "POST", "/session/sign-out", "", nil, withCookie(dead.token))
+		junk := strings.Repeat("J", 43)
+		for _, tt := range []struct {
+			name    string
+			cookies []string
+			want    string // the user signed in, "" for none
+		}{
+			{"junk first", []string{junk, a.token}, a.user.ID},
+			{"malformed first", []string{"not a token", a.token}, a.user.ID},
+			{"ended first", []string{dead.token, a.token}, a.user.ID},
+			{"two live ones: the first", []string{b.token, a.token}, b.user.ID},
+			{"all dead", []string{junk, dead.token}, ""},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				var opts []reqOption
+				for _, c := range tt.cookies {
+					opts = append(opts, withCookie(c))
 				}
-				return
-			}
-			if r.status != http.StatusOK || r.user(t).ID != tt.want {
-				t.Fatalf("got %d %s, want user %s", r.status, r.body, tt.want)
-			}
-			if c := r.cookie(); c != nil {
-				t.Errorf("a live cookie came with the request, yet Set-Cookie %q", r.header.Values("Set-Cookie"))
-			}
-			// A write finds the same session.
-			ct, body := jsonBody(map[string]any{"first_name": "Same"})
-			if p := ts.call(t, "PATCH", "/me", ct, body, opts...); p.status != http.StatusOK || p.user(t).ID != tt.want {
-				t.Errorf("PATCH with the same cookies: %d %s", p.status, p.body)
-			}
-		})
-	}
+				r := ts.call(t, "GET", "/me", "", nil, opts...)
+				if tt.want == "" {
+					r.wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+					if c := r.cookie(); c == nil || c.MaxAge >= 0 {
+						t.Errorf("no live cookie: want the cookie cleared, got %q", r.header.Values("Set-Cookie"))
+					}
+					return
+				}
+				if r.status != http.StatusOK || r.user(t).ID != tt.want {
+					t.Fatalf("got %d %s, want user %s", r.status, r.body, tt.want)
+				}
+				if c := r.cookie(); c != nil {
+					t.Errorf("a live cookie came with the request, yet Set-Cookie %q", r.header.Values("Set-Cookie"))
+				}
+				// A write finds the same session.
+				ct, body := jsonBody(map[string]any{"first_name": "Same"})
+				if p := ts.call(t, "PATCH", "/me", ct, body, opts...); p.status != http.StatusOK || p.user(t).ID != tt.want {
+					t.Errorf("PATCH with the same cookies: %d %s", p.status, p.body)
+				}
+			})
+		}
+	})
 }
 
 // TestIdleTimeoutSlides: with an idle timeout shorter than an hour, a
 // session used more often than the timeout never ends; one left unused for
 // longer does.
 func TestIdleTimeoutSlides(t *testing.T) {
-	clk := newClock()
-	ts := newTestServer(t, withClock(clk), func(c *testSetup) { c.SessionIdleTimeout = 3 * time.Second })
-	used := ts.signUp(t, nil)
-	left := ts.signUp(t, nil)
-	for i := range 40 { // 20 seconds of use every half second
-		clk.advance(500 * time.Millisecond)
-		if r := ts.call(t, "GET", "/me", "", nil, withCookie(used.token)); r.status != http.StatusOK {
-			t.Fatalf("after %v of use every 0.5 s with a 3 s idle timeout: %d, want 200", time.Duration(i+1)*500*time.Millisecond, r.status)
+	forEachEngine(t, func(t *testing.T, engine string) {
+		clk := newClock()
+		ts := newTestServerOn(t, engine, withClock(clk), func(c *testSetup) { c.SessionIdleTimeout = 3 * time.Second })
+		used := ts.signUp(t, nil)
+		left := ts.signUp(t, nil)
+		for i := range 40 { // 20 seconds of use every half second
+			clk.advance(500 * time.Millisecond)
+			if r := ts.call(t, "GET", "/me", "", nil, withCookie(used.token)); r.status != http.StatusOK {
+				t.Fatalf("after %v of use every 0.5 s with a 3 s idle timeout: %d, want 200", time.Duration(i+1)*500*time.Millisecond, r.status)
+			}
 		}
-	}
-	ts.call(t, "GET", "/me", "", nil, withCookie(left.token)).wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
-	clk.advance(3 * time.Second)
-	ts.call(t, "GET", "/me", "", nil, withCookie(used.token)).wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+		ts.call(t, "GET", "/me", "", nil, withCookie(left.token)).wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+		clk.advance(3 * time.Second)
+		ts.call(t, "GET", "/me", "", nil, withCookie(used.token)).wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+	})
 }

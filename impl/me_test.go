@@ -266,70 +266,72 @@ func TestUpdateMeWithoutChangeKeepsVersion(t *testing.T) {
 }
 
 func TestUpdateMeIfMatch(t *testing.T) {
-	ts := newTestServer(t)
-	a := ts.signUp(t, nil)
-	b := ts.signUp(t, nil)
-	_, bTag := ts.me(t, b.token)
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine)
+		a := ts.signUp(t, nil)
+		b := ts.signUp(t, nil)
+		_, bTag := ts.me(t, b.token)
 
-	_, tag1 := ts.me(t, a.token)
-	r := ts.patchMe(t, a.token, map[string]any{"first_name": "One"}, withHeader("If-Match", tag1))
-	if r.status != http.StatusOK {
-		t.Fatalf("If-Match with the current ETag: got %d, want 200\n%s", r.status, r.body)
-	}
-	tag2 := r.header.Get("ETag")
+		_, tag1 := ts.me(t, a.token)
+		r := ts.patchMe(t, a.token, map[string]any{"first_name": "One"}, withHeader("If-Match", tag1))
+		if r.status != http.StatusOK {
+			t.Fatalf("If-Match with the current ETag: got %d, want 200\n%s", r.status, r.body)
+		}
+		tag2 := r.header.Get("ETag")
 
-	// The strong comparison: only the very tag the server sent matches.
-	id, version, _ := strings.Cut(strings.Trim(tag2, `"`), ".")
-	refused := []struct{ name, ifMatch string }{
-		{"stale", tag1},
-		{"weak", "W/" + tag2},
-		{"another user's", bTag},
-		{"unquoted", strings.Trim(tag2, `"`)},
-		{"garbage", "nonsense"},
-		{"the version with a plus sign", `"` + id + ".+" + version + `"`},
-		{"the version with a leading zero", `"` + id + ".0" + version + `"`},
-		{"the version with two leading zeros", `"` + id + ".00" + version + `"`},
-		{"the version with a space", `"` + id + ". " + version + `"`},
-		{"the tag in upper case", strings.ToUpper(tag2)},
-		{"the tag without its closing quote", tag2[:len(tag2)-1]},
-		{"the current tag after garbage", "nonsense, " + tag2},
-		{"a star in a list", "*, " + tag1},
-	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			r := ts.patchMe(t, a.token, map[string]any{"first_name": "Two"}, withHeader("If-Match", tt.ifMatch))
-			r.wantError(t, http.StatusPreconditionFailed, "PRECONDITION_FAILED", "")
-			if u, tag := ts.me(t, a.token); str(u.FirstName) != "One" || tag != tag2 {
-				t.Errorf("a failed precondition wrote: first_name %s, ETag %s", str(u.FirstName), tag)
-			}
-		})
-	}
+		// The strong comparison: only the very tag the server sent matches.
+		id, version, _ := strings.Cut(strings.Trim(tag2, `"`), ".")
+		refused := []struct{ name, ifMatch string }{
+			{"stale", tag1},
+			{"weak", "W/" + tag2},
+			{"another user's", bTag},
+			{"unquoted", strings.Trim(tag2, `"`)},
+			{"garbage", "nonsense"},
+			{"the version with a plus sign", `"` + id + ".+" + version + `"`},
+			{"the version with a leading zero", `"` + id + ".0" + version + `"`},
+			{"the version with two leading zeros", `"` + id + ".00" + version + `"`},
+			{"the version with a space", `"` + id + ". " + version + `"`},
+			{"the tag in upper case", strings.ToUpper(tag2)},
+			{"the tag without its closing quote", tag2[:len(tag2)-1]},
+			{"the current tag after garbage", "nonsense, " + tag2},
+			{"a star in a list", "*, " + tag1},
+		}
+		for _, tt := range refused {
+			t.Run(tt.name, func(t *testing.T) {
+				r := ts.patchMe(t, a.token, map[string]any{"first_name": "Two"}, withHeader("If-Match", tt.ifMatch))
+				r.wantError(t, http.StatusPreconditionFailed, "PRECONDITION_FAILED", "")
+				if u, tag := ts.me(t, a.token); str(u.FirstName) != "One" || tag != tag2 {
+					t.Errorf("a failed precondition wrote: first_name %s, ETag %s", str(u.FirstName), tag)
+				}
+			})
+		}
 
-	accepted := []struct {
-		name    string
-		ifMatch func(current string) []string // one value per header line
-	}{
-		{"list with the current tag", func(cur string) []string { return []string{tag1 + ", W/" + cur + ", " + cur} }},
-		{"current tag on a second header line", func(cur string) []string { return []string{tag1, cur} }},
-		{"star", func(string) []string { return []string{"*"} }},
-	}
-	for i, tt := range accepted {
-		t.Run(tt.name, func(t *testing.T) {
-			_, cur := ts.me(t, a.token)
-			var opts []reqOption
-			for _, v := range tt.ifMatch(cur) {
-				opts = append(opts, withHeader("If-Match", v))
-			}
-			name := fmt.Sprintf("N%d", i)
-			r := ts.patchMe(t, a.token, map[string]any{"first_name": name}, opts...)
-			if r.status != http.StatusOK {
-				t.Fatalf("got %d, want 200\n%s", r.status, r.body)
-			}
-			if u := r.user(t); str(u.FirstName) != name {
-				t.Errorf("first_name: got %s, want %s", str(u.FirstName), name)
-			}
-		})
-	}
+		accepted := []struct {
+			name    string
+			ifMatch func(current string) []string // one value per header line
+		}{
+			{"list with the current tag", func(cur string) []string { return []string{tag1 + ", W/" + cur + ", " + cur} }},
+			{"current tag on a second header line", func(cur string) []string { return []string{tag1, cur} }},
+			{"star", func(string) []string { return []string{"*"} }},
+		}
+		for i, tt := range accepted {
+			t.Run(tt.name, func(t *testing.T) {
+				_, cur := ts.me(t, a.token)
+				var opts []reqOption
+				for _, v := range tt.ifMatch(cur) {
+					opts = append(opts, withHeader("If-Match", v))
+				}
+				name := fmt.Sprintf("N%d", i)
+				r := ts.patchMe(t, a.token, map[string]any{"first_name": name}, opts...)
+				if r.status != http.StatusOK {
+					t.Fatalf("got %d, want 200\n%s", r.status, r.body)
+				}
+				if u := r.user(t); str(u.FirstName) != name {
+					t.Errorf("first_name: got %s, want %s", str(u.FirstName), name)
+				}
+			})
+		}
+	})
 }
 
 func TestUpdateMeOwnUsernameIsNoConflict(t *testing.T) {
