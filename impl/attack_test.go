@@ -2,7 +2,9 @@ package impl_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -382,5 +384,55 @@ func TestSignupLimitPerAddress(t *testing.T) {
 		if r := ts.call(t, "POST", "/auth/signup", ct, b, withHeader("X-Forwarded-For", "203.0.113.6")); r.status != http.StatusCreated {
 			t.Errorf("a sign-up from another address: %d", r.status)
 		}
+	})
+}
+
+// TestReadinessFailsWhenTheStoreCannotServe: /readyz answers 503 with the
+// reason, counted in meapi_not_ready_total, when the database file is
+// deleted under the server, when it cannot be written (reads go on being
+// served meanwhile), or when the store does not answer.
+func TestReadinessFailsWhenTheStoreCannotServe(t *testing.T) {
+	ready := func(t *testing.T, ts *testServer, reason, words string) {
+		t.Helper()
+		r := ts.call(t, "GET", "/readyz", "", nil)
+		r.wantError(t, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "")
+		if !strings.Contains(r.env.Errors[0].Message, words) {
+			t.Errorf("the reason: %q, want it to say %q", r.env.Errors[0].Message, words)
+		}
+		waitForMetric(t, ts, `meapi_not_ready_total{reason="`+reason+`"} 1`)
+	}
+	t.Run("sqlite: the file deleted", func(t *testing.T) {
+		ts := newTestServerOn(t, "sqlite")
+		ts.signUp(t, nil)
+		if err := os.Remove(ts.dbPath); err != nil {
+			t.Fatal(err)
+		}
+		ready(t, ts, "replaced", "deleted or replaced")
+	})
+	forEachEngine(t, func(t *testing.T, engine string) {
+		t.Run("cannot be written", func(t *testing.T) {
+			ts := newTestServerOn(t, engine)
+			a := ts.signUp(t, nil)
+			if r := ts.call(t, "GET", "/readyz", "", nil); r.status != http.StatusOK {
+				t.Fatalf("/readyz before: %d", r.status)
+			}
+			switch engine {
+			case "sqlite":
+				ts.db.exec(t, `CREATE TRIGGER no_writes BEFORE UPDATE ON readiness_probe BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+			case "postgres":
+				ts.db.exec(t, `CREATE FUNCTION no_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`)
+				ts.db.exec(t, `CREATE TRIGGER no_writes BEFORE UPDATE ON readiness_probe FOR EACH ROW EXECUTE FUNCTION no_writes()`)
+			}
+			ready(t, ts, "not_writable", "cannot be written")
+			if _, tag := ts.me(t, a.token); tag == "" {
+				t.Errorf("GET /me is not served")
+			}
+		})
+	})
+	t.Run("the store does not answer", func(t *testing.T) {
+		fs := &failingStore{}
+		ts := newTestServer(t, func(c *testSetup) { fs.Store = c.Store; c.Store = fs })
+		fs.ready = func() error { return errors.New("connection refused") }
+		ready(t, ts, "unreachable", "does not answer")
 	})
 }

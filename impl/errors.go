@@ -141,15 +141,15 @@ const StatusClientClosedRequest = 499
 
 // clientGone reports whether err is the request's own context ending: its
 // client hung up. That is no failure of the server's.
-func clientGone(r *http.Request, err error) bool {
-	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+func clientGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // writeError is the one place that writes an error response outside the
 // strict handlers' typed responses: the router, the middlewares, the
 // validator and the strict handler's error hooks all end here.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if clientGone(r, err) {
+	if clientGone(r.Context(), err) {
 		s.log.InfoContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path,
 			"request_id", stateOf(r.Context()).requestID)
 		w.WriteHeader(StatusClientClosedRequest)

@@ -292,6 +292,7 @@ func newServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile openapi.yaml: %w", err)
 	}
+	s.metrics.prime(s.validator.Operations())
 	s.readOnly = map[string]map[string]bool{"updateMe": readOnlyMembers(doc, "User", "UpdateMeRequest")}
 	return s, nil
 }

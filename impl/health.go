@@ -20,25 +20,48 @@ func (s *Server) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) (g
 	return gen.GetHealth200JSONResponse(healthEnvelope(stateOf(ctx), gen.Ok)), nil
 }
 
-// GetReadiness answers GET /readyz: 200 when the store answers and its
-// schema is current, 503 when not, or when the server is shutting down.
+// notReadyReasons are why the server may not be ready, with what /readyz
+// says of each: the label of meapi_not_ready_total and the message.
+var notReadyReasons = []struct {
+	err            error // nil for the one without a store error
+	label, message string
+}{
+	{nil, "draining", "the server is shutting down"},
+	{store.ErrMigrationsPending, "migrations_pending", "the database schema is not current: run meapi migrate"},
+	{store.ErrReplaced, "replaced", "the database was deleted or replaced under the server: restart it"},
+	{store.ErrNotWritable, "not_writable", "the database cannot be written (read-only, or its disk is full)"},
+	{errUnreachable, "unreachable", "the database does not answer"},
+}
+
+var errUnreachable = errors.New("the store does not answer")
+
+// GetReadiness answers GET /readyz: 200 when the store answers, can be
+// written and has the current schema; 503 with the reason when not, or
+// when the server is shutting down. Every 503 is counted by reason in
+// meapi_not_ready_total. Everything else goes on being served: reads may
+// still work when writes do not.
 func (s *Server) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
 	st := stateOf(ctx)
-	notReady := func(msg string) gen.GetReadinessResponseObject {
-		ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "", msg)
-		return gen.GetReadiness503JSONResponse{NotReadyJSONResponse: gen.NotReadyJSONResponse(errorEnvelope(st, ae))}
-	}
-	if s.draining.Load() {
-		return notReady("the server is shutting down"), nil
-	}
-	if err := s.store.Ready(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready", "err", err)
-		if errors.Is(err, store.ErrMigrationsPending) {
-			return notReady("the database schema is not current: run meapi migrate"), nil
+	var err error
+	if !s.draining.Load() {
+		if err = s.store.Ready(ctx); err == nil {
+			return gen.GetReadiness200JSONResponse(healthEnvelope(st, gen.Ready)), nil
 		}
-		return notReady("the database does not answer"), nil
+		if clientGone(ctx, err) {
+			return nil, err
+		}
+		s.log.WarnContext(ctx, "not ready", "err", err)
 	}
-	return gen.GetReadiness200JSONResponse(healthEnvelope(st, gen.Ready)), nil
+	reason := notReadyReasons[len(notReadyReasons)-1]
+	for _, r := range notReadyReasons {
+		if (r.err == nil && err == nil) || (r.err != nil && errors.Is(err, r.err)) {
+			reason = r
+			break
+		}
+	}
+	s.metrics.notReady.WithLabelValues(reason.label).Inc()
+	ae := newAPIError(http.StatusServiceUnavailable, gen.SERVICEUNAVAILABLE, "", reason.message)
+	return gen.GetReadiness503JSONResponse{NotReadyJSONResponse: gen.NotReadyJSONResponse(errorEnvelope(st, ae))}, nil
 }
 
 func healthEnvelope(st *requestState, status gen.HealthDataStatus) gen.HealthEnvelope {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"meapi/impl/validate"
 	"meapi/store"
 )
 
@@ -26,6 +27,7 @@ type metrics struct {
 	signinFailures prometheus.Counter
 	rateLimited    prometheus.Counter
 	signupLimited  prometheus.Counter
+	notReady       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -59,13 +61,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "meapi_signin_rate_limited_total",
 			Help: "Sign-ins refused with 429 because of too many failures.",
 		}),
+		notReady: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meapi_not_ready_total",
+			Help: "Readiness checks answered 503, by reason: draining, migrations_pending, replaced, not_writable, unreachable.",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.signupLimited} {
+	for _, r := range notReadyReasons {
+		m.notReady.WithLabelValues(r.label)
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.signupLimited, m.notReady} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// prime makes every series of every operation exist from the start, at 0:
+// a rate can be taken, and an alert can see a series, before its first
+// event.
+func (m *metrics) prime(ops []*validate.Operation) {
+	for _, op := range ops {
+		route, method := op.Path(), op.Method()
+		m.violations.WithLabelValues(route, method)
+		m.duration.WithLabelValues(route, method)
+		for _, status := range op.Statuses() {
+			m.requests.WithLabelValues(route, method, strconv.Itoa(status))
+		}
+	}
 }
 
 // requestIDPattern is what a client-sent X-Request-Id must look like to be

@@ -192,6 +192,16 @@ type failingStore struct {
 	update  func() error
 	session func() error
 	lookup  func() error
+	ready   func() error
+}
+
+func (f *failingStore) Ready(ctx context.Context) error {
+	if f.ready != nil {
+		if err := f.ready(); err != nil {
+			return err
+		}
+	}
+	return f.Store.Ready(ctx)
 }
 
 func (f *failingStore) UserByEmail(ctx context.Context, email string) (*store.User, error) {

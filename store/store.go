@@ -25,6 +25,13 @@ var (
 	ErrMigrationsPending = errors.New("migrations pending")
 	// ErrClosed is the answer of a store that has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrNotWritable is Ready's answer when a small write fails: the
+	// database is read-only, its disk is full, or it refuses writes.
+	ErrNotWritable = errors.New("the database cannot be written")
+	// ErrReplaced is Ready's answer when the database is no longer the one
+	// the store opened (its file deleted or replaced): nothing written now
+	// would be kept.
+	ErrReplaced = errors.New("the database was deleted or replaced")
 )
 
 // IsAnswer reports whether err is one of the answers that are part of the

@@ -43,6 +43,11 @@ func (o *Operation) Path() string { return o.route.Path }
 // Method is the operation's HTTP method.
 func (o *Operation) Method() string { return o.route.Method }
 
+// Statuses lists the statuses the operation declares, in order.
+func (o *Operation) Statuses() []int {
+	return slices.Sorted(maps.Keys(o.responses))
+}
+
 type headerCheck struct {
 	name     string
 	required bool

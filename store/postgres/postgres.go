@@ -207,7 +207,7 @@ func (s *Store) Ready(ctx context.Context) (err error) {
 		return fmt.Errorf("ready: the schema is at version %d of %d: %w", version, s.schema, store.ErrMigrationsPending)
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE readiness_probe SET probed_at = $1 WHERE id = 1`, time.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("ready: cannot write: %w", err)
+		return fmt.Errorf("ready: %w: %w", store.ErrNotWritable, err)
 	}
 	return nil
 }

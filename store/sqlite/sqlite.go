@@ -208,10 +208,10 @@ func (s *Store) Ready(ctx context.Context) (err error) {
 	defer s.observe(ctx, store.OpReady, time.Now(), &err)
 	fi, err := os.Stat(s.path)
 	if err != nil {
-		return fmt.Errorf("ready: the database file: %w", err)
+		return fmt.Errorf("ready: the database file: %w: %w", store.ErrReplaced, err)
 	}
 	if !os.SameFile(fi, s.file) {
-		return fmt.Errorf("ready: %s is no longer the file this server opened (deleted or replaced): restart it", s.path)
+		return fmt.Errorf("ready: %s is no longer the file this server opened: restart it: %w", s.path, store.ErrReplaced)
 	}
 	var version int
 	var migrated bool
@@ -232,7 +232,7 @@ func (s *Store) Ready(ctx context.Context) (err error) {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("ready: cannot write: %w", err)
+		return fmt.Errorf("ready: %w: %w", store.ErrNotWritable, err)
 	}
 	return nil
 }
