@@ -235,7 +235,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			ln.Close()
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: c.server.readHeaderTimeout}
+		// The metrics address serves the metrics and nothing else: a
+		// scraper that asks for another path is told so.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: c.server.readHeaderTimeout}
 		go func() { served <- metricsSrv.Serve(mln) }()
 		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
