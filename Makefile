@@ -8,9 +8,14 @@ export CGO_ENABLED := 0
 .PHONY: run test bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
-## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
+## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db (Ctrl-C stops it)
+# meapi runs as make's own child, not under `go run`, so that Ctrl-C reaches
+# it alone and its clean exit is make's: no "Error 1" after a normal stop.
 run:
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/meapi serve
+	@echo "building meapi (the first build on a new machine downloads and compiles its modules: a few minutes)"
+	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meapi ./cmd/meapi
+	@echo "serving http://127.0.0.1:8080 on the SQLite file meapi.db; Ctrl-C stops it"
+	@exec bin/meapi serve
 
 ## test: every test, with the race detector off (it needs cgo)
 test:
