@@ -8,7 +8,6 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-json-experiment/json/jsontext"
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"meapi/internal/dfa"
 )
 
 // direction says which of readOnly and writeOnly members a schema refuses:
@@ -43,7 +44,7 @@ type checker struct {
 	enum      []any // decoded like JSON: nil, bool, float64, string
 	format    func(string) error
 	binary    bool // format: binary, any bytes
-	pattern   *regexp.Regexp
+	pattern   *dfa.Regexp
 	minLength int64
 	maxLength int64 // -1: none
 	minimum   *float64
@@ -140,7 +141,7 @@ func (c *compiler) compile(ref *openapi3.SchemaRef) (*checker, error) {
 
 // dateTime is kin-openapi's date-time pattern, so that both validators
 // agree; compiled once, however many schemas use the format.
-var dateTime = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(openapi3.FormatOfStringDateTime) })
+var dateTime = sync.OnceValue(func() *dfa.Regexp { return dfa.MustCompile(openapi3.FormatOfStringDateTime) })
 
 func checkDateTime(v string) error {
 	if !dateTime().MatchString(v) {
@@ -216,11 +217,11 @@ func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 		s.format = f
 	}
 	if src.Pattern != "" {
-		re, err := regexp.Compile(src.Pattern)
+		p, err := dfa.Compile(src.Pattern)
 		if err != nil {
 			return fmt.Errorf("pattern: %w", err)
 		}
-		s.pattern = re
+		s.pattern = p
 	}
 	s.minLength = int64(src.MinLength)
 	if src.MaxLength != nil {
@@ -249,6 +250,9 @@ func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 				s.forbidden[name] = true
 			}
 		}
+	}
+	if len(src.Required) > 64 {
+		return errors.New("more than 64 required members")
 	}
 	for _, r := range src.Required {
 		// A member the direction refuses is not required in it.
@@ -377,8 +381,9 @@ func pointer(path []string) string {
 var decoders = sync.Pool{New: func() any { return &decoder{} }}
 
 type decoder struct {
-	r bytes.Reader
-	d jsontext.Decoder
+	r    bytes.Reader
+	d    jsontext.Decoder
+	path []string
 }
 
 // newDecoder reads raw. Duplicate member names are not looked for: request
@@ -386,6 +391,9 @@ type decoder struct {
 // responses come from encoders that do not write them.
 func newDecoder(raw []byte) *decoder {
 	d := decoders.Get().(*decoder)
+	if d.path == nil {
+		d.path = make([]string, 0, 16)
+	}
 	d.r.Reset(raw)
 	d.d.Reset(&d.r, jsontext.AllowDuplicateNames(true))
 	return d
@@ -393,15 +401,29 @@ func newDecoder(raw []byte) *decoder {
 
 func (d *decoder) release() { decoders.Put(d) }
 
-// validate checks that body is one JSON value valid against s.
+// validate checks that body is one JSON value valid against s. With a
+// memo, bytes found valid before are valid now, without reading them: the
+// same answer to the same user is the commonest body there is.
 func (s *checker) validate(body []byte) error {
+	var k memoKey
+	if s.memo != nil {
+		if k = s.memo.key(s.id, body); s.memo.has(k) {
+			return nil
+		}
+	}
 	d := newDecoder(body)
 	defer d.release()
-	if err := s.check(&d.d, nil); err != nil {
+	// Room for the path of a deep member: appending to it in check never
+	// grows it. Siblings share the room in turn, which is safe because a
+	// path is only read at once, by fail.
+	if err := s.check(&d.d, d.path[:0]); err != nil {
 		return err
 	}
 	if _, err := d.d.ReadToken(); err != io.EOF {
 		return &schemaError{Reason: "more than one JSON value"}
+	}
+	if s.memo != nil {
+		s.memo.add(k)
 	}
 	return nil
 }
@@ -687,17 +709,20 @@ func (s *checker) checkObject(dec *jsontext.Decoder, path []string) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return fail(path, "malformed JSON: %v", err)
 	}
-	var seen []string
+	var seen uint64 // bit i: required member i was there
 	n := 0
 	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
+		raw, err := dec.ReadValue() // the member's name, quoted
 		if err != nil {
 			return fail(path, "malformed JSON: %v", err)
 		}
-		name := tok.String()
+		name := string(raw[1 : len(raw)-1])
+		if strings.IndexByte(name, '\\') >= 0 {
+			name = decodeName(raw)
+		}
 		n++
-		if len(s.required) > 0 {
-			seen = append(seen, name)
+		if bit := s.requiredBit(name); bit >= 0 {
+			seen |= 1 << bit
 		}
 		if s.forbidden[name] && dec.PeekKind() != 'n' {
 			return fail(append(path, name), "may not be sent in this direction")
@@ -724,9 +749,11 @@ func (s *checker) checkObject(dec *jsontext.Decoder, path []string) error {
 	if s.maxProps >= 0 && n > s.maxProps {
 		return fail(path, "has more than %d members", s.maxProps)
 	}
-	for _, r := range s.required {
-		if !slices.Contains(seen, r) {
-			return fail(append(path, r), "is required")
+	if want := uint64(1)<<len(s.required) - 1; seen&want != want {
+		for i, r := range s.required {
+			if seen&(1<<i) == 0 {
+				return fail(append(path, r), "is required")
+			}
 		}
 	}
 	return nil
@@ -789,4 +816,21 @@ func (s *checker) validateText(v string) error {
 		return s.checkNumber(v, nil)
 	}
 	return fail(nil, "headers of this schema's type are not supported")
+}
+
+// requiredBit is the index of a required member in s.required, or -1.
+func (s *checker) requiredBit(name string) int {
+	for i, r := range s.required {
+		if r == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// decodeName is the value of a JSON string that names a member.
+func decodeName(raw jsontext.Value) string {
+	var name string
+	_ = json.Unmarshal(raw, &name) // raw has been read as a string token
+	return name
 }
