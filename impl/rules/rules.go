@@ -152,7 +152,6 @@ func Email(s string) error {
 	return nil
 }
 
-
 // MaxImageURLLength is the longest avatar URL, in bytes (it is ASCII).
 const MaxImageURLLength = 2048
 
