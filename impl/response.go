@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"sync"
 )
 
 // ResponseValidation says what happens to a response that openapi.yaml
@@ -33,15 +34,21 @@ func ParseResponseValidation(s string) (ResponseValidation, error) {
 // header (those the layers outside it had set included) and its body.
 type recorder struct {
 	header http.Header
-	// outer is what the layers outside had set before the response began:
-	// a replacement of the response keeps it.
+	// outer is what the layers outside had set before the response began
+	// (the real writer's header, which nothing touches until the answer is
+	// copied into it): a replacement of the response keeps it.
 	outer  http.Header
 	status int
 	body   bytes.Buffer
 }
 
+var recorders = sync.Pool{New: func() any { return &recorder{} }}
+
 func newRecorder(outer http.Header) *recorder {
-	return &recorder{header: outer.Clone(), outer: outer.Clone()}
+	rec := recorders.Get().(*recorder)
+	rec.header, rec.outer, rec.status = outer.Clone(), outer, 0
+	rec.body.Reset()
+	return rec
 }
 
 func (rec *recorder) Header() http.Header { return rec.header }
@@ -97,13 +104,21 @@ func (s *Server) validateResponse(next http.Handler) http.Handler {
 		}
 		h := w.Header()
 		for k := range h {
-			delete(h, k)
+			if _, kept := rec.header[k]; !kept {
+				delete(h, k)
+			}
 		}
 		for k, v := range rec.header {
 			h[k] = v
 		}
 		w.WriteHeader(rec.status)
 		_, _ = rec.body.WriteTo(w)
+		// A recorder that held a large body (the API reference's script)
+		// is not kept: the pool would keep its memory for good.
+		if rec.body.Cap() <= 64<<10 {
+			rec.header, rec.outer = nil, nil
+			recorders.Put(rec)
+		}
 	})
 }
 
