@@ -70,3 +70,28 @@ func TestContractDeclaresEveryRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestNullableCopiesMatch: a member that may be an object or null refers
+// to a copy of the object's schema that is nullable (the one form every
+// generator reads): NullableUser is User's, NullableSignin is Signin's,
+// member for member.
+func TestNullableCopiesMatch(t *testing.T) {
+	doc, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for copyName, of := range map[string]string{"NullableUser": "User", "NullableSignin": "Signin"} {
+		c, o := doc.Components.Schemas[copyName].Value, doc.Components.Schemas[of].Value
+		if !c.Nullable || o.Nullable {
+			t.Errorf("%s must be nullable and %s not", copyName, of)
+		}
+		if !slices.Equal(c.Required, o.Required) {
+			t.Errorf("%s requires %v, %s %v", copyName, c.Required, of, o.Required)
+		}
+		a, _ := json.Marshal(c.Properties)
+		b, _ := json.Marshal(o.Properties)
+		if string(a) != string(b) {
+			t.Errorf("%s's members differ from %s's:\n%s\n%s", copyName, of, a, b)
+		}
+	}
+}
