@@ -35,11 +35,18 @@ fuzz:
 		$(GO) test ./impl -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
-## loadtest: meapi in each validation mode under load over loopback; one table, ratios to off
+## loadtest: meapi in each validation mode under load over loopback, on LOADTEST_ENGINE (sqlite,
+## postgres or both, comma-separated) with LOADTEST_USERS seeded users (a comma-separated list
+## measures each); one table, ratios to off. PostgreSQL: MEAPI_TEST_POSTGRES_URL's server, or a
+## throwaway cluster. E.g. make loadtest LOADTEST_ENGINE=postgres LOADTEST_USERS=100000
 LOADTEST_DURATION ?= 5s
 LOADTEST_ROUNDS ?= 3
+LOADTEST_ENGINE ?= sqlite
+LOADTEST_USERS ?= 1000
+LOADTEST_MODES ?= off,log,enforce
 loadtest: build
-	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS)
+	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS) \
+		--engines $(LOADTEST_ENGINE) --users $(LOADTEST_USERS) --modes $(LOADTEST_MODES)
 
 ## build: the static binary bin/meapi
 build:
