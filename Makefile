@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
+.PHONY: run test test-impl-postgres bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db
@@ -15,6 +15,10 @@ run:
 ## test: every test, with the race detector off (it needs cgo)
 test:
 	$(GO) test -count=1 ./...
+
+## test-impl-postgres: every HTTP test of impl on PostgreSQL (make test runs some on both engines)
+test-impl-postgres:
+	MEAPI_TEST_ENGINE=postgres $(GO) test -count=1 ./impl
 
 ## bench: the benchmarks, 6 runs each, into bench.txt (and on screen) for benchstat
 bench:
