@@ -181,8 +181,14 @@ func (m *matrix) database(engine string, users int) (string, error) {
 				m.adminURL = u
 			} else {
 				// Settings for measuring rather than for tests: the data set
-				// of a million users fits in memory, as in production.
-				c, err := pgtest.StartCluster("shared_buffers=1GB", "effective_cache_size=4GB")
+				// of a million users fits in memory, as in production, and
+				// the disk is written durably (pgtest turns fsync off); a
+				// commit waits for no fsync of its own, like SQLite's
+				// synchronous=NORMAL in WAL mode (synchronous_commit=off: a
+				// crash of the machine, not of PostgreSQL, may lose the last
+				// commits).
+				c, err := pgtest.StartCluster("shared_buffers=1GB", "effective_cache_size=4GB",
+					"fsync=on", "full_page_writes=on", "synchronous_commit=off")
 				if err != nil {
 					return "", err
 				}
