@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # No cgo anywhere: one static binary, the SQLite driver included.
 export CGO_ENABLED := 0
 
-.PHONY: run test bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
+.PHONY: run test test-impl-postgres bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
 	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db (Ctrl-C stops it)
@@ -20,6 +20,10 @@ run:
 ## test: every test, with the race detector off (it needs cgo)
 test:
 	$(GO) test -count=1 ./...
+
+## test-impl-postgres: every HTTP test of impl on PostgreSQL (make test runs some on both engines)
+test-impl-postgres:
+	MEAPI_TEST_ENGINE=postgres $(GO) test -count=1 ./impl
 
 ## bench: the benchmarks, 6 runs each, into bench.txt (and on screen) for benchstat
 bench:
@@ -40,11 +44,18 @@ fuzz:
 		$(GO) test ./impl -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
-## loadtest: meapi in each validation mode under load over loopback; one table, ratios to off
+## loadtest: meapi in each validation mode under load over loopback, on LOADTEST_ENGINE (sqlite,
+## postgres or both, comma-separated) with LOADTEST_USERS seeded users (a comma-separated list
+## measures each); one table, ratios to off. PostgreSQL: MEAPI_TEST_POSTGRES_URL's server, or a
+## throwaway cluster. E.g. make loadtest LOADTEST_ENGINE=postgres LOADTEST_USERS=100000
 LOADTEST_DURATION ?= 5s
 LOADTEST_ROUNDS ?= 3
+LOADTEST_ENGINE ?= sqlite
+LOADTEST_USERS ?= 1000
+LOADTEST_MODES ?= off,log,enforce
 loadtest: build
-	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS)
+	$(GO) run ./bench/loadmatrix --meapi bin/meapi --duration $(LOADTEST_DURATION) --rounds $(LOADTEST_ROUNDS) \
+		--engines $(LOADTEST_ENGINE) --users $(LOADTEST_USERS) --modes $(LOADTEST_MODES)
 
 ## build: the static binary bin/meapi
 build:

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,9 +335,11 @@ func TestSessionLifetimes(t *testing.T) {
 	}
 }
 
-func TestSigninRateLimits(t *testing.T) {
+func TestSigninRateLimits(t *testing.T) { forEachEngine(t, testSigninRateLimits) }
+
+func testSigninRateLimits(t *testing.T, engine string) {
 	clk := newClock()
-	ts := newTestServer(t, withClock(clk), func(c *testSetup) {
+	ts := newTestServerOn(t, engine, withClock(clk), func(c *testSetup) {
 		c.SigninLimits = impl.SigninLimits{Window: 15 * time.Minute, PerAccount: 3, PerAddress: 5}
 		c.ClientAddressHeader = "X-Forwarded-For"
 	})
@@ -377,6 +380,74 @@ func TestSigninRateLimits(t *testing.T) {
 	if r := ts.signIn(t, "plain_email", "bob@example.com", pw, from("192.0.2.8")); r.status != http.StatusOK {
 		t.Errorf("bob from another address: %d, want 200", r.status)
 	}
+}
+
+// TestSigninLimitHoldsUnderConcurrency sends many wrong passwords for one
+// account at once: the limit lets exactly its count through, however they
+// race.
+func TestSigninLimitHoldsUnderConcurrency(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ts := newTestServerOn(t, engine, func(c *testSetup) {
+			c.SigninLimits = impl.SigninLimits{Window: time.Hour, PerAccount: 5, PerAddress: 1000}
+		})
+		ts.signUp(t, map[string]any{"email": "ada@example.com"})
+		const n = 40
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ct, b := jsonBody(map[string]any{"strategy": "plain_email", "email": "ada@example.com", "password": "wrong"})
+				r, err := ts.try("POST", "/auth/signin", ct, b)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i] = r.status
+			}()
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, s := range statuses {
+			count[s]++
+		}
+		if count[http.StatusUnauthorized] != 5 || count[http.StatusTooManyRequests] != n-5 {
+			t.Errorf("statuses %v: want exactly 5 × 401 and %d × 429", count, n-5)
+		}
+	})
+}
+
+// TestSignupRateLimit: sign-ups from one address are limited in a sliding
+// window, whatever their outcome; other addresses are not.
+func TestSignupRateLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		clk := newClock()
+		ts := newTestServerOn(t, engine, withClock(clk), func(c *testSetup) {
+			c.SignupLimits = impl.SignupLimits{Window: 10 * time.Minute, PerAddress: 3}
+			c.ClientAddressHeader = "X-Forwarded-For"
+		})
+		from := func(addr string) reqOption { return withHeader("X-Forwarded-For", addr) }
+		ts.signUp(t, map[string]any{"email": "a@example.com"}, from("203.0.113.1"))
+		clk.advance(time.Minute)
+		ts.signUp(t, map[string]any{"email": "b@example.com"}, from("203.0.113.1"))
+		// A refused one counts too (a taken email).
+		ct, b := jsonBody(map[string]any{"email": "a@example.com", "password": pw})
+		ts.call(t, "POST", "/auth/signup", ct, b, from("203.0.113.1")).wantError(t, http.StatusConflict, "EMAIL_TAKEN", "/email")
+		ct, b = jsonBody(map[string]any{"email": "c@example.com", "password": pw})
+		r := ts.call(t, "POST", "/auth/signup", ct, b, from("203.0.113.1"))
+		r.wantError(t, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "")
+		// The first was a minute before the second: free in 9 minutes.
+		if got := r.header.Get("Retry-After"); got != strconv.Itoa(9*60) {
+			t.Errorf("Retry-After %q, want %d", got, 9*60)
+		}
+		if n := ts.count(t, "users WHERE email = 'c@example.com'"); n != 0 {
+			t.Errorf("a limited sign-up wrote its user")
+		}
+		ts.signUp(t, map[string]any{"email": "d@example.com"}, from("203.0.113.2"))
+		clk.advance(9 * time.Minute)
+		ts.signUp(t, map[string]any{"email": "c@example.com"}, from("203.0.113.1"))
+	})
 }
 
 // TestClientAddressComesFromTheConnection: without a configured header, a

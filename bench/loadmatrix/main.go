@@ -1,10 +1,16 @@
-// Command loadmatrix runs `meapi serve` in each response validation mode,
-// each on a fresh database, loads it with `meapi loadtest`'s engine over
-// loopback, and prints one table with the throughput of each mode as a
-// ratio to `off`, measured in the same run. It also measures the time from
-// starting meapi on an existing database to its first answered /healthz.
+// Command loadmatrix measures meapi under load over loopback, in one run:
+// for each engine (SQLite, PostgreSQL) and each number of users, it seeds a
+// database with that many signed-in users (`meapi seed`), runs `meapi serve`
+// on it in each response validation mode at once, and loads each with
+// `meapi loadtest`'s engine, every request with a random user's cookie. On
+// PostgreSQL it also runs the same statements in a plain pgx loop
+// (bench/pgxloop), PostgreSQL's own limit on this machine. It prints one
+// table, then the ratios the goals are stated in, all from this run.
 //
-//	go run ./bench/loadmatrix --meapi bin/meapi --duration 10s
+//	go run ./bench/loadmatrix --meapi bin/meapi --engines sqlite,postgres --users 1000,100000,1000000
+//
+// PostgreSQL is the server MEAPI_TEST_POSTGRES_URL names, or a throwaway
+// cluster started for the run (store/postgres/pgtest).
 package main
 
 import (
@@ -17,11 +23,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"meapi/bench/pgxloop"
 	"meapi/loadtest"
+	"meapi/store/postgres/pgtest"
 )
 
 func main() {
@@ -31,11 +40,54 @@ func main() {
 	modes := flag.String("modes", "off,log,enforce", "response validation modes, the first being the baseline")
 	ops := flag.String("ops", "get,patch", "operations: get, patch, mixed")
 	rounds := flag.Int("rounds", 1, "how many times to run the whole matrix (medians are reported)")
+	engines := flag.String("engines", "sqlite", "engines: sqlite, postgres")
+	users := flag.String("users", "1000", "numbers of users, each a database of its own")
+	poolSize := flag.Int("db-pool-size", 8, "PostgreSQL: meapi's pool, and the pgx loop's")
 	flag.Parse()
-	if err := run(*bin, *duration, *conns, strings.Split(*modes, ","), strings.Split(*ops, ","), *rounds); err != nil {
+	m := &matrix{bin: *bin, duration: *duration, conns: *conns, modes: strings.Split(*modes, ","), ops: strings.Split(*ops, ","),
+		rounds: *rounds, poolSize: *poolSize, results: map[key][]loadtest.Result{}}
+	for _, u := range strings.Split(*users, ",") {
+		n, err := strconv.Atoi(strings.ReplaceAll(u, "_", ""))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "loadmatrix: --users %q: want positive numbers\n", u)
+			os.Exit(2)
+		}
+		m.users = append(m.users, n)
+	}
+	err := m.run(strings.Split(*engines, ","))
+	if m.cluster != nil {
+		m.cluster.Stop()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadmatrix:", err)
 		os.Exit(1)
 	}
+}
+
+type key struct {
+	engine string
+	users  int
+	mode   string // a validation mode, or pgxLoop
+	op     string
+}
+
+// pgxLoop is the row of the plain pgx loop.
+const pgxLoop = "pgx-loop"
+
+type matrix struct {
+	bin        string
+	duration   time.Duration
+	conns      int
+	modes, ops []string
+	rounds     int
+	poolSize   int
+	users      []int
+	dir        string
+	cluster    *pgtest.Cluster
+	adminURL   string
+	results    map[key][]loadtest.Result
+	startups   []time.Duration
+	seedTimes  []string
 }
 
 type server struct {
@@ -45,19 +97,20 @@ type server struct {
 
 // start runs meapi serve on db with its log in logPath, and waits until it
 // answers /healthz; it returns how long that took.
-func start(bin, db, logPath string, args ...string) (*server, time.Duration, error) {
+func (m *matrix) start(db, logPath string, args ...string) (*server, time.Duration, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer logf.Close()
 	begin := time.Now()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
+	cmd := exec.Command(m.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db,
+		"--db-pool-size", strconv.Itoa(m.poolSize)}, args...)...)
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
-	deadline := begin.Add(10 * time.Second)
+	deadline := begin.Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if addr := servingAddr(logPath); addr != "" {
 			url := "http://" + addr
@@ -71,9 +124,10 @@ func start(bin, db, logPath string, args ...string) (*server, time.Duration, err
 		time.Sleep(time.Millisecond)
 	}
 	cmd.Process.Kill()
-	return nil, 0, fmt.Errorf("meapi did not serve within 10 s (log: %s)", logPath)
+	return nil, 0, fmt.Errorf("meapi did not serve within 60 s (log: %s)", logPath)
 }
 
+// servingAddr reads the address from the log's "serving" line.
 func servingAddr(logPath string) string {
 	f, err := os.Open(logPath)
 	if err != nil {
@@ -96,96 +150,219 @@ func (s *server) stop() error {
 	return s.cmd.Wait()
 }
 
-type key struct{ mode, op string }
-
-func run(bin string, duration time.Duration, conns int, modes, ops []string, rounds int) error {
+func (m *matrix) run(engines []string) error {
 	dir, err := os.MkdirTemp("", "meapi-loadmatrix-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	results := map[key][]loadtest.Result{}
-	var startups []time.Duration
-	for round := range rounds {
-		// Every mode's server runs at once, and each operation loads them
-		// one right after the other, in an order that turns every round:
-		// on a shared machine, what is compared is then measured minutes
-		// closer together, and no mode always goes first.
-		order := append(slices.Clone(modes[round%len(modes):]), modes[:round%len(modes)]...)
-		srvs := map[string]*server{}
-		dbs := map[string]string{}
-		stopAll := func() {
-			for _, srv := range srvs {
-				srv.stop()
+	m.dir = dir
+	for _, engine := range engines {
+		for _, n := range m.users {
+			if err := m.runDatabase(engine, n); err != nil {
+				return fmt.Errorf("%s, %d users: %w", engine, n, err)
 			}
 		}
-		for _, mode := range modes {
-			dbs[mode] = filepath.Join(dir, fmt.Sprintf("%s-%d.db", mode, round))
-			srv, _, err := start(bin, dbs[mode], filepath.Join(dir, mode+".log"), "--response-validation", mode)
-			if err != nil {
-				stopAll()
-				return err
-			}
-			srvs[mode] = srv
-		}
-		for _, op := range ops {
-			for _, mode := range order {
-				res, err := loadtest.Run(context.Background(), loadtest.Config{BaseURL: srvs[mode].url, Connections: conns, Duration: duration, Op: op})
+	}
+	m.print(engines)
+	return nil
+}
+
+// database makes an empty database of the engine and returns what --db
+// names it by.
+func (m *matrix) database(engine string, users int) (string, error) {
+	name := fmt.Sprintf("load_%d_%d", users, time.Now().UnixNano())
+	switch engine {
+	case "sqlite":
+		return filepath.Join(m.dir, name+".db"), nil
+	case "postgres":
+		if m.adminURL == "" {
+			if u := os.Getenv(pgtest.EnvURL); u != "" {
+				m.adminURL = u
+			} else {
+				// Settings for measuring rather than for tests: the data set
+				// of a million users fits in memory, as in production, and
+				// the disk is written durably (pgtest turns fsync off); a
+				// commit waits for no fsync of its own, like SQLite's
+				// synchronous=NORMAL in WAL mode (synchronous_commit=off: a
+				// crash of the machine, not of PostgreSQL, may lose the last
+				// commits).
+				c, err := pgtest.StartCluster("shared_buffers=1GB", "effective_cache_size=4GB",
+					"fsync=on", "full_page_writes=on", "synchronous_commit=off")
 				if err != nil {
-					stopAll()
-					return fmt.Errorf("%s %s: %w", mode, op, err)
+					return "", err
 				}
-				fmt.Fprintf(os.Stderr, "round %d  %-8s %s\n", round+1, mode, res)
-				results[key{mode, op}] = append(results[key{mode, op}], res)
+				m.cluster, m.adminURL = c, c.URL()
 			}
 		}
-		for _, mode := range modes {
-			if err := srvs[mode].stop(); err != nil {
-				return fmt.Errorf("stop %s: %w", mode, err)
-			}
-			// Start again on the database the run filled: the time to the
-			// first answered /healthz.
-			srv, took, err := start(bin, dbs[mode], filepath.Join(dir, mode+"-restart.log"))
-			if err != nil {
-				return err
-			}
-			startups = append(startups, took)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return pgtest.CreateDatabase(ctx, m.adminURL, name)
+	}
+	return "", fmt.Errorf("engine %q: want sqlite or postgres", engine)
+}
+
+func (m *matrix) runDatabase(engine string, users int) error {
+	db, err := m.database(engine, users)
+	if err != nil {
+		return err
+	}
+	cookiesPath := filepath.Join(m.dir, fmt.Sprintf("%s-%d.cookies", engine, users))
+	began := time.Now()
+	seed := exec.Command(m.bin, "seed", "--db", db, "--users", strconv.Itoa(users), "--cookies", cookiesPath)
+	seed.Stderr = os.Stderr
+	if out, err := seed.Output(); err != nil {
+		return fmt.Errorf("seed: %v\n%s", err, out)
+	}
+	m.seedTimes = append(m.seedTimes, fmt.Sprintf("%s %d users: %s", engine, users, time.Since(began).Round(time.Second)))
+	cookies, err := loadtest.ReadCookies(cookiesPath)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cookiesPath)
+
+	srvs := map[string]*server{}
+	stopAll := func() {
+		for _, srv := range srvs {
 			srv.stop()
 		}
 	}
-
-	fmt.Printf("%-8s %-6s %10s %9s %8s %8s %8s %8s %7s %8s\n", "mode", "op", "req/s", "vs "+modes[0], "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "RSS MiB")
-	for _, op := range ops {
-		base := results[key{modes[0], op}]
-		for _, mode := range modes {
-			rs := results[key{mode, op}]
-			rps := median(rs, func(r loadtest.Result) float64 { return r.RPS() })
-			// The ratio is the median of each round's own ratio: both
-			// sides of one were measured minutes apart at most.
-			ratios := make([]float64, len(rs))
-			for i := range rs {
-				ratios[i] = rs[i].RPS() / base[i].RPS()
+	defer stopAll()
+	for _, mode := range m.modes {
+		srv, _, err := m.start(db, filepath.Join(m.dir, mode+".log"), "--response-validation", mode)
+		if err != nil {
+			return err
+		}
+		srvs[mode] = srv
+	}
+	rows := slices.Clone(m.modes)
+	if engine == "postgres" {
+		rows = append(rows, pgxLoop)
+	}
+	for round := range m.rounds {
+		// Each operation loads every row one right after the other, in an
+		// order that turns every round: on a shared machine, what is
+		// compared is measured close together, and no row always goes first.
+		order := append(slices.Clone(rows[round%len(rows):]), rows[:round%len(rows)]...)
+		for _, op := range m.ops {
+			for _, mode := range order {
+				if round == 0 {
+					// Warm the caches (the kept sessions, the database's
+					// pages) before the first measurement.
+					if _, err := m.load(engine, db, srvs, mode, op, cookies, time.Second); err != nil {
+						return err
+					}
+				}
+				res, err := m.load(engine, db, srvs, mode, op, cookies, m.duration)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", mode, op, err)
+				}
+				fmt.Fprintf(os.Stderr, "%-8s %8d users  round %d  %-8s %s\n", engine, users, round+1, mode, res)
+				k := key{engine, users, mode, op}
+				m.results[k] = append(m.results[k], res)
 			}
-			ms := func(f func(loadtest.Result) time.Duration) float64 {
-				return median(rs, func(r loadtest.Result) float64 { return float64(f(r).Microseconds()) / 1000 })
-			}
-			errors := 0
-			for _, r := range rs {
-				errors += r.Errors
-			}
-			fmt.Printf("%-8s %-6s %10.0f %8.2fx %8.2f %8.2f %8.2f %8.2f %7d %8.0f\n", mode, op, rps, medianOf(ratios),
-				ms(func(r loadtest.Result) time.Duration { return r.P50 }), ms(func(r loadtest.Result) time.Duration { return r.P90 }),
-				ms(func(r loadtest.Result) time.Duration { return r.P99 }), ms(func(r loadtest.Result) time.Duration { return r.P999 }),
-				errors, median(rs, func(r loadtest.Result) float64 { return r.RSS / (1 << 20) }))
 		}
 	}
-	slices.Sort(startups)
-	fmt.Printf("\nstartup to a served /healthz on an existing database: median %.0f ms of %d (min %.0f, max %.0f)\n",
-		float64(startups[len(startups)/2].Microseconds())/1000, len(startups),
-		float64(startups[0].Microseconds())/1000, float64(startups[len(startups)-1].Microseconds())/1000)
-	fmt.Printf("%d connections, %s per mode and operation, %d round(s); load generator on the same machine\n", conns, duration, rounds)
-	fmt.Printf("req/s and latencies: medians over the rounds; vs %s: the median of each round's ratio\n", modes[0])
+	// Start again on the filled database: the time to the first /healthz.
+	if srv := srvs[m.modes[0]]; srv != nil {
+		srv.stop()
+		delete(srvs, m.modes[0])
+		srv, took, err := m.start(db, filepath.Join(m.dir, "restart.log"))
+		if err != nil {
+			return err
+		}
+		m.startups = append(m.startups, took)
+		srv.stop()
+	}
 	return nil
+}
+
+func (m *matrix) load(engine, db string, srvs map[string]*server, mode, op string, cookies []string, d time.Duration) (loadtest.Result, error) {
+	if mode == pgxLoop {
+		return pgxloop.Run(context.Background(), pgxloop.Config{URL: db, Cookies: cookies, Op: op, Workers: m.conns,
+			PoolSize: m.poolSize, Duration: d, Kept: 65536})
+	}
+	return loadtest.Run(context.Background(), loadtest.Config{BaseURL: srvs[mode].url, Connections: m.conns, Duration: d, Op: op, Cookies: cookies})
+}
+
+func (m *matrix) print(engines []string) {
+	fmt.Printf("%-8s %9s %-8s %-6s %9s %8s %8s %8s %7s %8s\n", "engine", "users", "mode", "op", "req/s", "vs "+m.modes[0], "p50 ms", "p99 ms", "errors", "RSS MiB")
+	rps := func(k key) float64 { return median(m.results[k], func(r loadtest.Result) float64 { return r.RPS() }) }
+	p99 := func(k key) float64 {
+		return median(m.results[k], func(r loadtest.Result) float64 { return float64(r.P99.Microseconds()) / 1000 })
+	}
+	// ratio is the median of each round's own ratio of a to b: both sides
+	// of one were measured minutes apart at most.
+	ratio := func(a, b key, f func(loadtest.Result) float64) float64 {
+		ra, rb := m.results[a], m.results[b]
+		var rs []float64
+		for i := range min(len(ra), len(rb)) {
+			rs = append(rs, f(ra[i])/f(rb[i]))
+		}
+		return medianOf(rs)
+	}
+	rpsOf := func(r loadtest.Result) float64 { return r.RPS() }
+	for _, engine := range engines {
+		for _, n := range m.users {
+			for _, op := range m.ops {
+				rows := slices.Clone(m.modes)
+				if engine == "postgres" {
+					rows = append(rows, pgxLoop)
+				}
+				for _, mode := range rows {
+					k := key{engine, n, mode, op}
+					rs := m.results[k]
+					errors := 0
+					for _, r := range rs {
+						errors += r.Errors
+					}
+					fmt.Printf("%-8s %9d %-8s %-6s %9.0f %7.2fx %8.2f %8.2f %7d %8.0f\n", engine, n, mode, op, rps(k),
+						ratio(k, key{engine, n, m.modes[0], op}, rpsOf),
+						median(rs, func(r loadtest.Result) float64 { return float64(r.P50.Microseconds()) / 1000 }), p99(k),
+						errors, median(rs, func(r loadtest.Result) float64 { return r.RSS / (1 << 20) }))
+				}
+			}
+		}
+	}
+	// The goals: most users against fewest, PostgreSQL against SQLite and
+	// against its own limit. Ratios of medians: the rows compared ran in
+	// different parts of the run.
+	if len(m.users) > 1 {
+		lo, hi := m.users[0], m.users[len(m.users)-1]
+		fmt.Printf("\n%d users against %d (goal: req/s and p99 within 20%%):\n", hi, lo)
+		for _, engine := range engines {
+			for _, mode := range m.modes {
+				for _, op := range m.ops {
+					a, b := key{engine, hi, mode, op}, key{engine, lo, mode, op}
+					fmt.Printf("  %-8s %-8s %-6s req/s %.2fx  p99 %.2fx\n", engine, mode, op, rps(a)/rps(b), p99(a)/p99(b))
+				}
+			}
+		}
+	}
+	if slices.Contains(engines, "postgres") {
+		fmt.Printf("\nmeapi on PostgreSQL against the plain pgx loop of its statements (goal: 0.5x or more), and against SQLite:\n")
+		for _, n := range m.users {
+			for _, mode := range m.modes {
+				for _, op := range m.ops {
+					k := key{"postgres", n, mode, op}
+					line := fmt.Sprintf("  %9d %-8s %-6s vs pgx loop %.2fx", n, mode, op, ratio(k, key{"postgres", n, pgxLoop, op}, rpsOf))
+					if slices.Contains(engines, "sqlite") {
+						line += fmt.Sprintf("  vs SQLite %.2fx", rps(k)/rps(key{"sqlite", n, mode, op}))
+					}
+					fmt.Println(line)
+				}
+			}
+		}
+	}
+	if len(m.startups) > 0 {
+		s := slices.Clone(m.startups)
+		slices.Sort(s)
+		fmt.Printf("\nstartup to a served /healthz on a filled database: median %.0f ms of %d (min %.0f, max %.0f)\n",
+			float64(s[len(s)/2].Microseconds())/1000, len(s), float64(s[0].Microseconds())/1000, float64(s[len(s)-1].Microseconds())/1000)
+	}
+	fmt.Printf("seeding: %s\n", strings.Join(m.seedTimes, "; "))
+	fmt.Printf("%d connections, %s per row and operation, %d round(s); load generator on the same machine; every request a random user's\n", m.conns, m.duration, m.rounds)
+	fmt.Printf("req/s and latencies: medians over the rounds; vs %s: the median of each round's ratio\n", m.modes[0])
 }
 
 func median(rs []loadtest.Result, f func(loadtest.Result) float64) float64 {

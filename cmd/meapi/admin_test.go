@@ -117,6 +117,9 @@ func TestMetrics(t *testing.T) {
 		`meapi_http_requests_total{method="POST",route="/auth/signin",status="429"} 1`,
 		`meapi_signin_failures_total 1`,
 		`meapi_signin_rate_limited_total 1`,
+		// Every store operation is there from the start, at 0.
+		`meapi_store_errors_total{op="update_profile"} 0`,
+		`meapi_store_errors_total{op="reserve_attempt"} 0`,
 		`meapi_http_request_duration_seconds_bucket{method="GET",route="/me",le="+Inf"} 1`,
 		`meapi_http_open_connections`,
 		`meapi_http_requests_in_flight`,
@@ -149,5 +152,17 @@ func TestBackupIsForSQLite(t *testing.T) {
 	err := run(ctxBg, []string{"backup", "--db", "postgres://nobody@127.0.0.1:1/none", "--to", dbPath(t)}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "SQLite only") || !strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("backup of a postgres URL: %v", err)
+	}
+}
+
+func TestRedactDB(t *testing.T) {
+	for in, want := range map[string]string{
+		"meapi.db": "meapi.db",
+		"postgres://meapi:s3cret@db:5432/meapi?sslmode=require": "postgres://meapi:xxxxx@db:5432/meapi?sslmode=require",
+		"postgresql://meapi@db/meapi":                           "postgresql://meapi@db/meapi",
+	} {
+		if got := redactDB(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactDB(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"meapi/store/postgres/pgtest"
 )
 
 // These tests run `meapi serve` as a real child process, and do to it what
@@ -28,7 +30,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // the replicas' PostgreSQL, stopped at the end
 }
 
 // child is a running `meapi serve`.

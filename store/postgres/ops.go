@@ -94,6 +94,21 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 	return sess, tokenHash, nil
 }
 
+// sessionGenerationQuery confirms a kept session: its id and generation.
+const sessionGenerationQuery = `SELECT id, generation FROM browser_sessions WHERE token_hash = $1 AND idle_expires_at > $2`
+
+// sessionsOfUserQuery reads the generations of a user's sessions, after a
+// change of the user moved them.
+const sessionsOfUserQuery = `SELECT bs.id, bs.token_hash, bs.generation FROM browser_sessions bs
+	JOIN signins si ON si.session_id = bs.id WHERE si.user_id = $1`
+
+// Statements are the statements GET and PATCH /me send, for bench/pgxloop,
+// which runs them in a plain loop to find PostgreSQL's own limit on a
+// machine. Arguments as in SessionByTokenHash and UpdateProfile.
+var Statements = struct {
+	SessionGeneration, SessionByToken, UpdateProfile, SessionsOfUser string
+}{sessionGenerationQuery, sessionByTokenQuery, updateProfileQuery, sessionsOfUserQuery}
+
 // SessionByTokenHash returns the live browser session whose token has this
 // SHA-256, or store.ErrNotFound. A kept copy is used again after one
 // indexed lookup says its generation has not moved; it asks the database
@@ -103,8 +118,7 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte, now ti
 	if cached := s.sessions.Get(tokenHash); cached != nil {
 		var id string
 		var generation int64
-		err := s.pool.QueryRow(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = $1 AND idle_expires_at > $2`,
-			tokenHash, now.UnixMilli()).Scan(&id, &generation)
+		err := s.pool.QueryRow(ctx, sessionGenerationQuery, tokenHash, now.UnixMilli()).Scan(&id, &generation)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			s.sessions.Drop(tokenHash)
@@ -416,8 +430,7 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 		b.Queue(updateProfileQuery, in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
 			in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
 			in.Now.UnixMilli(), in.UserID, versions)
-		b.Queue(`SELECT bs.id, bs.token_hash, bs.generation FROM browser_sessions bs
-			JOIN signins si ON si.session_id = bs.id WHERE si.user_id = $1`, in.UserID)
+		b.Queue(sessionsOfUserQuery, in.UserID)
 		br := s.pool.SendBatch(ctx, b)
 		err := br.QueryRow().Scan(us.dest()...)
 		switch {

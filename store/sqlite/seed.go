@@ -15,13 +15,17 @@ var _ store.Seeder = (*Store)(nil)
 func (s *Store) SeedSignUps(ctx context.Context, in []store.SignUp) error {
 	return s.onConn(ctx, func(ctx context.Context, c *sql.Conn) error {
 		// Rows go in at random places of every index (ids and token hashes
-		// are random): a page cache that holds the indexes saves reading
-		// and writing each page again and again. Serving needs no more than
-		// the default, so it goes back after.
-		if _, err := c.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
-			return err
+		// are random): a page cache that holds the whole database (a
+		// million users take about 1 GiB) saves reading and writing each
+		// page again and again, and checkpoints of the WAL far apart write
+		// each page once for many batches. They stay set on the writer
+		// connection: seeding is the work of a process of its own (meapi
+		// seed), and setting the cache back would empty it between batches.
+		for _, p := range []string{`PRAGMA cache_size = -2097152`, `PRAGMA wal_autocheckpoint = 262144`} {
+			if _, err := c.ExecContext(ctx, p); err != nil {
+				return err
+			}
 		}
-		defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
 		tx, err := c.BeginTx(ctx, nil)
 		if err != nil {
 			return err
