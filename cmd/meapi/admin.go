@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"meapi/store/sqlite"
 )
@@ -65,6 +67,19 @@ func backupDB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if isPostgres(db) {
 		return errors.New("meapi backup is for SQLite only: back a PostgreSQL database up with pg_dump (docs/OPERATIONS.md)")
+	}
+	// Opening a file that does not exist would create an empty database
+	// and back that up: a typo would look like a backup.
+	if err := checkFolder("--db", db); err != nil {
+		return err
+	}
+	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--db %s: no such database; nothing was backed up", db)
+	} else if err != nil {
+		return fmt.Errorf("--db %s: %w", db, err)
+	}
+	if err := checkFolder("--to", to); err != nil {
+		return err
 	}
 	st, err := sqlite.Open(ctx, db, sqlite.WithoutMigrations())
 	if err != nil {

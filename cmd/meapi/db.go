@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"meapi/store"
@@ -64,6 +68,9 @@ func openStore(ctx context.Context, db string, o storeOptions) (store.Engine, er
 		}
 		return st, nil
 	}
+	if err := checkFolder("--db", db); err != nil {
+		return nil, err
+	}
 	var opts []sqlite.Option
 	if !o.migrate {
 		opts = append(opts, sqlite.WithoutMigrations())
@@ -72,4 +79,21 @@ func openStore(ctx context.Context, db string, o storeOptions) (store.Engine, er
 		opts = append(opts, sqlite.WithObserver(o.observer))
 	}
 	return sqlite.Open(ctx, db, opts...)
+}
+
+// checkFolder says, before SQLite does, that a file cannot be made because
+// its folder does not exist: SQLite's own words for that are "unable to
+// open database file (14)", which names neither the folder nor the flag.
+func checkFolder(flagName, path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s %s: the folder %s does not exist; create it first (mkdir -p %s)", flagName, path, dir, dir)
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flagName, path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s: %s is not a folder", flagName, path, dir)
+	}
+	return nil
 }

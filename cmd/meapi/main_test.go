@@ -11,8 +11,10 @@ import (
 	"meapi/impl"
 	"meapi/impl/password"
 	"meapi/store/sqlite"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -197,5 +199,88 @@ func TestServeHelpListsEveryFlag(t *testing.T) {
 	})
 	if !strings.Contains(out.String(), "MEAPI_DB") {
 		t.Errorf("--help does not say how to set flags from the environment")
+	}
+}
+
+// TestMessagesSayWhatIsWrong: what an operator gets wrong is told in one
+// line that names the flag or the variable and what it wants, with nothing
+// else printed (no usage); a misspelt MEAPI_ variable is warned about; a
+// missing folder is named as one by serve, migrate and backup; a backup of
+// a database that does not exist creates nothing; a port that is taken is
+// found before the database is touched.
+func TestMessagesSayWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "meapi.db")
+	runIt := func(args ...string) (string, error) {
+		var stderr bytes.Buffer
+		err := run(context.Background(), args, io.Discard, &stderr)
+		return stderr.String(), err
+	}
+	serve := []string{"serve", "--addr", "127.0.0.1:0", "--db", db}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{append(serve, "--read-timeout", "banana"), nil, `--read-timeout "banana": want a duration such as 15s`},
+		{append(serve, "--max-accounts", "many"), nil, `--max-accounts "many": want a whole number`},
+		{append(serve, "--migrate=maybe"), nil, `--migrate "maybe": want true or false`},
+		{append(serve, "--no-such-flag"), nil, "unknown flag --no-such-flag"},
+		{serve, map[string]string{"MEAPI_READ_TIMEOUT": "banana"}, `MEAPI_READ_TIMEOUT="banana": want a duration such as 15s`},
+		{[]string{"migrate", "--db", db, "--nope"}, nil, "unknown flag --nope"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			stderr, err := runIt(tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v; want one line with %q", err, tt.want)
+			}
+			if stderr != "" {
+				t.Errorf("printed more than the error:\n%s", stderr)
+			}
+		})
+	}
+
+	t.Run("a misspelt variable", func(t *testing.T) {
+		t.Setenv("MEAPI_READ_TIMEOT", "3s")
+		stderr, _ := runIt("serve", "--db", filepath.Join(dir, "missing", "meapi.db"))
+		if !strings.Contains(stderr, "MEAPI_READ_TIMEOT") || !strings.Contains(stderr, "did you mean MEAPI_READ_TIMEOUT?") {
+			t.Errorf("it was not warned about: %q", stderr)
+		}
+	})
+	missing := filepath.Join(dir, "missing")
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(missing, "meapi.db")},
+		{"migrate", "--db", filepath.Join(missing, "meapi.db")},
+		{"backup", "--db", filepath.Join(missing, "meapi.db"), "--to", filepath.Join(dir, "copy.db")},
+	} {
+		if _, err := runIt(args...); err == nil || !strings.Contains(err.Error(), "the folder "+missing+" does not exist") {
+			t.Errorf("%q: %v; want it to name the missing folder", args, err)
+		}
+	}
+
+	typo := filepath.Join(dir, "nope.db")
+	if _, err := runIt("backup", "--db", typo, "--to", filepath.Join(dir, "copy.db")); err == nil || !strings.Contains(err.Error(), "no such database") {
+		t.Errorf("a backup of a database that does not exist: %v", err)
+	}
+	for _, f := range []string{typo, filepath.Join(dir, "copy.db")} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("the refused backup created %s", f)
+		}
+	}
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fresh := filepath.Join(dir, "fresh.db")
+	if _, err := runIt("serve", "--addr", busy.Addr().String(), "--db", fresh); err == nil || !strings.Contains(err.Error(), "--addr") {
+		t.Errorf("serve on a port that is taken: %v; want an error naming --addr", err)
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Errorf("serve on a port that is taken created the database first")
 	}
 }

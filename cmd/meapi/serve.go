@@ -182,6 +182,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The addresses first: a port that is taken is found before the
+	// database is created, migrated or touched at all.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", c.addr, err)
+	}
+	defer ln.Close()
+	var mln, pln net.Listener
+	if c.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %s: %w", c.metricsAddr, err)
+		}
+		defer mln.Close()
+	}
+	if c.pprofAddr != "" {
+		if pln, err = net.Listen("tcp", c.pprofAddr); err != nil {
+			return fmt.Errorf("--pprof-addr %s: %w", c.pprofAddr, err)
+		}
+		defer pln.Close()
+	}
+
 	reg := prometheus.NewRegistry()
 	obs, err := impl.StoreMetrics(reg)
 	if err != nil {
@@ -213,10 +234,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: c.server.readHeaderTimeout,
@@ -229,12 +246,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	served := make(chan error, 2)
 	var metricsSrv *http.Server
-	if c.metricsAddr != "" {
-		mln, err := net.Listen("tcp", c.metricsAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
+	if mln != nil {
 		// The metrics address serves the metrics and nothing else: a
 		// scraper that asks for another path is told so.
 		mux := http.NewServeMux()
@@ -243,12 +255,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		go func() { served <- metricsSrv.Serve(mln) }()
 		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
-	if c.pprofAddr != "" {
-		pln, err := net.Listen("tcp", c.pprofAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--pprof-addr: %w", err)
-		}
+	if pln != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
