@@ -1,7 +1,6 @@
 package impl
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,54 +12,21 @@ import (
 
 	"meapi/gen"
 	passwords "meapi/impl/password"
+	"meapi/impl/rules"
 	"meapi/store"
 )
 
-// SigninLimits bound failed sign-ins in a sliding window: per account (or
-// per email or username that names none) and per client address. Past a
-// limit every sign-in for that account or from that address is refused
-// with 429, even with the right password, until enough failures have aged
-// out of the window. The attempts are kept in the store, which counts and
-// records them in one atomic step, so the limits hold across replicas and
-// under any concurrency. A sign-in in progress counts too, until its
-// password turns out right.
-type SigninLimits struct {
-	Window     time.Duration
-	PerAccount int
-	PerAddress int
-}
+// The limit policy is the domain's (impl/rules); these are its names in
+// Config.
+type (
+	SigninLimits = rules.SigninLimits
+	SignupLimits = rules.SignupLimits
+)
 
-// DefaultSigninLimits: 10 failures of one account in 15 minutes is more than
-// a person mistyping or trying old passwords makes, and caps an online guesser
-// at under 1,000 guesses a day per account. 100 from one address leaves room
-// for an office or a school behind one NAT address.
-var DefaultSigninLimits = SigninLimits{Window: 15 * time.Minute, PerAccount: 10, PerAddress: 100}
-
-// SignupLimits bound sign-ups per client address in a sliding window.
-type SignupLimits struct {
-	Window     time.Duration
-	PerAddress int
-}
-
-// DefaultSignupLimits: 30 in 10 minutes lets a few dozen through in a burst
-// (an office behind one NAT address onboarding together), never hundreds a
-// minute from one machine.
-var DefaultSignupLimits = SignupLimits{Window: 10 * time.Minute, PerAddress: 30}
-
-func (l SignupLimits) withDefaults() SignupLimits {
-	return SignupLimits{
-		Window:     cmp.Or(l.Window, DefaultSignupLimits.Window),
-		PerAddress: cmp.Or(l.PerAddress, DefaultSignupLimits.PerAddress),
-	}
-}
-
-func (l SigninLimits) withDefaults() SigninLimits {
-	return SigninLimits{
-		Window:     cmp.Or(l.Window, DefaultSigninLimits.Window),
-		PerAccount: cmp.Or(l.PerAccount, DefaultSigninLimits.PerAccount),
-		PerAddress: cmp.Or(l.PerAddress, DefaultSigninLimits.PerAddress),
-	}
-}
+var (
+	DefaultSigninLimits = rules.DefaultSigninLimits
+	DefaultSignupLimits = rules.DefaultSignupLimits
+)
 
 var errInvalidCredentials = newAPIError(http.StatusUnauthorized, gen.INVALIDCREDENTIALS, "", "no account has this identifier and password")
 
@@ -81,15 +47,16 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	// guesses gets past them, on any number of replicas. A right password
 	// takes its attempt back; a wrong one leaves it counted.
 	now := s.now()
-	reservation, err := s.store.ReserveAttempt(ctx, []store.Limit{
-		{Subject: accountKey(user, identifier), Max: s.limits.PerAccount, Window: s.limits.Window},
-		{Subject: "addr:" + st.clientAddr, Max: s.limits.PerAddress, Window: s.limits.Window},
-	}, now)
+	userID := ""
+	if user != nil {
+		userID = user.ID
+	}
+	reservation, err := s.store.ReserveAttempt(ctx, storeLimits(s.limits.For(rules.AccountSubject(userID, identifier), st.clientAddr)), now)
 	var limited *store.LimitedError
 	if errors.As(err, &limited) {
 		s.metrics.rateLimited.Inc()
 		what := "this account"
-		if strings.HasPrefix(limited.Subject, "addr:") {
+		if rules.IsAddress(limited.Subject) {
 			what = "this address"
 		}
 		refusal := limitRefusal(limited, now, "too many failed sign-ins for "+what)
@@ -166,14 +133,13 @@ func deref[T ~string](p *T) string {
 	return string(*p)
 }
 
-// accountKey is what the per-account limit counts by: the account when
-// there is one, so that naming it by email or by username adds up, and
-// otherwise the identifier as typed, folded.
-func accountKey(user *store.User, identifier string) string {
-	if user != nil {
-		return "user:" + user.ID
+// storeLimits are the rules' limits as the store counts them.
+func storeLimits(ls []rules.Limit) []store.Limit {
+	out := make([]store.Limit, len(ls))
+	for i, l := range ls {
+		out[i] = store.Limit{Subject: l.Subject, Max: l.Max, Window: l.Window}
 	}
-	return "id:" + strings.ToLower(identifier)
+	return out
 }
 
 type refusal struct {

@@ -288,8 +288,19 @@ type Seeder interface {
 	SeedSignUps(ctx context.Context, in []SignUp) error
 }
 
-// Fold is the case folding under which emails and usernames are unique.
-func Fold(s string) string { return strings.ToLower(s) }
+// Fold is the case folding under which emails and usernames are unique and
+// looked up: ASCII letters to lower case, nothing else. Both are ASCII by
+// the contract's rules; folding only ASCII means that no other character
+// can ever fold into one (the Kelvin sign K into k, as Unicode case folding
+// does), whatever reaches it.
+func Fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

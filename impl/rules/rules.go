@@ -20,6 +20,7 @@ import (
 	"golang.org/x/text/secure/precis"
 
 	"meapi/internal/dfa"
+	"meapi/store"
 )
 
 // Violation says why a rule refuses a value, in words that follow the
@@ -91,23 +92,10 @@ func Username(s string) error {
 	if !usernamePattern.MatchString(s) {
 		return violation("must be 3 to 64 characters of letters, digits, '_', '.' and '-', starting with a letter or a digit")
 	}
-	if slices.Contains(ReservedUsernames, Fold(s)) {
+	if slices.Contains(ReservedUsernames, store.Fold(s)) {
 		return violation(s + " is reserved")
 	}
 	return nil
-}
-
-// Fold is the folding under which emails and usernames are unique and
-// looked up: ASCII letters to lower case, nothing else. Both are ASCII by
-// rule; folding only ASCII means that no other character can ever fold
-// into one (the Kelvin sign K into k, say), whatever reaches it.
-func Fold(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + ('a' - 'A')
-		}
-		return r
-	}, s)
 }
 
 // emailPattern is the grammar of addresses that every strict client

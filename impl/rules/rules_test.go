@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"testing"
+
+	"meapi/store"
 )
 
 func TestName(t *testing.T) {
@@ -76,13 +78,13 @@ func TestUsername(t *testing.T) {
 }
 
 func TestFoldIsASCIIOnly(t *testing.T) {
-	if got := Fold("Ada@Example.COM"); got != "ada@example.com" {
+	if got := store.Fold("Ada@Example.COM"); got != "ada@example.com" {
 		t.Errorf("Fold: %q", got)
 	}
 	// The Kelvin sign folds to k under Unicode case folding; here it stays
 	// what it is, so it can never reach an account named with a k.
 	for _, s := range []string{"\u212a", "Ｋ", "İ"} {
-		if got := Fold(s); got != s {
+		if got := store.Fold(s); got != s {
 			t.Errorf("Fold(%+q) = %+q, want it unchanged", s, got)
 		}
 	}
