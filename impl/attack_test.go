@@ -389,8 +389,9 @@ func TestSignupLimitPerAddress(t *testing.T) {
 
 // TestReadinessFailsWhenTheStoreCannotServe: /readyz answers 503 with the
 // reason, counted in meapi_not_ready_total, when the database file is
-// deleted under the server, when it cannot be written (reads go on being
-// served meanwhile), or when the store does not answer.
+// deleted under the server (and writes, which would be lost, are refused),
+// when it cannot be written (reads go on being served meanwhile), or when
+// the store does not answer.
 func TestReadinessFailsWhenTheStoreCannotServe(t *testing.T) {
 	ready := func(t *testing.T, ts *testServer, reason, words string) {
 		t.Helper()
@@ -403,11 +404,16 @@ func TestReadinessFailsWhenTheStoreCannotServe(t *testing.T) {
 	}
 	t.Run("sqlite: the file deleted", func(t *testing.T) {
 		ts := newTestServerOn(t, "sqlite")
-		ts.signUp(t, nil)
+		a := ts.signUp(t, nil)
 		if err := os.Remove(ts.dbPath); err != nil {
 			t.Fatal(err)
 		}
 		ready(t, ts, "replaced", "deleted or replaced")
+		// A write would go to a file that is gone, and be lost at the next
+		// start: it is refused, not acknowledged.
+		ts.patchMe(t, a.token, map[string]any{"first_name": "Lost"}).wantError(t, http.StatusInternalServerError, "INTERNAL", "")
+		ct, b := jsonBody(map[string]any{"email": "lost@example.com", "password": pw})
+		ts.call(t, "POST", "/auth/signup", ct, b).wantError(t, http.StatusInternalServerError, "INTERNAL", "")
 	})
 	forEachEngine(t, func(t *testing.T, engine string) {
 		t.Run("cannot be written", func(t *testing.T) {

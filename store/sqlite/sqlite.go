@@ -201,17 +201,28 @@ func (s *Store) Close() error {
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
+// stillThere reports, as store.ErrReplaced, that the file at the store's
+// path is no longer the one it opened (deleted, or replaced by a restore
+// done under it). What the store wrote now would go to a file that is gone
+// and be lost at the next start.
+func (s *Store) stillThere() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("the database file: %w: %w", store.ErrReplaced, err)
+	}
+	if !os.SameFile(fi, s.file) {
+		return fmt.Errorf("%s is no longer the file this server opened: restart it: %w", s.path, store.ErrReplaced)
+	}
+	return nil
+}
+
 // Ready reports whether the database answers, is the file this store
 // opened, has a current schema (else store.ErrMigrationsPending), and can
 // be written: a small write that must commit.
 func (s *Store) Ready(ctx context.Context) (err error) {
 	defer s.observe(ctx, store.OpReady, time.Now(), &err)
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		return fmt.Errorf("ready: the database file: %w: %w", store.ErrReplaced, err)
-	}
-	if !os.SameFile(fi, s.file) {
-		return fmt.Errorf("ready: %s is no longer the file this server opened: restart it: %w", s.path, store.ErrReplaced)
+	if err := s.stillThere(); err != nil {
+		return fmt.Errorf("ready: %w", err)
 	}
 	var version int
 	var migrated bool

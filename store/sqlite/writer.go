@@ -183,6 +183,13 @@ func (w *writer) attempt(ops []*writeOp) (again []*writeOp) {
 		answerAll(live, err)
 		return nil
 	}
+	// A write acknowledged into a file that was deleted or replaced under
+	// the server would be lost at the next start: refuse it instead. One
+	// stat a batch, beside a commit, costs nothing to speak of.
+	if err := w.s.stillThere(); err != nil {
+		answerAll(live, err)
+		return nil
+	}
 	if _, err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
 		w.rollback()
 		answerAll(live, fmt.Errorf("begin: %w", err))
