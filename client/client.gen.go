@@ -250,8 +250,9 @@ type NullableUser struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -262,9 +263,13 @@ type NullableUser struct {
 	// PhoneNumber Not settable in this version; always null.
 	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -391,8 +396,9 @@ type User struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -403,9 +409,13 @@ type User struct {
 	// PhoneNumber Not settable in this version; always null.
 	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -476,17 +486,22 @@ type Username = string
 // ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 // `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 // no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-// and hyphens (a label neither starts nor ends with a hyphen) whose
-// last label is letters only. An internationalized domain is written
+// and hyphens (a label neither starts nor ends with a hyphen, and has
+// at most 63 characters; the domain at most 253) whose last label is
+// letters only. An internationalized domain is written
 // in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 // regardless of letter case; stored as typed.
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
 
-// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
-// without user information, written only with the characters RFC 3986
-// allows in a URI (percent-encode anything else: a space is `%20`).
+// ImageURL An absolute `https` URL of at most 2048 characters, written only with
+// the characters RFC 3986 allows in a URI (percent-encode anything
+// else: a space is `%20`), whose host is a domain name (letters,
+// digits, hyphens and dots) or an IP address, with a port from 0 to
+// 65535 if any, and without user information. (No `format: uri`:
+// some generators turn it into a URL type that re-encodes the value
+// and drops the pattern.)
 //
 // Example: https://images.example.com/ada.png
 type ImageURL = string
@@ -605,8 +620,9 @@ type SignInWithEmail struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -634,7 +650,8 @@ type SignInWithUsernameStrategy string
 
 // SignOutRequest defines model for SignOutRequest.
 type SignOutRequest struct {
-	// All End every sign-in of this browser session, not only the active one.
+	// All End every sign-in of this browser session, not only the active
+	// one. Absent is the same as false.
 	All *bool `json:"all,omitempty"`
 }
 
@@ -692,8 +709,9 @@ type SignUpRequest struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -783,9 +801,13 @@ type UpdateMeRequest struct {
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username,omitempty"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png

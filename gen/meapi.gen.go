@@ -254,8 +254,9 @@ type NullableUser struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -266,9 +267,13 @@ type NullableUser struct {
 	// PhoneNumber Not settable in this version; always null.
 	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -395,8 +400,9 @@ type User struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -407,9 +413,13 @@ type User struct {
 	// PhoneNumber Not settable in this version; always null.
 	PhoneNumber nullable.Nullable[string] `json:"phone_number"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -480,17 +490,22 @@ type Username = string
 // ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 // `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 // no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-// and hyphens (a label neither starts nor ends with a hyphen) whose
-// last label is letters only. An internationalized domain is written
+// and hyphens (a label neither starts nor ends with a hyphen, and has
+// at most 63 characters; the domain at most 253) whose last label is
+// letters only. An internationalized domain is written
 // in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 // regardless of letter case; stored as typed.
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
 
-// ImageURL An absolute `https` URL of at most 2048 characters, with a host and
-// without user information, written only with the characters RFC 3986
-// allows in a URI (percent-encode anything else: a space is `%20`).
+// ImageURL An absolute `https` URL of at most 2048 characters, written only with
+// the characters RFC 3986 allows in a URI (percent-encode anything
+// else: a space is `%20`), whose host is a domain name (letters,
+// digits, hyphens and dots) or an IP address, with a port from 0 to
+// 65535 if any, and without user information. (No `format: uri`:
+// some generators turn it into a URL type that re-encodes the value
+// and drops the pattern.)
 //
 // Example: https://images.example.com/ada.png
 type ImageURL = string
@@ -609,8 +624,9 @@ type SignInWithEmail struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -638,7 +654,8 @@ type SignInWithUsernameStrategy string
 
 // SignOutRequest defines model for SignOutRequest.
 type SignOutRequest struct {
-	// All End every sign-in of this browser session, not only the active one.
+	// All End every sign-in of this browser session, not only the active
+	// one. Absent is the same as false.
 	All *bool `json:"all,omitempty"`
 }
 
@@ -696,8 +713,9 @@ type SignUpRequest struct {
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
 	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen) whose
-	// last label is letters only. An internationalized domain is written
+	// and hyphens (a label neither starts nor ends with a hyphen, and has
+	// at most 63 characters; the domain at most 253) whose last label is
+	// letters only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -787,9 +805,13 @@ type UpdateMeRequest struct {
 	// Example: ada
 	Username nullable.Nullable[Username] `json:"username,omitempty"`
 
-	// ImageUrl An absolute `https` URL of at most 2048 characters, with a host and
-	// without user information, written only with the characters RFC 3986
-	// allows in a URI (percent-encode anything else: a space is `%20`).
+	// ImageUrl An absolute `https` URL of at most 2048 characters, written only with
+	// the characters RFC 3986 allows in a URI (percent-encode anything
+	// else: a space is `%20`), whose host is a domain name (letters,
+	// digits, hyphens and dots) or an IP address, with a port from 0 to
+	// 65535 if any, and without user information. (No `format: uri`:
+	// some generators turn it into a URL type that re-encodes the value
+	// and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -2996,200 +3018,203 @@ func (sh *strictHandler) SwitchSignin(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3rdtu4ma+CZbvH8oSSJfmSRD49rcZRZtRx7KwvnZ2GrgmTkMQxBSgEaFmTcc8+zT7YPskefABI8KKL",
-	"Eycz282PdhyKF+DDd79+cAI2nTFKqOBO74ND7vF0FhP4+w2R/8/T6RQnC6fnXEwIwoGI7ghKOUkc17nD",
-	"cQo3hVhg+d8gIViQ8BoLp+d0292DZqfT7L64aB/0Oi96u/utTnf3747rkCmOYqfn4BD/RX+yFbCp+eX6",
-	"jiTRKCKh0xvhmBPXGUUJF9cUT4nTc/ohdlwnCp2eIxdy3X0/u929u/nl5/vJ8/l0T4zoQRAm+3xB5G1T",
-	"PCbXaSI/NxFixns7O3CNt6wv7+AQt2Z07LhOjPMvHbM7EuNAvmc2YZRc03R6QxKnR9M4NtcqixVzdj3C",
-	"gWDJNaH4JrZ+SmfhMgB12712p7W3fyABJPel14BD7Dy4DkkSlnCn9+7KdaaEczyWPzquwwnnEaMS/Op0",
-	"rnk0phF9zHkALNVj18+TcNq9fb93P//lYHJDR7szESzu9vnPWK/reiPIP7jmhVgIMp0JvXZ1Uf7jt12e",
-	"Xko6K6xPrlpgkXKn1223Hx5c54yoc7Ap4ZwIJCYEAVYi+buLgpjgBK5KBIKLNoUUETgdp1xgpBDZQjiJ",
-	"VvKj5+pMz6MxJeGQluhwzhAOApZSwRGHW1BEXfRdggNDoXXECUS7Gil22712t9Vu79tEOpbv/QgyhfUU",
-	"CPV5Mu7ev9+nN7/s3s6n4d4kuBOjnw9mC1wkVEVdNiF+z2YzYDmfnQwLILDIEKAgsVpeexz6fuV2j+V2",
-	"X5H0k5D06jPIi8InbYY8pwEej3bv5owm8T7Zi7uj8D6Z3U3SKkNeAdvfu7xwf1vobCquCpLjNBVF0XHC",
-	"bli4yIXGcjGhkNbwuo9EKPWSNce68c5g0Zez4o76iJK5EYfu6p39vvl1hZ/YfOMz8pLC1nNeAqrIV7Xz",
-	"N1A7Ow8S3ScEh0B8H5x+HLM5IDLhQRLNBMAd7LEpERMWciQmEUczLCZognlLYqrCWynhBhcuetu/OPre",
-	"cZ2EvE+jRCKGSFLiOjyYkCkQx0yuJ5Hv/ce7fvPvV88aLlJ/bH/zR8d1xGIm38ZFEtGxI1c4uMDj+lXd",
-	"kUTiBmIjUIglUFw0Ygnyh6PmGyyCiY8YRT6sCu1Mid9CQ4GCCaZjwj06nxBK7kiSPW1+chGmIWI0Xsif",
-	"aMujha166+Df2vWcTaHgOe/+7Q/Nf14985z6/Z+Quea2R4zdRqQKC//6WpPJn7y03d4NBLslFP4kh+gt",
-	"FpM/7RyiN/i+2R8TfQsnAaMhNzd9L8TslMaLQ3ROgjQhh+gcT8l5JMifjvG93/OohJHkgfpLCL7RQr5+",
-	"rY8iDnAU0ZSgmIwESqmIYrimn/HonKVxiMj9LEoISmnKSVgGbr6Xn8TuX+ed++ezNuvG++9fT17+R3va",
-	"vnkeDnbT8+773R/vfnj/IvzrAX0ZVHd50N570W6v29imh5QvSuIqbv7Sbr68bl592Nt9qH76Xaf58upd",
-	"u/ny6pt1368/8TPyPiVcDMN6tE/Uz1scRWEP4Msogf/qXxAnVKCIIv8/m/pdzWHoI4nvHo0EmmOOOkgw",
-	"1Om+kNTj95t/R7j5C2o3X6IWukY91PRdxMSEJPOIE4Th6BklkoA8Klk3L3wxovqgkzuSbHEUs3H5YJ9P",
-	"6hnb++ljGIaCfeu617z60HE73RcPy2AokkV/JJQtWgTiucJ9C0ETMpK4mG0nwBTdEDTFIUF4jCNa4HUv",
-	"9tqrVjyNaDRNp06vky0sooKMSeJYqtMyYn6bEDg+eVg28aAAHjAsqociwVFCKJnjGDXgRjwliiw9Oo/E",
-	"RJ9aRqEuwrzwxohLrhduu4glHrW4SBWn11KS70p+GgUTNMW3GjluEjaXXDVM2AxFQq0yx15YqlwEZShm",
-	"dEwSj97hOArleuRFKcGaEdwiGcr2clbxEQt21pJ6o0Lr23+uoXZJ6M8+htAfJBLxGaNcOUK/xaGmVlBu",
-	"GBWEwp94NoujAEsE2fmZK2XI9qBGCmx/PT89KWqtb3A8YsmUhAh+q+iqSs3LdC/50VAucXjyt/7x8NW1",
-	"fipXyPSXJBImOBAkQVsPWwhLMkPs5mcSCHRLFqiBBbpZCII6z7dBF8nfYDEwBEYCnL9A6r3yg60voOvv",
-	"KV0/ITiUZ1bW9eX1Joj/KZEKMagDGAmmELXidVsNzbNB/9X16cnxT9evh4PjV45U5Eks1bgdZQLY8IEr",
-	"Eij5GuTHA0wllG4M/YfKUlQfgMPqXwxPT64HZ2enZ/YXLJvB/kx+GU1TDi/GAk0ZF6jTbufny1ccn5Qi",
-	"mnEeyjOcRHQMF+dJJAShra/q+2dT3wGBH2wW9seEjJye84edPNKyo37lOwOJkwN6R2I2I4rzLFUr7GMF",
-	"1Ks52R6aFjiLRxu+zTP8bRdhQztigoWFv/oVqOGX6MLfdj1qPRVxxGYkAbaHQkYUn7ilbI4a/uXJDyen",
-	"P55kT0qJgREQpFRVJf9JCL7lCKMkjQlq+GUi8bdb6JQSRKhIFmhGEjRL2E1MplLKPLjOtylfbM6H13OB",
-	"88HZ34ZHg+vLk/7f+sPj/rfHgwJFSuYyxXSBZpjzOUtCjnBC0A2RsA8mJLiVZCbXCgqJ1Lg6SGvxNUSq",
-	"NDHJSG5SvrAf5BOWiHjxJdjsfnv3aXE03xVARIIG8wrYuFQ2pAr3PiUpsfbuUSWqfNAOm6Ae+gaILXRS",
-	"w8NA5bCMZOvJZTvSd+9YKihs5yhhnJ8m0VizvydCrKOz0/Pz69Oz4XfDk+uzwX9cDs4vCpglT4M0QW7I",
-	"3Wk652iUsCnCFLR8xGBdgHKSzHAcs7mUMgXEgh009a2GX2he8WXE9hPiUx/VA6YIFx4JYrPEluQNQyq1",
-	"RRw/5TEOTy4GZyf94yJTyHF+hKOYhNJow5TPDYc0a25khliIlhtaZWXM7APBcr4MR2g/3QmesylRFKuB",
-	"w2wrtIUkxwiJwFGseKnkmgJsUxcpx482W40arg8XdNGjhISEigjH/GmPWYnJo7PBq8HJxbB/fF44cZoF",
-	"XdEEa4dbBAsZRVoRNZyudJg/JlI1Bf3RRcbBKuWiuf/LUGjnaTm+Wbzk+XO5Q2McVqCkNGeWZHvXTitN",
-	"Lto9xSGKzplSSyKRaxaCxDECE1ZrAG/A6XnCRF8zwydEgzeDi+9PX12fnF5c94+PT38cvCpgwavB8eBi",
-	"YGwjzYwleu9MyaH5dw9ZPtciLqil2w9/mcPff+rDFxNE7iMuuItuUgEbAtcGnLjySrdQX90IJwo/hCxI",
-	"p4QKj2anO8F3RMJTYQMJ0V57DzX8EyZes5SGoLGCkScVTKpeKL/kUSMJ1NfQXnvfVWuQHGShnGQZB0FK",
-	"+MO7wAXCwoVHMUcTkpCKMpF53FepEeomgJDExVRMJDcIpG3ylBgJqHh58b1kSkf9ixJCUqYt9LI3SvIY",
-	"fSKZCVFCxvNoDOqqYJI0S5r9/zmmdGIgkfvL/JXQAKFi8OypT+z16eVJ5aRyswkLyTFEEgVlG+GECTSS",
-	"K/oyB7D3lAegZH7ElaAPkSF7SbQG2mcEh1/WfpPKBhb4BnNSNXdroJ/IFf4ft8LSGbBlvV24rhzTGSQy",
-	"BqwYr+vRCmxc0K9DEhMhhZxkprMYB0T5gaV8xxSxWLJVtcxDj7LE0vQAFSapEBItQjanSvXT4EYcL3hB",
-	"sL/Fi5jh8IKxY5yMyVNiydv+T8en/VfXF6en18f9s++qOFJwflZ8bwe7L/bAdco38JuCP1Lu4IvQcGf3",
-	"8/ibzG5gJ+AuoqhzgH6IvgVafpuAeR7JJ1+Dmv+k53U2ODo9eTUEv9Dr/vC4JPdMIDnH4yn8U55kkCYJ",
-	"oaIuDF1zeFZ8OUQ8ogFBkXG24fCrr/Qz+ko73afDXCu1IAtbKZzQQS+53h44oJaeda2jydG5R0P60XEg",
-	"LhIsyLgSzjDXlYacYTIo1puHMVZFGbIvF/1O+rOGyzFKJJHMYhzRa22oqn9k+UCfK9rwpGEjwdgbTEtg",
-	"vjD+2yxnGrwRETdh0M0hLYXHm/7JT9fnw+9OhifnJRmSvxLhGLQIEJL7Ndnah/CnAnwqVCJ5GcaVdeOE",
-	"5G8o7+KLgfk3DG5gjvycCH0X1A2/fCq+CdFb52Gso+xcWAxZU8SjIN8zGEdSkCxQYx/dLFBIRjiNVXw7",
-	"4wJnWJDjaBo9sZl31r8YXB8P3wwvrgf/eTQYvCoJvCwMoV1qOgbPIa8K9qr3UIpFvNhrL4tGZAimT9t+",
-	"MsbiC+FU9+UTYpTZkslQMB+tQElqsOBPVhfDMCGctzw6AN+BeVw9RaYq7quwUyWn1EYqwJnh0RnmXCrJ",
-	"5I5Qy+qMxhOR+/yeMH4h8fJydsToKI4C8ZRIOXjTHx5fX/R/GJysjo5jmgE2dwMpx5+GbUZ6ym1UwsW+",
-	"/lHg2y8lMV4+LSMrbBYMJKN0qPqgKIeA3mR2cr81RwFsT2e8ShAlXrLb6f5/5SW14Gmh88JvkQAZrTmF",
-	"R9exCqQ4xZPygnkkgsnHaKqbh0iUnC2omergorDs8TKMFEywGnlshVK+JrT8bhNani60W1LgEOSEF9BK",
-	"a29+hlJ+Fm1BcSTF6xqc0sraJeXpbMYSQcI3JIzwBST5PR0xXJ6cX759e3p2MXh1/Wbwati/vvjpbdGr",
-	"dKQ+1ZSfLtlaPVT5eBH9reWjqVw/EovZF/In7X8+f9IWR74NFh81JAqYSwMasDCiY3/bHLrKoC6kHOEg",
-	"IDPBQYBeavl6IUXqkx7v+eDspP9mUFV+MpO4Yvxlsd2IKxn/8UrOV571aTzrCfWAvg4zgp8wk1fZWTfk",
-	"O3ECOepjnISx1HXZCMVECJKgAHOy3XJyqxkE/FEcESrOreMPlSMVx28TiekiIjwr3qqSVIDjGNL5K/Yt",
-	"WLBcYKliqJwqO+KF+vpRlYjOUqGS80pRszERUnufiQXCSYIXHExyv4CjPSRJx1e6y8xadA0ur4L/SRrH",
-	"+CYm5+ruOtyrlAkY0zeiaJawsVLF+vFcrlQtO9L2v3YB91RMOJcdmQtMrigmgnDlUslBBfuKBJnCAnSK",
-	"uEqllouc4vuh+rGdJZADrBzXuW+yJJSqW+fBIpryLpSlaaympX4dc7QuRFq49hW17MWtAm8O1mWL7D7U",
-	"kFMtyKWe+wiQa73Zo58VxrsqX9zUfLyroE9+BNV9uiVcvXJLq7A+tPfgOgNVGfqhwiLK5h/mEsWiQKAA",
-	"SF0RGRYs4ajxCwtduHDDhOtR/PNdc8SSKRZ8Wws3FIme1HdYgGM0w4koFwP5kiI96l+jLfQMNVHLRw2I",
-	"9AmcQLSNJYjQEPRkVXESMlG+6G/5rkcpQ2LO5O9wPhglbL4tv2diXwd7Vtq5i/y/+CYlI2RTrBWxOZNv",
-	"n7KEoBjfkNjigdxFYTSOBPeofGyymE0I5aiB1Z2Ikkhl9Mm1S6kPq+Rm4er+bTSfME48Ct011INQfgJf",
-	"gJLAFupLKxUy5xQvjX4hoVlklFkLHo0o6jf1Mhv+PW02/+e//tt30SylCyn/t12kS2a00qZY5PDVSb+F",
-	"Lmn0PiUeXcruDxEXTAoEKSsWs2olXbWuWB2/qTJwAPWPCR2LidPr7u+5zjSi5t8Hrl0VY9fCbD1rXj3z",
-	"vNb2N6WL9r+fNa/+Yj10Zf1duPFq+8/yVc/0lasPXbemosuij335t15ZM1d6skhqiUYQT4OJBJGUojY4",
-	"XNQ/PxoOVZVnQ54ZPLz8YFXyoDxFJOG4LVkHSPVHCtZTSkyqeU2uSFnIKT3xQ13u6k1MXDTFwSSipClV",
-	"PnkFyQd6JtTiwwKPWEj8LW5Yp0c171Q5VSqOrvzR44TNUYMTYj9ZqbuqiQSVy3rl/0k0uPpm5WFKyaU1",
-	"3uoW/3p+eoLeMjgR1Dh7fYQOXrY720gwWLMuFNBR10I0GQuPgku9hfo3eTUdOAroOM6ejbjkPupOpWBY",
-	"GL/TePePf+5c/frPd+3O1fY3289W7mT3wVLBq3uZpFNMkY4WmTVrLHDlwQzoOI74pIVeMTBIZjjhBEWA",
-	"ERZVdlYsoVsWUYA7+bIqUscg8FEtjoG3Uf4MKMULUhdxAhnzFxp3lOFEQZhgeVz6Po9KrMJhqN5hGLoW",
-	"VkCzQmr48hoLSSEfEyo9MPeoJLvvLy7eIqV3Qz5HSyNoSz5mao8TMpKCAaugIlIQOtQ4H0cc1ilvMw73",
-	"LFFQW3w0hF/GhEojkMhVU6nkCt7yqEd/NSv4VYPkV4/+2mw24X/y5712G/2KqqUmLiqWx7ioVMDioko1",
-	"jFvxWLh1MSj93Y78biWFz36JlXCcPbUrn6qrH8ju2EM7aK+9b94O6WbyrdX81eyRl/Lmol0rn7B8/ObW",
-	"TlfeWpOCkd2wKz/fgc9XMmsUFOu8I+bxLiylxj+tb9hXx2Uy77OrAJaafC+4QXJCmk4lfdXwwVLlZOGU",
-	"HbemFLDi7KwJ/talZtbnkS+pBbEzBWszjytuiGJEpj5Lpi7Xaam7qj5KYBU91OXXXVWKZjXHygzpx4ne",
-	"vnLv4liVi41wFKcJaSE/xAL7KnYCpoa0Oauy2DR4WWlnslfyLqulyYfNLCilSjwAt9fmSGe5ObJfFDcb",
-	"S4iCM2jVcoquA8vp8UEqjaq+ff/lSzevdt9rtyv17gVRXzag1AvzfbgKwPkSMxjWSa7vCY7F5JU+kpVI",
-	"UDzFfCOGjtmto2qBFzUYV7/qVRbcbra6j0ZTngYB4XyUxmgCb1JpkTiMqNRpofjt4/DTAtun4OgmJnMZ",
-	"R3Nbo/3ZcVQfbbfdvvqSSDmc4jG5PDuutd3xDWdxKgjyoWWejy7Pjm0DuNvee1EwgY1lCpkj0g43zjTw",
-	"EUZUmXOgyJuqWrBmMqsifxmS6vPuyxcHHoWCEG2DX54NUWNGkoBQ0SQUdDBMFyryRWJOpEbHZzgAZ7P/",
-	"79121RrYqP9fZnmmSVSyO9t7L1yHavec6aZhKeLm/Q27/cc/ezt//oPnvfO8q7/82x+9tN3uHmw1tr95",
-	"5h7+qXn167+/azdf9puvcXN09aH7sEZ3f77WpMyODhYDB2cgvgrYSMO6DGLo2SIVVg5W5Inu/FnmAqrv",
-	"J0vyVp9ZC48ZSTijsAjCpZmAhgKNGajpCUvHE5V0JAX38BydRMEteJFnCRtFMVHW1IvuwcF2D80n0vRV",
-	"h4wF0l4SQkMk1eaETNkdCV2UpBQ8EHAjRzckYFMIM7lZsUtCeBqDkq09ExH16CWNYM9UYkAc/aJUbYkP",
-	"6OT1D0ewcCvtRRtqCgPvIh7dxMSjugMIBPLgjkjo3CppOFCRsNjqSdE4arvo1eDYRUcdF+J5lEAO1wwn",
-	"eJzg2QRxIv8WLIFK9ZsojBISKPZsXugqd4BeA7RISSnm2oMKe5pJ41RbQWrHAOVJ1l6n0ErB9Sg4YZXL",
-	"5q/4Dp/DcSOdEwYZQI3Li9fNzoF6fyptH0mC2Us8ylLBI41D32IeBehNGosojug4xTF6G2N5JMbrAYyF",
-	"TNnPkas/41ExjwKyrZatsR7dkJjNVaY8oJf2BYLNB1mjGM1YAj4HcEmlMU4QuZ8lphwIU9QYHL3pqy1t",
-	"KVf+d2xLpbwi3/Puv//eRziObomL0plHBYOrr1/72z1pmh+15ekedaoHqjCMZ9WeKlAiJphCz5kMe0Gp",
-	"o6wJpf/qWplZqa55FvvpSK2lqD6t4EXv/uF59+120/PuO6897/75a/nny9dX31i/dNvZL/321fJHVvKk",
-	"7gqeJAEEBm4NRGxydnWKYxWiXFXJGO2pxHgsHRg1znEE+IqRgYs2rJWnVEkcSGyFWGoax7ruklGiyJyN",
-	"kOfAbfJXz1EIparntKmttRve2rYNLHn7VfU8qjAbs2Z+MQ3Eh4eyPlYK/zxaH9PxnAbmyFfv0E0njKVQ",
-	"QZqiF88KY67WaS6iKeECT2fyhKJws7jL8JXpGHy9/pFLThL5QEnzgaQa8wrXXvG6aIWB7aVu/PwoyIIq",
-	"A2CVj38JoBITXFmp6cJND9VWnFn86IaxmGBqA+PlQ7FH5xpLEfLdNzlkc2KFPp6rH8kU0YdCr8/NVlTs",
-	"BfqhWn+HOBEgC8rRuMOyAb2Cl3res7xT3oeO29lb7fg/eKh2JF11Gp32Q32v0lUPvXgoNjF9BF7lPU3X",
-	"n6aqdaijwEK/pvzkrNe7WfSmcE42ctTuu4LLFXAWqL4Ah1UsoAMVdbolQQVbXpg2g7nsaaFzpSyp7lZQ",
-	"3oeTMaPdKJS606TYWDRgidTN0IQlnKAbQKAF4gLLny3LImuLUJTv3RcF+f6iimGgRKs2YBJJ8xZ9GzkX",
-	"qk7zUkR9S2Vx8Kq9bjrlb5K3AMw1bwtf56wHVspGWrKuSV9zTe8LOEWPshHyTWabDmT7qmGfnsUhxTme",
-	"MjoGPXVbNVrN87E9yiEllCQtNIBAvdbkTXlflnlQCsevI5XVOQUlEtIDQxSQ1vlo9Ck/hZMmK/9XOlGI",
-	"BTYNJzbGhk28NzZifnXfPLn7RlXeLGdmajQN4PsWz2sskGQeqrUMQCjrT0VCCDe5KGaMk3jhIs50ezKs",
-	"6wOzWKDpc5KkMeG6PU3MglsOlVs5oSnyWcf12t29dXHDGranCo/yjO4yxmeL1MylhXyT4eRbZdYmvJq3",
-	"iTU1Q1aDN71v3WXJ5ElZngDQCQtRMrV1RsnpCJID1ynGQ/pjJCZGldv0/lw+X2Uwyd/zOF/z43TNmYV4",
-	"69eaoSlQTl75abzaVpnlJm7trIAz0y7M+5dTSgFcj4PM59hrpiLVxY1s9azOCFFZllkfXUWGxi6RP0rb",
-	"RBX6rsjBbBXp8KBIhbtufTvjKytxptVc5hlY4g2AfCbjK9ZLAU8IZEOp7qHaYQAKVylbykVb11su2mpt",
-	"wa1bza1VyGFpoWvx4zQVFi95BG7gWCe/QWbGEvk7oOGmmo5K8FbN3C11ppVD2VgCDw9L9nI5+7itPI4B",
-	"PN54fLxttyHd2RT3yZbNxizl0a6ZU0o2z22tya76l/LLZEAcvqoNQLEZfp+SvK12WDS0Nkmft9iXvv0d",
-	"bv7SbT6/+tA9WG2/t7OyMbXIjyOovASsVjvzo9CXjMDkv5VNmtX8ubNWTGZfrwN+jiN10Ieg0O7uS5iQ",
-	"ALdJVL28OHKzjLYojiNVuFc8mRWFD5kiKG31pnz1ynw7aaxfgl3/hmx6AGVpOSXJGCIHwcRocda8xhbq",
-	"CxQTzFVRjdL2tIosJoQTj45YmugfVLcBqYpKI7eHcLX3tjxG8A1ayiG0VKtJmcLUNGQzjbuXKJHTiNo7",
-	"7ZTR7CPceF/ENfdRrLiCqB/tqc3ij+BrEBMy5SQeIU50EBJO2c+B57se9bNN+i7yzQZ8VeuRQc03MxdM",
-	"25SGNbZl+9Cjdre9PH0zwxYV67Ce0agChSqqkV8FX+qKSr46lb86lb86lX9zp/Ku5lKf0TmHlbj6KD+c",
-	"cUz+P3DAud1254s64TRjWqHAqvSnko60fgiexSbg5o01145VAVxd165U3wrFS5WRSteoBQOVsrKpsrXu",
-	"UW2ut5D5kNKMUqgCWu5vQA1s1wN7tFQTpM1/XToKn1VlL6aiacTiULUVj9mcJB5VlaSor+YEIEibZyNJ",
-	"RKrZplqbnbGjhGsl6b2HcDiNqKv+E4ETgUkNYha5CKdi4qIJiWcumhL5P3nZo1AnjRLGhIs4CdIkEgs3",
-	"t+SV/q3+y1I9iDGdAWRHI9cz1ewu4gsuyNRFKQ3JKKK11VHrfDWrEkEe6bsx4fIv7scxQDyXNK9NqJw7",
-	"1PX2tMa7QW3HzQL5b0/PL9COPLQdBXGtvpWuR1TqVENdDyJptYf2dkuUkdIZDiXO3WBODvbSJEaN7v4B",
-	"SjAN2RTdRILrHMOIQvgP5mS5jp57mdUP53DGs+gHsoDt3jcNt29ajU7OiWjm87ZW9TkpDud6cB17gtr6",
-	"JilmbhvUd0d0xEyvAKwaJuk9ALajKY7gOHU6TvEs1C1Ac0rj9hzTb1LSu+dA5igaJdCIIASCQv23Q2lC",
-	"6eRAeSIcpTNXFURCgg0cm5LB8NooQdDuWucFmuRB/7vBhdKiS1q1fJfdgVpih1ydmX5V7g9tlXtDCc2F",
-	"3Z7bhMggPQkHJpMu6+ma1+FkbW8kEUxIcMuNQWDqvnDmDszEPXQF4tDkHQuUpBQsb2j+jrO7dDim0Dbc",
-	"alobx2wOeU0Qj+EE4i8e/cMfYKlEayfykqqzhpo1827XaCFQESslHvRnAt+EGpal+ojf40DECzSCtiPa",
-	"LnaN0jvT8+CgckpdMvoxMJWe/HgT+Urq+mogoF0uBZmEWZWcWtkhPKIZkN9Dvud4DgzL1Ct2EdYCoFS5",
-	"RtVG1AugbKKn41fQUzcL65g2Gi7yoYC/9KRBCvXwR/YZ6HkUZR1cTLG1NDKNt0f/aZViy0uFWmzfhSxV",
-	"pJLSAKKosVlPAhUBzzodIGTSsxnVEjSfX2fO2P8QhWo6w7X8I1eNH3wFGKUYySN5d2UfyGEGQMCfytQi",
-	"ky0OIIGiOHmE6vCyg5Z7cVVgPvfN1FZQSlUCZcWRLgQ3C/WYEZV2PolDRdcDq1BQ6i2YQkGgFCC9UsEf",
-	"uZ9J1K9W/HlUlfzRUBcFSsLlqL78D9pTLKlL9KhcgtRclDsYgjqg89plrYaQNcvn8p+PEHQgGxX3KnM6",
-	"jzb81eMAzRhBXx9bNqNxG/KhdWoz9ajWeLVsBKF8aHe+viVkpsrSAU7n3/eb3f0D5QyJOE8JV1MgPQr5",
-	"G6IYMlETsMpEF2AKK0Bc3ozjrAekRxvmkmlk6aL9rH7B6mR5WKYyw+pVnx0sPOor8RJAo1TXhrJex45K",
-	"KGnqr/tm8iWKJA9WEiprJSIPO/dM8UoaTDldBWXZKvLY+xUYqM4AJtMcK2lwQwiFiZlZ/WgUxmriLUuF",
-	"RxvPUSg5RgEQKYdm9RLvBbw1EnnGvD7FhDQBcVXSvkaouhGeKCOQCaEugppVS+JB+FJpIx71C7qMfyjZ",
-	"glFZWlU9yYahviRf7tHs7VO8QAFOksV2Cw1wMMm7X8acKYhhRRJSIWEjpHoxmNKJOBoRGA7c2G1X4KSZ",
-	"u8ThLMlgjrM0ipZH+1TPDQ5d+X7VKT6lalxHNkpUKIYKWWVQ+W1Kji15r8S/YnZ6OF2SRJCPRlAQE5xw",
-	"m7AbfjZTVJLnjxIpsASLGRUrH+YZsVTHQnAXXqeqOWKTS6Xop5WrDhmczRuL03t7qDg9VW7bIKhSEDzK",
-	"MVUvb6yd7ru9ZLxvH+2322bCbyRM2wMtQRQZjSLV3aM88RcKLdSWzjeZOQaztaxOhgrl99q7Hl1Sldyw",
-	"Mqq2OPLPSdB8TSSXkJxV82o1Ys33aIbGCckn6GVLMdJaTKT0NAUTQZrEW9wFLNxuoddSv/YoILc2gJeN",
-	"TTNTem4WUqEdRePUaEByVWMiPHp0enauNhnk06WUrRNHAaGcWEbCm+GF4zrgls1qrKRM5SxNAtJiyXhH",
-	"P8R35L0PriMiEWf2heM6Wio6PafTarfa8hb5Bvljz9lttVu7yi0yASvJFm+QosHqsoCOQP2WVoahUyjO",
-	"AFvDSvVBddlBEzZXLC67SfXlCHvIt9JVfC0U1T9c81seOtAuh/xCY21ixnYLfcskQ02AQppckJlH9foi",
-	"wntVRVIqHKbtECD1jyt6WWlmoSipLE2gIgonAhiZfIuqmwL6yXVEZRULPZqq/I6GtB7MUOgCBE2/1zz+",
-	"LVTWGbzH+oAaZ61CdXoeojSQiFLbcQhEjXXr0G04V1XmxcuZE2igqsTmeCH5jtxzxoJB7YBllI2/vprg",
-	"lWEOVFgZFq67tkhmnV/MXFs4jhUJZQk6e+1OfXMD3S3V7sqs1EHofCt1Zo9WZoWhRqdt6sHBwOrso2lE",
-	"U2kmF8QU1W/QGq3pMtPotNvbh3JnSgLC10r5KabLs+rYrGd0V1s2u6ov2l735ZLeBdDu1aPr+72ifgYD",
-	"U2Ome8sSNGVqQFYkDGZow/gmTZTHb4YTadnEaJwSzgk3U17GRJT2qfPyjMk3NL34hlRPdidcfMseM46n",
-	"mDuTN9n/dlHs7mP31Ne317Q9ynNe1iWT57llhfS5h1IkprAgK4aSreUTvmi9Lv8keCsf0RO/mMn5UPTQ",
-	"62zPwuzxbrv92GETwG2GS4MM5t6dN8TZfOGFmE/dyMd8skFB2PCa3K6PcgCekHnJBygXsafAU/dgBsad",
-	"yvQOeLCz/sGaiZPw6O76R+2ZsvKZzgbPlMcfwXP765+rbXUrH+6+3BQ4dgvyB9fZ3wSs2bBVeGCD/cHk",
-	"Ztv37fTefXhwLcf3uyto7plRsZlQp00uK6da4DF3eu8cqRo5V/KltnNghZYEdogJMuoXl1uTKcsk5/tB",
-	"9pAWGR6VMkP7Paf4lvCiTFf43kIrFJPMnFynmRyqRdYoJh5dqZkUlQFUrwt41FpTL9+hdqwmBFI15HfV",
-	"s9ouM+P0IuV2zdpDlgQ6Kkvj3TbI8LYlwz2a2+QlMV2cErpU8D6y0XpVHl7OPkkejtK4JA5/1C4C0JAA",
-	"meqE0XLBaOeV6NJoK6/DOWZ3JMYBeZQIrQgt3SIGl9Y+yPS9zJBgNF48rUR/pMjMs3w3EpmdRx6g9vau",
-	"lZhKyF3OnlBuWpUryq9i/CTgJ7SKs343cvMjhF97QzlkDTH53cvM4tiO35HMVBLOdqkaPwC0luEoEvXy",
-	"M2QB4NaYiLoQtB2HSwgNYVivFIMzwmYxkdbYGQlZ0ELgNlP9D1QEakykKUpCbs0Ghfik+acazDZnyS1H",
-	"bDSKI0rqePWYiP7b4RkZkYRQYH9rdGVB7sXOREwVi8sItpxLXNPzG31/8eYYll6iPNOq/lyfR/Mti6Ng",
-	"UR+0l8+DexZCcOpX7iIuFlDEQkOV9ARhgny6iB6T7pQZnbtqC4/HwCJSFXBIrr3/dogSC9QGY7Ij4Rbe",
-	"7CRw9BAQxLHU839ejkuAJlsc5Xejm5SGseqiM0tv4ohP1FhtOpuaXrw+fMgHUEKV5krcUO1ONsSQn/Ed",
-	"Vgt8LJ7Y3WKgLzaelvEFBxPSPFKNPqqwGIosfFJsEZX5b7Wv8HeFDtA9BlhAsgozVIu0X5YiQrfdlocb",
-	"E9N1FWLyOrfC+IMh8JYPg2epnvJpJtnWooLqpuZ8ijFtpxya/DuH3drZhe8K4x2+wGyO7iOGsZQ63S2b",
-	"5K6BDu5KabM4T4o5x9EdocoftBRLlOtmidTJMtp1BEt7EtbNFbohMaNjjgRztT8PU+QPLvDY1wGwLDI9",
-	"ghk02fBQRu20miVS6A1xPtlPszx3+PN4aC5K5SBFNiVBs06VhHu0+riB96QyFP9TMWuF0lPanIVuU+Jc",
-	"QXmdCCb1pdOJiHCsc68U/4WECruahpMpltvgqkHb892XB6ZHvDSToUsD2Mhz1dNJ6kiSJQNdpZyE0rLW",
-	"WR2AypEJgyLdQU03VEYRZPiUbtWZOhFXUVASWvdo14hp9ORRSH9gS6o+0IZFHypTw5T/6Awxko2EtkrB",
-	"MZpPWJy1tMpGwOczxCEuSxcAaYBUZDeWW1NaZMJ/Oubk0UalWmS7ALHCqKBCz2r5bLHkCJ5UkNMOFIIh",
-	"hJakUqElsXqokkG77Sqf0UwsTMJY3V0qGu9R01Rep5ipFCG5RZ1T5CKKpyoZgWclNMU0Hj9Pz/ezJAXN",
-	"z6bsTnf7AlDnzcd0xY5yQ3k0Z3LKkaQxXqKiZFWm70uUT8tWXqgojlX+ABZZh3rU2Ot0l7SIzsLX27kD",
-	"LBKuJAydKelRk+nIRiiMRqBViKzyzPRY4AQRHEzUC7e4UZTqeHKqS+fABZHgKYFeapJl1JQiZmIAo1lC",
-	"7iKWciuxUooDK68S/v2N+i+GWSZT3NRdCkmYpWGLCZmq5KeVYPVoBa66IlJADYQGL2+hARWRWCDJxlSc",
-	"XOeKQ4UdZK3pdm9cF8cLCOGp2yKuxp5LZvWy02lvSyqbE3wr3ydR+scdz/mf//pvz/G3Nbj1qOxyNra3",
-	"Ln+/tes5JiVYCYo8JdggnGPLsEo3jLLuevUpvjhgkFAPVfRqHcnrSoO4wwIXhj5bdVaS0SoP06rinkxA",
-	"n5GstmdDIV0q8ZRP2lsCodMEofOsbntfbl2fITKlediXV3uA5vIsVbWOT1SANtBjPiLiVKczfTaXW3F4",
-	"HnjOuht43BJwrEPF12uYRf2bOes+lzapqKFcQL3FTTp+Wb1UVoxIohUOtCPoMJtwF41xOtben0nEBTgN",
-	"ILXhbQKim6R8CwlyL5CqIe9lprBHbxYoYanI+sO6SD7BdK4PWImuLh+IsSA0WLhZ/hrXIvwmYbekmFjv",
-	"5rkQJtVCVSZAU37wWLFETx3hrkezjueuyiYOGKWqTS9voXPl4IN5HimFlB8rpXKOoRgKQls6najZ1MBr",
-	"4jBMIPFb+3ygkgpWOsOqfdNee8/oPx7Vj+ncId0PV4eaYCLUMutNHdVmziGI/j/SL3QBY3DgKy1Fjnsb",
-	"0f5rltLwaS1wvVkwc3MEW2WP60y01gIrv+lSy/x0Rmj/7TB3CxePGd2kUSzAr+mim4VQ013kH7UuG/22",
-	"V/pljzOwzVrzM8r6L9xEVELC3eTUCiSBOfqp/+YYSPGJ3SKFL606C0ggW+dAI9SGfICp+rNXcJPpQCp3",
-	"TT1/Ng0NGJFuH2BKmRQcWzBzpXbiipt5KoEbSH1TJ/RnGakmCValJ+kW4cbZlxUTeZRPUgHFlyGb0yUk",
-	"e2YYztO79NR8iX8dr96ZmjHLFIhbny80dcLgWBYrMd0+uKVYbgF4KbNZVoqkh8S0UtOJpCS1Xaji9auF",
-	"Qag8AVW/8NB6Ifd1yUduulULGOx+nbW9bUyNQ54cmrfkBE6gSRNpctYJzKrQjS6kgZiFgj0aLaOR86z8",
-	"8ktlkOkvnpv79SRREp6m4nEPywcekRJQahC6RAJX+o1ZjagAup/O1VeHYmsXkUV4soKYSPCslMciE/Pa",
-	"Ao1AglOTKfjWpzgNdMFKyVd+qNNLuUAJCQgV8SLLy7NaPnIXRSMpFBZulmRspzMh/4Pn4Dj2nB4Cs9CH",
-	"Ghr5zXLXN4/WNvtSlRow8y/LgAYXaE1XVpgwEZKYmJwIq/5D+0LLdSB9qstQdKW0YDPu0TlLbiGLWiBG",
-	"AwIlOnq9Ktq6JDVIIuan+CMU6Iq+iIuaOAYMu8xyqKGuCbyt25ajApwF5VSjwapWe7aXA56EE3tc7o3V",
-	"LfBBuwU+ibvgOD7/nTAJnbTKUlErRYDfQ2EXHFbWAd90UM7HSWsMBhKjyM+zc3xTt1RMuf/YZJ6PzeT5",
-	"LT0R/0qOAchHZalYz6ULJZLLefUbnTuacwI/a2Xnu0u75bkWf4cK0l4h67pQwmkXPJuAkmq8SQy7AJ9A",
-	"qRl2g6lp98BLt8t9RdBeu+3R8iDMWiZqdRb8WE5a6i+4QUPEzblETePDz5OWr1S+38D7aVcyAcYcWnMV",
-	"pe6hwsEbZwXCRr5ylKfhKJIBWHWXq7MatDJRy3zgi1KTqQt7+VP5mSSlkN+wgDaPaj51oZKxt7PT6T5v",
-	"tVvtVqf3ov2i7cjF6o99qBGezXSWZReCLaTcdqpjDkt0aTXCdQ1fTS5yKibQBHyt/q5yYi1d2XoLz3pl",
-	"fahPcoEuKjVNMfNXQDe88tPK3HaR5fDMnI6gjVp+HOtdloX7cPXwvwEAAP//",
+	"7H37dts4evir4Mdtj+UZSpbkSxL57OlqHGXHu46d+tLpNnRNWIQkTihAIUArmoz39Gn6YH2S3/k+ACRI",
+	"UbKcOJnpNn/sjkPxAnz47teP3lBMZ4IzrqTX++ixD3Q6Sxj+/ZrB/8tsOqXpwut5lxNG6FDFd4xkkqWe",
+	"793RJMObIqoo/HeYMqpYdEOV1/O67e5Bs9Npdp9ftg96nee93f1Wp7v7H57vsSmNE6/n0Yj+yXyyNRRT",
+	"+8vNHUvjUcwirzeiiWS+N4pTqW44nTKv5/Uj6vleHHk9DxZy030/e7d7d/vLzx8mz+bTPTXiB8Mo3ZcL",
+	"BrdN6ZjdZCl8bqLUTPZ2dvCabDlf3qERbc342PO9hBZfOhF3LKFDeM9sIji74dn0lqVej2dJYq8tLVbN",
+	"xc2IDpVIbxint4nzUzaLVgGo2+61O629/QMAEOzLrIFG1Lv3PZamIpVe7+21702ZlHQMP3q+J5mUseAA",
+	"fn06NzIe85g/5jwQlvqxm2dpNO2+e7/3Yf7LweSWj3Znari425c/U7Oum40gf+/bF1Kl2HSmzNr1RfjH",
+	"b7s8s5RsVlofrFpRlUmv12237+9975zpc3Ap4YIpoiaMIFYS+N0nw4TRFK8CAuFFl0LKCJyNM6ko0Yjs",
+	"IBygFXz0Qp/pRTzmLDrmFTqcC0KHQ5FxJYnEW0jMffLnlA4thdYRJxLteqTYbffa3Va7ve8S6Rje+wlk",
+	"iuspEeqzdNz98H6f3/6y+24+jfYmwzs1+vlgtqBlQtXU5RLij2I2Q5bzxcmwBAKHDBEKgNVw7XHo+43b",
+	"PZbbfUPSz0LS6y8gL0qfdBnynA/peLR7Nxc8TfbZXtIdRR/S2d0kW2bIa2D7e5cX/m8LnU3FVUlynGWq",
+	"LDpOxa2IFoXQWC0mNNJaXveJCKVf8sCxbrwzXPTVrLyjPuFsbsWhv35nv29+vcRPXL7xBXlJaesFL0FV",
+	"5Jva+RuonZ17QPcJoxES30evnyRijojM5DCNZwrhjvbYlKmJiCRRk1iSGVUTMqGyBZiq8RYk3ODSJ2/6",
+	"l0c/er6XsvdZnAJiqDRjvieHEzZF4pjBelJ473++7Tf/4/r7hk/0H9vf/ZPne2oxg7dJlcZ87MEKB5d0",
+	"XL+qO5YCbhAxQoUYgOKTkUhJeDxqvqZqOAmJ4CTEVZGdKQtb5FiR4YTyMZMBn08YZ3cszZ+2P/mE8ogI",
+	"nizgJ94KeGmrwUPwb+0G3qZQCLy3/+8Pzb9ffx949fs/ZXPDbY+EeBezZViENzeGTP4YZO327lCJd4zj",
+	"n+yQvKFq8sedQ/Kafmj2x8zcItlQ8Ejam35UanbGk8UhuWDDLGWH5IJO2UWs2B9P6IewF3CAEfBA8yWC",
+	"32iR0Lw2JLFEOKp4ykjCRopkXMUJXjPPBHwusiQi7MMsThnJeCZZVAVusZe/qd2/zDsfns3aopvsv381",
+	"efGv7Wn79lk02M0uuu93f7r76/vn0V8O+Ivh8i4P2nvP2+2HNrbpIRWLAlylzV/azRc3zeuPe7v3y59+",
+	"22m+uH7bbr64/u6h79ef+Dl7nzGpjqN6tE/1z1uSxFEP4Ss4w/+aX4hkXJGYk/Dfm+ZdzeMoJIDvAY8V",
+	"mVNJOkQJ0uk+B+oJ+83/ILT5C2k3X5AWuSE90gx9ItSEpfNYMkLx6AVnQEABB9YtS1+MuTno9I6lW5Ik",
+	"Ylw92GeTesb2fvoYhqFh37rpNa8/dvxO9/n9KhiqdNEfKW2LloF4oXHfQdCUjQAX8+0MKSe3jExpxAgd",
+	"05iXeN3zvfa6FU9jHk+zqdfr5AuLuWJjlnqO6rSKmN+kDI8PDsslHjLEByyL6pFYSZIyzuY0IQ28kU6Z",
+	"JsuAz2M1MaeWU6hPqCy9MZbA9aJtn4g04A4XWcbpBykp9IGfxsMJmdJ3BjluUzEHrhqlYkZipVdZYC8u",
+	"FRbBBUkEH7M04Hc0iSNYD1wECdaM8RZgKNurWcUnLNh7kNQbS7S+/S811A6E/v2nEPo9IJGcCS61I/QH",
+	"GhlqReVGcMU4/klnsyQeUkCQnZ+lVoZcD2qswfaXi7PTstb6miYjkU5ZRPC3JV1Vq3m57gUfjWCJx6f/",
+	"1j85fnljnioUMvMlQMKUDhVLydb9FqFAZkTc/syGirxjC9KgitwuFCOdZ9uoixRvcBgYQSMBz18R/V74",
+	"YOsr6Pp7WtdPGY3gzKq6PlxvovifMlCIUR2gRAmNqEtet/XQPB/0X96cnZ787ebV8eDkpQeKPEtAjdvR",
+	"JoALH7wCQCnWAB8fUg5QurX0H2lLUX8AD6t/eXx2ejM4Pz87d7/g2AzuZ4rLZJpJfDFVZCqkIp12uzhf",
+	"ueb4QIoYxnkIZziJ+RgvztNYKcZb39T3L6a+IwLfuyzsn1I28nreH3aKSMuO/lXuDAAnB/yOJWLGNOdZ",
+	"qVa4x4qoV3OyPTItcZaAN0KXZ4TbPqGWdtSEKgd/zStII6zQRbjtB9x5KpZEzFiKbI9Egmk+8Y6LOWmE",
+	"V6d/PT376TR/EiQGJUiQoKoC/0kZfScJJWmWMNIIq0QSbrfIGWeEcZUuyIylZJaK24RNQcrc+94PmVxs",
+	"zocf5gIXg/N/Oz4a3Fyd9v+tf3zS/+FkUKJIYC5TyhdkRqWcizSShKaM3DKA/XDChu+AzGCtqJCAxtUh",
+	"RouvIVKtiQEjuc3kwn1QTkSqksXXYLP77d2nxdFiVwgRAA2VS2CToGyACvc+Yxlz9h5wLapC1A6bqB6G",
+	"FogtclrDw1DlcIxk58lVOzJ37zgqKG7nKBVSnqXx2LC/J0Kso/Ozi4ubs/PjPx+f3pwP/vVqcHFZwiw4",
+	"DdZEuQG7M3QuySgVU0I5avlE4LoQ5YDMaJKIOUiZEmLhDprmVssvDK/4OmL7CfGpT+oBU4aLjBVzWWIL",
+	"eMMxB22RJk95jMenl4Pz0/5JmSkUOD+iccIiMNool3PLIe2aG7khFpHVhlZVGbP7ILicr8MR2k93ghdi",
+	"yjTFGuAI1wptEeAYEVM0TjQvBa6p0Db1iXb8GLPVquHmcFEXPUpZxLiKaSKf9pi1mDw6H7wcnF4e908u",
+	"SifO86ArmVDjcItxIaPYKKKW01UO86cUVFPUH31iHawgF+39X4dCO0/L8e3igefPYYfWOFyCktacRZrv",
+	"3TitDLkY95TEKLoUWi2JVaFZKJYkBE1YowG8RqfnqVB9wwyfEA1eDy5/PHt5c3p2edM/OTn7afCyhAUv",
+	"ByeDy4G1jQwzBvTembJD++8ecXyuZVzQS3cf/jqHv//Uh68mhH2IpZI+uc0UbghdG3ji2ivdIn19I54o",
+	"/hCJYTZlXAU8P90JvWMAT40NLCJ77T3SCE+FeiUyHqHGikYeKJhcvxC+FHArCfTXyF5739drAA6y0E6y",
+	"nIMQLfzxXegCEdEi4FSSCUvZkjKRe9zXqRH6JoQQ4GKmJsANhmCbPCVGIipeXf4ITOmof1lBSC6MhV71",
+	"RgGPMSeSmxAVZLyIx6iuKgGkWdHs/9cxpVMLicJfFq6FBgoVi2dPfWKvzq5Ol06qMJuoAo6h0nhYtRFO",
+	"hSIjWNHXOYC9pzwALfNjqQV9RCzZA9FaaJ8zGn1d+w2UDaroLZVs2dytgX4KK/xfboVlM2TLZrt4XTum",
+	"c0jkDFgzXj/gS7DxUb+OWMIUCDlgprOEDpn2A4N8p5yIBNiqXuZhwEXqaHqICpNMKUCLSMy5Vv0MuImk",
+	"C1kS7G/oIhE0uhTihKZj9pRY8qb/t5Oz/suby7Ozm5P++Z+XcaTk/FzyvR3sPt9D16ncwG+K/kjYwVeh",
+	"4c7ul/E32d3gTtBdxEnngPw1/gFp+U2K5nkMT75CNf9Jz+t8cHR2+vIY/UKv+scnFblnA8kFHk/xn3CS",
+	"wyxNGVd1Yeiaw3PiyxGRMR8yEltnG42++Uq/oK+00306zHVSC/KwlcYJE/SC9fbQAbXyrGsdTZ7JPTrm",
+	"nxwHkiqlio2Xwhn2utaQc0xGxXrzMMa6KEP+5bLfyXzWcjnBGRDJLKExvzGGqv5Hng/0paINTxo2UkK8",
+	"prwC5kvrv81zptEbEUsbBt0c0iA8XvdP/3Zzcfzn0+PTi4oMKV5JaIJaBArJ/Zps7UP8UwM+UzqRvArj",
+	"pXXTlBVvqO7iq4H5NwxuUEnCgghDH9WNsHoqoQ3RO+dhraP8XESCWVMs4CjfcxjHIEgWpLFPbhckYiOa",
+	"JTq+nXOBc6rYSTyNn9jMO+9fDm5Ojl8fX94M/v1oMHhZEXh5GMK41EwMXmJeFe7V7KESi3i+114VjcgR",
+	"zJy2+2RC1VfCqe6LJ8QouyWboWA/ugQl0GDRn6wvRlHKpGwFfIC+A/u4fopNddxXY6dOTqmNVKAzI+Az",
+	"KiUoyeyOccfqjMcTVfj8njB+AXh5NTsSfJTEQ/WUSDl43T8+ubns/3Vwuj46TnkO2MINpB1/BrY56Wm3",
+	"UQUX++ZHRd99LYnx4mkZWWmzaCBZpUPXB8UFBMwm85P7rTkKYns2k8sEUeElu53u/1VeUgueFrko/RYr",
+	"lNGGUwT8IVZBNKd4Ul4wj9Vw8ima6uYhEi1nS2qmPrg4qnq8LCNFE6xGHjuhlG8JLb/bhJanC+1WFDiC",
+	"OeEltDLaW5ijVJhHW0gSg3h9AKeMsnbFZTabiVSx6DWLYnqJSX5PRwxXpxdXb96cnV8OXt68Hrw87t9c",
+	"/u1N2at0pD/VhE9XbK0eWfp4Gf2d5ZMprJ+oxewr+ZP2v5w/aUuS0AVLSBqAAvbSgA9FFPNxuG0PXWdQ",
+	"l1KO6HDIZkqiAL0y8vUSROqTHu/F4Py0/3qwrPzkJvGS8ZfHdmOpZfynKznfeNbn8awn1AP6JsyIfsJc",
+	"XuVn3YB30hRz1Mc0jRLQdcWIJEwplpIhlWy75RVWMwr4oyRmXF04xx9pRypN3qSA6SpmMi/eWiapIU0S",
+	"TOdfsm/RgpWKgoqhc6rciBfpm0d1IrrIlE7Oq0TNxkyB9j5TC0LTlC4kmuRhCUd7BEgn1LrLzFl0DS6v",
+	"g/9pliT0NmEX+u463FsqE7Cmb8zJLBVjrYr1kzmsVC87Nva/cQH3dEy4kB25CwxWlDDFpHapFKDCfcWK",
+	"TXEBJkVcp1LDIqf0w7H+sZ0nkCOsPN/70BRpBKpb594hmuoutKVpraaVfh17tD5GWqTxFbXcxa0DbwHW",
+	"VYvs3teQUy3IQc99BMiN3hzwLwrjXZ0vbms+3i6hT3EEy/v0K7h67VdW4Xxo7973Broy9OMSi6iaf1QC",
+	"isVDRYZI6prIqBKpJI1fROTjhVuh/IDTn++aI5FOqZLbRriRWPVA3xFDmpAZTVW1GCgEigx4eEO2yPek",
+	"SVohaWCkT9EUo20iJYxHqCfripNIqOrFcCv0A84FUXMBv+P5UJKK+TZ8z8a+DvactHOfhH8KbUpGJKbU",
+	"KGJzAW+fipSRhN6yxOGB0idRPI6VDDg8NlnMJoxL0qD6TsJZrDP6YO0g9XGV0i5c368/OaHwEruuXWdd",
+	"h8jnzILsHd393W0ynwhpmnLo78Uy4GZlWErYIn2wbjHjTvPg+BcW2XfFuZUR8JiTftNsrxF+4M3m//zX",
+	"f4c+mWV8AXrDtk9MqY1R9jRrPX552m+RKx6/z1jAV4qJQyKVAEECMmYxW67AW65H1mhjqxM8JJkTxsdq",
+	"4vW6+3u+N425/feB71bTuDU0W983r78Pgtb2d5WL7r+/b17/yXno2vm7dOP19r/Aq743V64/dv2aSjCH",
+	"rvbhb7OyZqEs5RHYCm0RmQ0nACKQvi44fNK/ODo+1tWhDTgzfHj1weqkQzhFAnDcBpaD2sAjBfIZZzZF",
+	"vSbHpCoctX75sS7n9TZhPpnS4STmrAmqIlwh8EDPhmhCXOCRiFi4JS3LDbjhuToXS8fftR97nIo5aUjG",
+	"3CeX6rVqIkjVcmD4P0CD6+/WHiZIPKMpL2/xLxdnp+SNwBMhjfNXR+TgRbuzTZTANZsCAxOtLUWhqQo4",
+	"uuJbpH9bVOGhg4GPk/zZWALt6zu1YuJg/E7j7X/+fef617+/bXeut7/b/n7tTnbvHdV9eS+TbEo5MVEm",
+	"u2aDBT4czICPk1hOWuSlQENmRlPJSIwY4VBlZ80SulXRhrhTLGtJWlkEPqrFMfRSws+IUrIkrYlkmGl/",
+	"aXBHG1wchRCF4zL3BRywikaRfocVBEbIIc0qsAzgmohYKY8TK0SAgQPZ/Xh5+YZofR3zQFoGQVvwmK1Z",
+	"TtkIBArVwUiiIXRocD6JJa4TbrOO+jzB0FiKPMJfxoyD8chg1RyUYyVbAQ/4r3YFvxqQ/BrwX5vNJv4P",
+	"ft5rt8mvZLlExSflshqfVApffLJUReMveTr8utiV+W4HvruU+ue+xElUzp/ahafq6g7yO/bIDtlr79u3",
+	"Y5oavHU57zV/5AXcXLaH4QknNmBv7XTh1prUjfyGXfh8Bz+/lJGjoVjnVbGPd3EpNX5tc8O+Pi6bsZ9f",
+	"RbDU5InhDcAJeTYF+qrhg5WKy9Ipe35NCeGSk7QmaFyX0lmff76ihsTNMKzNWF5yX5QjOfXZNXU5Uivd",
+	"XPXRBadYoi4v73qp2NZwrNwAf5zo7Wu3ME10mdmIxkmWshYJI6poqGMuaKKArbosi21jmLX2qXgJdzmt",
+	"UD5uZnlpVeIeub0xYzqrzZj9srjZWEKUnEjrllN2OTjOko+gNOq6+P0XL/yiSn6v3V6qky+J+qrhpV9Y",
+	"7MPXAC6WmMOwTnL9yGiiJi/NkaxFgvIpFhuxdCzeebqGeFGDcfWrXmf57ear+2Q0ldlwyKQcZQmZ4Jt0",
+	"OiWNYg46LRbNfRp+OmD7HBzdxNSu4mhha7S/OI6ao+2229dfEymPp3TMrs5Pam1+eitFkilGQmy1F5Kr",
+	"8xPXcO62956XTGdbYosmii5iwHzF/BYCSvHui+cHujrEGORX58ekMWPpkHHVZBwVK8oXGAYLOEskAz1N",
+	"zugQXc/hP3fbIZqiYPhOhFaTcmtdey2taR5wbZv7uV0OSlMklNxGnsrJ8ZvCrWFM8plITTVemygR8IP9",
+	"/d19Eo9gVVoltN5FdJrGXNupseAt0jgVJNT/7pEsjcNewKWYMqukiVQSlaVgnIHtJnD/J2gQ6zS5lBkY",
+	"6LQ+U1qMq07FTF80an9ru2LobNQS0bWh23vPfY8bF6XtKOIYFfaFDbcFyt97O//yhyB4GwTXf/p//xRk",
+	"7Xb3YKux/d33/uEfm9e//vPbdvNFv/mKNkfXH7v3D9ghzx40j3M0xMUgtCyi5eboGhSrYhb2rQHlW6JF",
+	"fGq6n1Y5mu59KtKi3WnexmTGUik4LoJJMHnIsSJjgQeWimw80YlXoIQcX5DTePgOcXKWilGcMG0ZPu8e",
+	"HGz3yHwCZrxGbaqI8RQxHqEXJ2VTcccin6QZR28K3ijJLRsCRgnO/LzgJ2UyS5ASjJcl5gG/4jHumQM+",
+	"JvEv2mwA7CSnr/56hAt3Un+M0anjz3exjG8TFnDTBQWDmXhHrEx+GRhBXKUicfpyNI7aPnk5OPHJUcfH",
+	"mCZnmMc2oykdp3Q2IZLB30qkWK1/G0dxyoZa1NgX+tq1YdaAbWIyTqXxIuOeZmBoG4tO7xihPMlbDJXa",
+	"SfgBR0e0dj/9hd7RCzxuYvLiMAuqcXX5qtk50O/PwI4DxpO/JOAiUzI2OPQDlfGQvM4SFScxH2c0IW8S",
+	"CkdiPTjIJNlU/Bz75jMBV/N4yLb1sg3Wk1uWiLmuFtDErf2haL8iS9AcieJppGycJTQl7MMstSVRlJPG",
+	"4Oh1X29pS/O4P4stnfZLwiD48OOPIaFJ/I75JJsFwHfg6qtX4XaPcEGO2nC6R53lA9UYJvOKVx0sUhPK",
+	"se9Ojr2ooHLRxPYH+lrVDaM7BzrspwMaWFkVXMOL3v5nEHxot5tB8KHzKgg+PHsFf754df2d80u3nf/S",
+	"b1+vfmQtT+qu4UkAIDTWayDikrNv0jyXISp1pZDVBCuMx9HnSeOCxoivlFi4GCeBEX4oaFFCYDw5SxJT",
+	"eyo402QuRiTw8Db4NfA0QukKwlwiIZpIK020JgK3Xy+fxzLMxqJZXMyG6uN9VbeshMAerVuamFaDShLq",
+	"d5jGG9bqWUKaskfSCeWu188u4ymTik5ncEJxtFns6fil7Zp88/AjV5Kl8EBFi8PEIvsK313xQxEbC9sr",
+	"0/z6UZBF7QXBCo9/DaAyG2Baq7XjTffL7UjzGNqtEAmj3AXGi/tyn9IHrF7M+d/kkO2JlXqZrn8kV6rv",
+	"S/1ON1tRuR/qx+UaRCKZQllQjUgeVp0Ba3hpEHxfdAv82PE7e+uDGAf3y11Z151Gp31f36913UPP78uN",
+	"XB+BV0Vf14dPU9d71FFgqWdVcXLO6/08ElU6Jxc5ave9hMtL4CxRfQkO61hAB6sKTVuGJWx5blstFrKn",
+	"RS60sqQ7fGGJI03HgndjDD9Oys1VhyIF3YxMRCoZuUUEWhCpKPzsxOfy1hBl+d59XpLvz5cxDJVo3QoN",
+	"kLRoU7iRo2Q5AFDJKtjSmSxy2fdgpwVskruBzLVojV8XeEBWKkZGsj6Qwufb/h94igEXIxLa7D4TzA91",
+	"00IzjwTEOZ0KPkY9dVs3my1y0gMuMS2WpS0ywGQFo8nbEsc8+6KSkvAQqazPq6iQkBmaooH0kL/JnPJT",
+	"OJzyFghaJ4qoorbpxsbYsIknykXMb66oJ3dF6eqj1cxMj+dBfN+SRZ0JAeah2+sghPIeXSzC0JlPEiEk",
+	"SxY+kcK0aKOmRjKPa9peL2mWMGla9CRi+E5i9VpBaJp8HuJ67e7eQzHQGrani6+KrPYqxueLNMylRUKb",
+	"5RU6peY2VFy0yrV1U06TO7Nv02nK5oo5ngDUCUsRP711wdnZCBMkH1KMj/lPsZpYVW7T+wv5fJ3DpHjP",
+	"4/zmj9M1Zw7iPbzWHE2RcorqV+uhd0pNN3HR50WsuXZh37+aUkrgehxkvsRecxWpLgbmqmd1Roj22ea9",
+	"hDUZWrsEfgTbRBc7r8lDbZXp8KBMhbt+fUvnaycJqNVc5RlY4Q3AnC7rNjZLQU8Iep11B1XjMECFq5Ix",
+	"5pOtmy2fbLW28Nat5tY65HC00Afx4yxTDi95BG7QpCYBcMCjTTUbndSuG9gb9SXg2MDbZLY4/bDgiHER",
+	"mrlULIP7+xV7u5p92tYexxAeb0w+3tbbkA5dCvxsS2djFvNoV80ZZ5vn+9Zkjv1D+WlyIB6/rA2uiRl9",
+	"n7Gi1XhUNrw2KSlw2Jm5/S1t/tJtPrv+2D1Yb8+381I6vchPI6iiLK5WWwvjKARGYXP7qibOen7deVBs",
+	"5l+vA36BI3XQxyDR7u4LnBqBtwGqXl0e+Xm2XpwksS5mLJ/MmmKQXDEE270Jr16bSwjG+xXa+a/ZpgdQ",
+	"lZ5Tlo4xkjCcWK3OmWHZIn1FEkalLjTS2p9RmdWESRbwkchS84PuwACqKRi9PUKX+5HDMaKv0FEWsc1c",
+	"TToY5bZJnW1mvkKpnMbc3Wmnimaf4Nb7Kq66T2LFS4j6yZ7bPB6Jvgc1YVPJkhGRzAQl8ZTDAnihH/Aw",
+	"32Tok9BuINT1LznUQjuHwraSaTijbLYPA+52ICxSU3Ns0bEP5xmDKli8o/MClvClrtDmm5P5m5P5m5P5",
+	"N3cy7xou9QWddVSLq0/yy1lH5f8Bh5zfbXe+qlPOMKY1CqzOgKroSA8PBnTYBN68sebacaqil9e1C+pb",
+	"qaBraczUDWnhkKm8lKxqvQfcmO8tYj+kNaMMK5xW+x9Ig7o10gGv1DsZd4App8XP6pIeW601EkmkW60n",
+	"Ys7SgOvqWtLXsxMIlgSIERCRbkCq1+Zm8GjhupTQ3yM0msbc1/+J0akgQIOYxT6hmZr4ZMKSmU+mDP4H",
+	"lwOOteMkFUL5RLJhlsZq4ReWvta/9X9FZoZTZjOE7GjkB7bC3ydyIRWb+iTjERvFvLby6yHfzbrEkEf6",
+	"cmz4/Kv7dSwQL4DmjQlVcIe6fqfOyDusW7ldkPDN2cUl2YFD29EQN+pb5XrMQac6NrUuQKs9srdboYyM",
+	"z2gEOHdLJTvYy9KENLr7BySlPBJTchsraaqpYo7hQJwd5ntmFmheU13Amc7iv7IFbvdD03L7ptP85YKp",
+	"ZjGDbF3vl/LAsnvfc6fKPdw4xs6yw5r3mI+E7Z9AdRMpswfEdjKlMR6nSc8pn4W+BWlOa9yBZ3twAr0H",
+	"HmbFklGKzRkiJCjSf3MMJpRJFoQTkSSb+TqVExNu8Ni0DMbXxinBFuAmT9AmE4Z/HlxqLbqiVcO73K7c",
+	"gB2wOjsRrNoz2ymBx/KgS7dlufXLYboSHdrMurzPbVFjlLcCAiKYsOE7aQ0CW9NGc3dhLu6xU5LExvdU",
+	"kTTjaHljQ3ya32XCM6VW6k4j3yQRc8xzwviMZBiPCfgf/oBLZUY7gUu69hzr8ey7fauFYJUwSDzsWYW+",
+	"CT1ATPdW/0CHKlmQEfotjV3sW6V3ZmbkYVWYvmT1Y2QqPfh4k4Ra6oZ6SKJbCoaZhXkFoF7ZIT5iGFDY",
+	"I2HgBR4OEDUr9gk1AqBSlcf1RvQLsCSkZ+JZ2Gc4D/PY1iI+CbGpQeVJixT64U/svdALOMm72tgCdDAy",
+	"rbfH/OmUp8OlUn166GPWKtFJaghR0tisT4OOiOfdH0ieoS24kaDFTD97xuHHONITK27gj0I1vg81YLRi",
+	"BEfy9to9kMMcgIg/S5OcbCI5ggQL/uAI9eHlBw178XWgvvDN1FaHgipB8sJPH4OdpVrTmIOdz5JI0/XA",
+	"KYIEvYVyLHYEAdKrFDOyDzNA/eVqxoDrckYemYJHIFxJ6ksbsWXHiprLgMMSQHPR7mD0/aPO65bsWkI2",
+	"LF/CPx8h6FA2au5V5XQBb4TrRyTa0YqhObZ8buU25kebVGcecKPxGtmIQvnQ7Qb+jrGZLrlHOF382G92",
+	"9w+0MySWMmNST8bEeAjJ0zDzeO4ZX8pYQEcMrIBIuJkmeV/MgDfsJdvc0yf7eW2G093zsEplltXr3kNU",
+	"BTzU4mWIzWN9F8pmHTs6waRpvh7aaaAkBh6sJVTeXgUOu/BMyaW0mGr6CsmzV+DY+0sw0N0SbOY51dLg",
+	"ljGOU0Tz2tg4SvQUYJGpgDeekQg4RgkQmcQG/oD3Ct8aqyKD3pxiypqIuDqJ3yBU3VhTkhMI9m/AelxH",
+	"4mE4U2sjAQ9Lukx4CGzBqiytZT3JhaG5BC8PeP72KV2QIU3TxXaLDOhwUnQETaTQEKOaJEAhESOi+1PY",
+	"UookHjEcmNzYbS/ByTB3wOE86WBO87SKVsD73MxSjnx4v+6en3E9wiQfr6o0Q8UsM4z92XJqR95r8a+Z",
+	"nRnYl6Yx5qcxMkwYTaVL2I0wn7MK5PkTIAUFsNjxufCwzIlleVSG9PF1urojsblVmn5aheqQw9m+sTzR",
+	"uEfKE2Vh2xZBtYIQcEm5fnnjwYnH2ytGHvfJfrttpx5jvRAeipEgmoxGse54Up2CjIUXeksXm8xhw3lj",
+	"TndHjfJ77d2Ar6i4bjgZVluShBds2HzFgEsAZzW8Wo+dCwOeo3HKiqmC+VKstFYTkJ62gGKYpcmW9BEL",
+	"t1vkFejXAUfkNgbwqlFydnLR7QIU2lE8zqwGBKsaMxXwo7PzC73JYTFxS9s6STxkXDLHSHh9fOn5Hrpl",
+	"8yIrkKlSZOmQtUQ63jEPyR249973VKyS3L7wfM9IRa/ndVrtVhtugTfAjz1vt9Vu7Wq3yAStJFe8YcqG",
+	"qMsKOkL1G6wMS6dYrIG2hpP6Q+qyhSZirllcfpPuORL1SOikr4RGKOp/+Pa3InRgXA7FhcaDiRrbLfKD",
+	"AIaaIoU0pWKzgJv1xUz2lhVJUDhsKyZE6p/W9PcyzEJTUlWaYIUUTRUyMniLrqNC+il0RG0VKzOuq/qO",
+	"BlgPdlB2CYK2B24R/1Y6Cw3f43xAj/jWoTozIxIMJKbVdhohUVPTTnUbz1WXfUlSTgxtkYGuGpvTBfAd",
+	"2HPOglHtwGVUjb++nmqWYw5WXFkWbjrSALMuLuauLZokmoTyPI69dqe+cYPpIOt2qtbqIHYDBp054Evz",
+	"00ij07a17mhgdfbJNOYZmMklMcXNG4xGazvoNDrt9vYh7ExLQPxaJX/Fdr7WXazN3PLlNta+7hW3132x",
+	"oi8DtsAN+MM9cEk/h4GtOTP9dhmZCj00LFYWM4xhfJul2uM3oylYNgkZZ0xKJu3kmzFTlX2aPD1r8h3b",
+	"/oTH3Ey7Z1L9IB4zoqicO1MMHvhhUe5c5M4ZMLfXtHQqcl4eSi4vcs1K6XT3lUhMaUFODCVfy2d80Xld",
+	"8Un0Vj5iTkA5s/O+7KE32Z+leezddvuxAziQ2xyvDDLYe3deM2/zhZdiPnVjMItpDyVhs8Shyt2fN3cA",
+	"nrJ5xQcIi9jT4Kl7MAfjztJEE3yw8/CDNVM48dHdhx915+zCM50NnqmOhMLn9h9+rrb9LzzcfbEpcNy2",
+	"7Pe+t78JWPMBtPjABvvDadau79vrvf147zuO77fX2PA0p2I7tc/W4hc51oqOpdd764Fq5F3DS13nwBot",
+	"Ce0QG2Q0L662XdOWScH3h/lDRmQEHGSG8XtO6TsmyzJd43uLrFFMcnPyIc3kUC+yRjEJ+FrNpKwMkHpd",
+	"IODOmnrFDo1jNWWYqgHf1c8au8yOGIy12zVvmVkR6KQqjXfbKMPbjgwPeGGTV8R0eXLqSsH7yObzy/Lw",
+	"avZZ8nCUJRVx+JNxEaCGhMhUJ4xWC0Y3r8SUSjt5Hd6JuGMJHbJHidAloWXa39DK2ge5vpcbEoIni6eV",
+	"6I8UmUWW70Yis/PIAzTe3gclphZyV7MnlJtOJYv2q1g/CfoJnWKt343c/ATh195QDjmDXX73MrM8yuR3",
+	"JDO1hHNdqtYPgB12JIlVvfyMxBBxa8xUXQjajcOljEc4wBjE4IyJWcLAGjtnkRi2CLrNdD8EHYEaMzBF",
+	"WSSdeakYn7T/1MPq5iJ9J4kYjZKYszpePWaq/+b4nI1Yyjiyvwd0ZcU+qJ2JmmoWlxNsNZe4pg86+fHy",
+	"9QkuvUJ5tn3/hTmP5huRxMNFfdAenkf3LIbg9K/SJ1ItsKiFRzrpCcMExcQVMzreqzI6f90WHo+BZaQq",
+	"4RCsvf/mmKQOqC3G5EciHbzZSfHoMSBIE9Dzf16NS4gmW5IUd5PbjEeJ7qozy26TWE70qHE+m9o+wyF+",
+	"KERQYtXmWtzQ7U82xJCf6R3VC3wsnrjdY7BXOJ1W8YUOJ6x5pBt/LMPiWOXhk7xTVtl/a3yFvyt0wG4y",
+	"yALSdZih27/9shIRuu02HG7CbEdZjMmb3ArrD8bAWzEgX2Rm8qmd7luLCrpTnPc5xrSbcmjz7zzxzs0u",
+	"fFsaefEV5pV0HzGgptLFb9V0ewN0dFeCzeI9KeacxHeMa3/QSizRrpsVUifPaDcRLONJeGjW0i1LBB9L",
+	"ooRv/HmUk3BwScehCYDlkekRzuXJB6oK7qbVrJBCr5n32X6a1bnDX8ZDc1kpBymzKQDNQ6ok3mPUxw28",
+	"J6dC9d2UpM/GrDVKT2VzDrpNmXeN5XVqOKkvpU5VTBOTe6X5LyZUuNU0kk0pbEPqhm3Pdl8c2P73YCZj",
+	"1wa0kee6xxPoSMCSka4yySKwrE1WB6JybMOgxHRUM82iSYwZPpVbTaZOLHUUlEXOPcY1Yhs/BRzTH8SK",
+	"qg+yYdGHztSw5T8mQ4zlY7Kd0nBK5hOR5C2u8rH4xVx1jMvyBUIaIRW7jeYeKC2y4T8Tcwp4Y6laZLsE",
+	"sdL4pFI/bni2XHKET2rIGQcKoxhCSzNQaFmiH1rKoN32tc9ophY2YazuLh2ND7htmG9SzHSKEGzR5BT5",
+	"hNOpTkaQeQlNOY0nLNLzwzxJwfCzqbgz3b8Q1EUzMlOxo91QAS+YnHYkGYwHVARWZfvAxMUEce2FipNE",
+	"5w9QlXffJ429TndF++s8fL1dOMBi5QNhmEzJgNtMRzEiUTxCrULllWe254JkhNHhRL9wS1pFqY4nZ6Z0",
+	"Dl0QKZ0y7K0GLKOmFDEXA5TMUnYXi0w6iZUgDpy8Svz3d/q/FOe7TGnTdC1kUZ6GrSZsqpOf1oI14Etw",
+	"NRWRCmsgDHhliwy4itWCABvTcXKTK44Vdpi1Ztq/SVMsrzCEp2+LpR4FD8zqRafT3gYqmzP6Dt4HKP3T",
+	"TuD9z3/9d+CF2wbcZnx4NRs7eCh/v7UbeDYlWAuKIiXYIpznyrCl7hhV3fX6c3xxyCCxHqrs1TqC61qD",
+	"uKOKlgZhO3VWwGi1h2ldcU8uoM9ZXtuzoZCulHjCk+6WUOg0Ueh8X7e9r7euLxCZMjzs66s9SHNFlqpe",
+	"x2cqQBvoMZ8QcarTmb6Yy608UBA9Z90NPG4pOtax4usVzuf+zZx1X0qb1NRQLaDekjYdv6peaitGpfEa",
+	"B9oRdpxNpU/GNBsb788klgqdBpja8CZF0c0yuUUU+6CIbR1tTeGA3y5IKjKV94v1CTwhTK4PWom+KR9I",
+	"qGJ8uPDz/DVpRPhtKt6xcmK9X+RC2FQLXZmAAwfQYyVSM1FF+gHPu7n7Opt4KDjXbXtli1xoBx/OKsk4",
+	"pvw4KZVzisVQGNoy6UTNpgFek0ZRionfxueDlVS40hnV7Zz22ntW/wm4eczkDpn+uCbUhNOuVllv+qg2",
+	"cw5h9P+RfqFLHPGDX2lpctzbiPZfiYxHT2uBm82imVsg2Dp73GSitRZU+01XWuZnM8b7b44Lt3D5mMlt",
+	"Fie6d7pPbhdKT66BP2pdNuZtL83LHmdg27UWZ5T3X7iNOUDC3+TUSiRBJflb//UJkuITu0VKX1p3FphA",
+	"9pADjXEX8kPK9Z+9kpvMBFKlb+v580lvZticTq01pUwaji2cJ1M7TcbPPZXIDUDfNAn9eUaqTYLV6Umm",
+	"Zbh19uXFRAGXk0xh8WUk5nwFyZ5bhvP0Lj09O+Mfx6t3rufuCg3i1pcLTZ0KPJbFWkx3D24lljsAXsls",
+	"VpUimQE4rcx2IqlIbR+reMPlwiBSnQprXnjovFCGpuSjMN2WCxjc/p21vW1sjUORHFq06EROYEiTGHI2",
+	"Ccy60I0vwEDMQ8EBj1fRyEVefvm1MsjMFy/s/Wa6KovOMvW4h+GBR6QEVBqGrpDAS/3InEZUCN3P5+rr",
+	"Q7G1i8gjPHlBTKxkXsrjkIl9bYlGMMGpKTR861OcBqZgpeIrPzTppVKRlA0ZV8kiz8tzWkBKn8QjEAoL",
+	"P08ydtOZSPgx8GiSBF6PoFkYYg0NfLPaFS7gtc2+dKUGzjPMM6DRBVrTpRUnTkQsYTYnwqn/ML7Qah1I",
+	"n5syFFMprcRMBnwu0neYRa2I4EOGJTpmvTrauiI1CBDzc/wRGnRlX8RlTRwDB3m6vfC4QG/rtuOoQGdB",
+	"NdVosK4Vn+vlwCfxxB6Xe+N0D7w3boHP4i40SS5+J0zCJK2KTNVKEeT3WNiFh5V3xLcdlYsR2waDkcQ4",
+	"CYvsnNDWLZVT7j81medTM3l+S0/EP5JjAPNRRaYe5tKlEsnVvPq1yR0tOEGYt7IL/ZXd8vxqR81eKeu6",
+	"VMLpFjzbgJJuzMksu0CfQKU5dkOkaBUgL92u9hUhe+12wKtDPmuZqNNZ8FM5aaW/4AYNETfnEjWND79M",
+	"Wr5W+X4D76dbyYQYc+jMjATdQ4eDN84KxI184yhPw1GAATh1l+uzGowyUct88IugydSFvcIpfCbNOOY3",
+	"LLDNo569Xapk7O3sdLrPWu1Wu9XpPW8/b3uwWPOxjzXCs5nN8uxCtIW02053zBGpKa0mtK7hq81FztQE",
+	"m4I/qL/rnFhHV3beIvNeWR/rk1ywi0pNU8ziFdgNr/q0Nrd94jg8c6cjaqOOH8d5l2Ph3l/f//8AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -304,7 +304,7 @@ const memoSize = 1 << 16
 
 // formats are the checks of the string formats openapi.yaml uses: the
 // domain's own rules.
-var formats = validate.Formats{"email": rules.Email, "uri": rules.URI}
+var formats = validate.Formats{"email": rules.Email}
 
 // readOnlyMembers lists the members of a resource's schema that its
 // patch's schema does not have: the ones that cannot be written.

@@ -358,8 +358,9 @@ export interface components {
          *     ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
          *     `_ ' + - .` (not starting or ending with a dot or ending with `'`,
          *     no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-         *     and hyphens (a label neither starts nor ends with a hyphen) whose
-         *     last label is letters only. An internationalized domain is written
+         *     and hyphens (a label neither starts nor ends with a hyphen, and has
+         *     at most 63 characters; the domain at most 253) whose last label is
+         *     letters only. An internationalized domain is written
          *     in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
          *     regardless of letter case; stored as typed.
          * @example ada@example.com
@@ -372,10 +373,13 @@ export interface components {
          */
         Password: string;
         /**
-         * Format: uri
-         * @description An absolute `https` URL of at most 2048 characters, with a host and
-         *     without user information, written only with the characters RFC 3986
-         *     allows in a URI (percent-encode anything else: a space is `%20`).
+         * @description An absolute `https` URL of at most 2048 characters, written only with
+         *     the characters RFC 3986 allows in a URI (percent-encode anything
+         *     else: a space is `%20`), whose host is a domain name (letters,
+         *     digits, hyphens and dots) or an IP address, with a port from 0 to
+         *     65535 if any, and without user information. (No `format: uri`:
+         *     some generators turn it into a URL type that re-encodes the value
+         *     and drops the pattern.)
          * @example https://images.example.com/ada.png
          */
         ImageURL: string | null;
@@ -582,10 +586,10 @@ export interface components {
         };
         SignOutRequest: {
             /**
-             * @description End every sign-in of this browser session, not only the active one.
-             * @default false
+             * @description End every sign-in of this browser session, not only the active
+             *     one. Absent is the same as false.
              */
-            all: boolean;
+            all?: boolean;
         };
         /**
          * @description A merge patch of the active user. At least one member. Only these
