@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -169,9 +170,10 @@ func version(initdb string) int {
 
 // server is a cluster this process started.
 type server struct {
-	dir string
-	cmd *exec.Cmd
-	url string
+	dir     string
+	cmd     *exec.Cmd
+	url     string
+	release chan struct{}
 }
 
 // start makes a cluster in a new temporary folder and runs it on a free
@@ -220,13 +222,23 @@ func start(bin string, settings ...string) (*server, error) {
 		cmd.Args = append(cmd.Args, "-c", kv)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// The cluster dies with this process, even when it is killed.
+	// The cluster dies with this process, even when it is killed. The
+	// signal comes when the thread that started postgres ends, so that
+	// thread is kept, locked to a goroutine that waits for stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := cmd.Start(); err != nil {
+	release := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		started <- cmd.Start()
+		<-release
+	}()
+	if err := <-started; err != nil {
+		close(release)
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	s := &server{dir: dir, cmd: cmd, url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	s := &server{dir: dir, cmd: cmd, release: release, url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -264,6 +276,7 @@ func (s *server) stop() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = s.cmd.Process.Kill()
+	close(s.release)
 	os.RemoveAll(s.dir)
 }
 
