@@ -74,7 +74,8 @@ type client struct {
 	command func(base string) []string
 	// scenario: the output must list the scenario's steps
 	scenario bool
-	// needs are the clients whose generated code this one uses too.
+	// needs are the clients whose generated code this one uses (instead of
+	// generating its own).
 	needs []string
 
 	generated, compiled, result string
@@ -112,9 +113,16 @@ func main() {
 	all := r.clients()
 	rows := all
 	if *only != "" {
+		// The rows named, and those whose code they use.
+		want := strings.Split(*only, ",")
+		for _, c := range all {
+			if slices.Contains(want, c.name) {
+				want = append(want, c.needs...)
+			}
+		}
 		rows = nil
 		for _, c := range all {
-			if slices.Contains(strings.Split(*only, ","), c.name) {
+			if slices.Contains(want, c.name) {
 				rows = append(rows, c)
 			}
 		}
@@ -132,9 +140,13 @@ func main() {
 			c.generated, c.failed = "FAIL", true
 			return fmt.Sprintf("FAIL %s %s: %s", c.name, c.version, err)
 		}
-		c.generated = "yes"
-		if strings.HasPrefix(note, "cached") {
+		switch {
+		case len(c.needs) > 0:
+			c.generated = "uses " + strings.Join(c.needs, "'s and ") + "'s"
+		case strings.HasPrefix(note, "cached"):
 			c.generated = "yes (cached)"
+		default:
+			c.generated = "yes"
 		}
 		return fmt.Sprintf("ok   %s %s: %s (%s)", c.name, c.version, note, since(t))
 	})
@@ -496,14 +508,12 @@ func (r *runner) clients() []*client {
 			scenario: true,
 		},
 		{
-			name:    "agreement",
-			version: "zod of @hey-api/openapi-ts and orval vs the server",
-			generate: func(context.Context) (string, error) {
-				return "uses the zod schemas of @hey-api/openapi-ts and orval", nil
-			},
-			needs:   []string{"@hey-api/openapi-ts", "orval"},
-			compile: tsCompile("agreement"),
-			command: tsCommand("agreement", "clients/emails.json", "clients/image-urls.json"),
+			name:     "agreement",
+			version:  "(their zod schemas and the server)",
+			generate: func(context.Context) (string, error) { return "nothing of its own", nil },
+			needs:    []string{"@hey-api/openapi-ts", "orval"},
+			compile:  tsCompile("agreement"),
+			command:  tsCommand("agreement", "clients/emails.json", "clients/image-urls.json"),
 		},
 	}
 }
@@ -569,7 +579,7 @@ func (r *runner) scenario(c *client) (string, string, error) {
 		problems = append(problems, stopErr.Error())
 	}
 	if len(problems) > 0 {
-		return text + "  meapi's log, last lines:\n" + tail(srv.log(), 15) + "\n", summary, errors.New(strings.Join(problems, "; "))
+		return text + "  meapi's log, last lines:\n" + tail(srv.log(), 10) + "\n", summary, errors.New(strings.Join(problems, "; "))
 	}
 	return text, summary, nil
 }

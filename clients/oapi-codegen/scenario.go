@@ -209,6 +209,7 @@ func run(d Driver) {
 		if err := ok(a, err, 201); err != nil {
 			return "", err
 		}
+		adaID = a.User.ID
 		if err := firstErr(
 			equal(a.User.Email, adaEmail, "email"),
 			equal(str(a.User.FirstName), "Ada", "first_name"),
@@ -219,7 +220,6 @@ func run(d Driver) {
 		if !d.HasSession() {
 			return "", fmt.Errorf("no session cookie kept")
 		}
-		adaID = a.User.ID
 		return noted(a, adaID), nil
 	})
 
@@ -228,13 +228,13 @@ func run(d Driver) {
 		if err := ok(a, err, 200); err != nil {
 			return "", err
 		}
+		firstETag = a.ETag
 		if err := equal(a.User.ID, adaID, "id"); err != nil {
 			return "", err
 		}
 		if !etagPattern.MatchString(a.ETag) {
 			return "", fmt.Errorf("ETag %q", a.ETag)
 		}
-		firstETag = a.ETag
 		return noted(a, "ETag "+a.ETag), nil
 	})
 
@@ -343,6 +343,11 @@ func run(d Driver) {
 		if err := ok(a, err, 200); err != nil {
 			return "", err
 		}
+		for _, si := range a.Session.Signins {
+			if si.UserID == adaID {
+				adaSignin = si.ID
+			}
+		}
 		var ids, names []string
 		for _, u := range a.Users {
 			ids = append(ids, u.ID)
@@ -360,11 +365,6 @@ func run(d Driver) {
 			equal(a.ActiveUser.ID, graceID, "data.user"),
 		); err != nil {
 			return "", err
-		}
-		for _, si := range a.Session.Signins {
-			if si.UserID == adaID {
-				adaSignin = si.ID
-			}
 		}
 		return noted(a, strings.Join(names, ", ")), nil
 	})

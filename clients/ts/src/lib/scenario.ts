@@ -139,20 +139,20 @@ export async function run(d: Driver): Promise<void> {
   await s.step("sign up ada", async () => {
     const a = await d.signUp(ada);
     const env = ok(a, 201);
+    adaId = env.data.id;
     equal(env.data.email, ada.email, "email");
     equal(env.data.first_name, ada.first_name, "first_name");
     equal(env.session.active_signin?.user_id, env.data.id, "the active sign-in's user");
     check(d.hasSession(), "no session cookie kept");
-    adaId = env.data.id;
     return noted(a, env.data.id);
   });
 
   await s.step("GET /me reads the ETag", async () => {
     const a = await d.getMe();
     const env = ok(a, 200);
+    firstETag = a.etag ?? "";
     equal(env.data.id, adaId, "id");
     check(a.etag && etagPattern.test(a.etag), `ETag ${JSON.stringify(a.etag)}`);
-    firstETag = a.etag;
     return noted(a, `ETag ${a.etag}`);
   });
 
@@ -220,11 +220,11 @@ export async function run(d: Driver): Promise<void> {
     const a = await d.getSession();
     const env = ok(a, 200);
     const signins = env.session.signins;
+    adaSignin = signins.find((x) => x.user_id === adaId)?.id ?? "";
     equal(signins.length, 2, "sign-ins");
     equal(env.data.users.map((u) => u.id), signins.map((x) => x.user_id), "data.users, in the order of the sign-ins");
     equal([...env.data.users.map((u) => u.id)].sort(), [adaId, graceId].sort(), "data.users");
     equal(env.data.user?.id, graceId, "data.user");
-    adaSignin = signins.find((x) => x.user_id === adaId)?.id ?? "";
     return noted(a, env.data.users.map((u) => u.username).join(", "));
   });
 
