@@ -104,9 +104,9 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer os.RemoveAll(tmp)
 	abs, err := filepath.Abs(*meapi)
 	if err != nil {
+		os.RemoveAll(tmp)
 		fatal(err)
 	}
 	r := &runner{meapi: abs, tmp: tmp}
@@ -201,6 +201,7 @@ func main() {
 	}
 	fmt.Printf("\ntest-clients took %s\n", since(start))
 	fmt.Printf("test-clients: %d passed, %d failed\n", len(rows)-failed, failed)
+	os.RemoveAll(tmp)
 	if failed > 0 {
 		os.Exit(1)
 	}
