@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
 .PHONY: run test test-impl-postgres bench benchstat fuzz loadtest build generate check-generated lint fmt-check vet staticcheck clean \
-	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance
+	lint-spec check-breaking docs-asset check-docs-asset test-ts test-browser conformance test-clients
 
 ## run: serve on 127.0.0.1:8080 with the SQLite file meapi.db (Ctrl-C stops it)
 # meapi runs as make's own child, not under `go run`, so that Ctrl-C reaches
@@ -125,6 +125,17 @@ check-docs-asset: $(TOOLS)/node_modules
 ## test-ts: the TypeScript client's tests, against a meapi built from this tree
 test-ts: $(TS)/node_modules
 	cd $(TS) && npm test
+
+## test-clients: a client from each of six generators (the two committed ones checked against
+## openapi.yaml, the others generated into git-ignored folders), compiled and driven through one
+## scenario against a meapi of its own; and zod's verdicts against the server's (clients/README.md)
+CLIENTS_TS := clients/ts
+$(CLIENTS_TS)/node_modules: $(CLIENTS_TS)/package-lock.json
+	cd $(CLIENTS_TS) && $(NPM_CI)
+	@touch $@
+
+test-clients: build $(TS)/node_modules $(CLIENTS_TS)/node_modules
+	$(GO) run ./clients/matrix --meapi bin/meapi
 
 ## test-browser: load /docs in headless Chromium (needs /usr/bin/chromium or $$CHROMIUM)
 test-browser:
