@@ -253,10 +253,11 @@ type NullableUser struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen, and has
-	// at most 63 characters; the domain at most 253) whose last label is
-	// letters only. An internationalized domain is written
+	// no two dots in a row) of at most 64 characters, `@`, and a domain
+	// of two or more labels of letters, digits and hyphens (a label
+	// neither starts nor ends with a hyphen, and has at most 63
+	// characters; the domain at most 253) whose last label is letters
+	// only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -399,10 +400,11 @@ type User struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen, and has
-	// at most 63 characters; the domain at most 253) whose last label is
-	// letters only. An internationalized domain is written
+	// no two dots in a row) of at most 64 characters, `@`, and a domain
+	// of two or more labels of letters, digits and hyphens (a label
+	// neither starts nor ends with a hyphen, and has at most 63
+	// characters; the domain at most 253) whose last label is letters
+	// only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -489,10 +491,11 @@ type Username = string
 // Email An email address, as strict client validators (zod, valibot,
 // ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 // `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-// and hyphens (a label neither starts nor ends with a hyphen, and has
-// at most 63 characters; the domain at most 253) whose last label is
-// letters only. An internationalized domain is written
+// no two dots in a row) of at most 64 characters, `@`, and a domain
+// of two or more labels of letters, digits and hyphens (a label
+// neither starts nor ends with a hyphen, and has at most 63
+// characters; the domain at most 253) whose last label is letters
+// only. An internationalized domain is written
 // in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 // regardless of letter case; stored as typed.
 //
@@ -623,10 +626,11 @@ type SignInWithEmail struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen, and has
-	// at most 63 characters; the domain at most 253) whose last label is
-	// letters only. An internationalized domain is written
+	// no two dots in a row) of at most 64 characters, `@`, and a domain
+	// of two or more labels of letters, digits and hyphens (a label
+	// neither starts nor ends with a hyphen, and has at most 63
+	// characters; the domain at most 253) whose last label is letters
+	// only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -712,10 +716,11 @@ type SignUpRequest struct {
 	// Email An email address, as strict client validators (zod, valibot,
 	// ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
 	// `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-	// no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-	// and hyphens (a label neither starts nor ends with a hyphen, and has
-	// at most 63 characters; the domain at most 253) whose last label is
-	// letters only. An internationalized domain is written
+	// no two dots in a row) of at most 64 characters, `@`, and a domain
+	// of two or more labels of letters, digits and hyphens (a label
+	// neither starts nor ends with a hyphen, and has at most 63
+	// characters; the domain at most 253) whose last label is letters
+	// only. An internationalized domain is written
 	// in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
 	// regardless of letter case; stored as typed.
 	//
@@ -3084,137 +3089,137 @@ var swaggerSpec = []string{
 	"TXEBJkVcp1LDIqf0w7H+sZ0nkCOsPN/70BRpBKpb594hmuoutKVpraaVfh17tD5GWqTxFbXcxa0DbwHW",
 	"VYvs3teQUy3IQc99BMiN3hzwLwrjXZ0vbms+3i6hT3EEy/v0K7h67VdW4Xxo7973Broy9OMSi6iaf1QC",
 	"isVDRYZI6prIqBKpJI1fROTjhVuh/IDTn++aI5FOqZLbRriRWPVA3xFDmpAZTVW1GCgEigx4eEO2yPek",
-	"SVohaWCkT9EUo20iJYxHqCfripNIqOrFcCv0A84FUXMBv+P5UJKK+TZ8z8a+DvactHOfhH8KbUpGJKbU",
-	"KGJzAW+fipSRhN6yxOGB0idRPI6VDDg8NlnMJoxL0qD6TsJZrDP6YO0g9XGV0i5c368/OaHwEruuXWdd",
-	"h8jnzILsHd393W0ynwhpmnLo78Uy4GZlWErYIn2wbjHjTvPg+BcW2XfFuZUR8JiTftNsrxF+4M3m//zX",
-	"f4c+mWV8AXrDtk9MqY1R9jRrPX552m+RKx6/z1jAV4qJQyKVAEECMmYxW67AW65H1mhjqxM8JJkTxsdq",
-	"4vW6+3u+N425/feB71bTuDU0W983r78Pgtb2d5WL7r+/b17/yXno2vm7dOP19r/Aq743V64/dv2aSjCH",
-	"rvbhb7OyZqEs5RHYCm0RmQ0nACKQvi44fNK/ODo+1tWhDTgzfHj1weqkQzhFAnDcBpaD2sAjBfIZZzZF",
-	"vSbHpCoctX75sS7n9TZhPpnS4STmrAmqIlwh8EDPhmhCXOCRiFi4JS3LDbjhuToXS8fftR97nIo5aUjG",
-	"3CeX6rVqIkjVcmD4P0CD6+/WHiZIPKMpL2/xLxdnp+SNwBMhjfNXR+TgRbuzTZTANZsCAxOtLUWhqQo4",
-	"uuJbpH9bVOGhg4GPk/zZWALt6zu1YuJg/E7j7X/+fef617+/bXeut7/b/n7tTnbvHdV9eS+TbEo5MVEm",
-	"u2aDBT4czICPk1hOWuSlQENmRlPJSIwY4VBlZ80SulXRhrhTLGtJWlkEPqrFMfRSws+IUrIkrYlkmGl/",
-	"aXBHG1wchRCF4zL3BRywikaRfocVBEbIIc0qsAzgmohYKY8TK0SAgQPZ/Xh5+YZofR3zQFoGQVvwmK1Z",
-	"TtkIBArVwUiiIXRocD6JJa4TbrOO+jzB0FiKPMJfxoyD8chg1RyUYyVbAQ/4r3YFvxqQ/BrwX5vNJv4P",
-	"ft5rt8mvZLlExSflshqfVApffLJUReMveTr8utiV+W4HvruU+ue+xElUzp/ahafq6g7yO/bIDtlr79u3",
-	"Y5oavHU57zV/5AXcXLaH4QknNmBv7XTh1prUjfyGXfh8Bz+/lJGjoVjnVbGPd3EpNX5tc8O+Pi6bsZ9f",
-	"RbDU5InhDcAJeTYF+qrhg5WKy9Ipe35NCeGSk7QmaFyX0lmff76ihsTNMKzNWF5yX5QjOfXZNXU5Uivd",
-	"XPXRBadYoi4v73qp2NZwrNwAf5zo7Wu3ME10mdmIxkmWshYJI6poqGMuaKKArbosi21jmLX2qXgJdzmt",
-	"UD5uZnlpVeIeub0xYzqrzZj9srjZWEKUnEjrllN2OTjOko+gNOq6+P0XL/yiSn6v3V6qky+J+qrhpV9Y",
-	"7MPXAC6WmMOwTnL9yGiiJi/NkaxFgvIpFhuxdCzeebqGeFGDcfWrXmf57ear+2Q0ldlwyKQcZQmZ4Jt0",
-	"OiWNYg46LRbNfRp+OmD7HBzdxNSu4mhha7S/OI6ao+2229dfEymPp3TMrs5Pam1+eitFkilGQmy1F5Kr",
-	"8xPXcO62956XTGdbYosmii5iwHzF/BYCSvHui+cHujrEGORX58ekMWPpkHHVZBwVK8oXGAYLOEskAz1N",
-	"zugQXc/hP3fbIZqiYPhOhFaTcmtdey2taR5wbZv7uV0OSlMklNxGnsrJ8ZvCrWFM8plITTVemygR8IP9",
-	"/d19Eo9gVVoltN5FdJrGXNupseAt0jgVJNT/7pEsjcNewKWYMqukiVQSlaVgnIHtJnD/J2gQ6zS5lBkY",
-	"6LQ+U1qMq07FTF80an9ru2LobNQS0bWh23vPfY8bF6XtKOIYFfaFDbcFyt97O//yhyB4GwTXf/p//xRk",
-	"7Xb3YKux/d33/uEfm9e//vPbdvNFv/mKNkfXH7v3D9ghzx40j3M0xMUgtCyi5eboGhSrYhb2rQHlW6JF",
-	"fGq6n1Y5mu59KtKi3WnexmTGUik4LoJJMHnIsSJjgQeWimw80YlXoIQcX5DTePgOcXKWilGcMG0ZPu8e",
-	"HGz3yHwCZrxGbaqI8RQxHqEXJ2VTcccin6QZR28K3ijJLRsCRgnO/LzgJ2UyS5ASjJcl5gG/4jHumQM+",
-	"JvEv2mwA7CSnr/56hAt3Un+M0anjz3exjG8TFnDTBQWDmXhHrEx+GRhBXKUicfpyNI7aPnk5OPHJUcfH",
-	"mCZnmMc2oykdp3Q2IZLB30qkWK1/G0dxyoZa1NgX+tq1YdaAbWIyTqXxIuOeZmBoG4tO7xihPMlbDJXa",
-	"SfgBR0e0dj/9hd7RCzxuYvLiMAuqcXX5qtk50O/PwI4DxpO/JOAiUzI2OPQDlfGQvM4SFScxH2c0IW8S",
-	"CkdiPTjIJNlU/Bz75jMBV/N4yLb1sg3Wk1uWiLmuFtDErf2haL8iS9AcieJppGycJTQl7MMstSVRlJPG",
-	"4Oh1X29pS/O4P4stnfZLwiD48OOPIaFJ/I75JJsFwHfg6qtX4XaPcEGO2nC6R53lA9UYJvOKVx0sUhPK",
-	"se9Ojr2ooHLRxPYH+lrVDaM7BzrspwMaWFkVXMOL3v5nEHxot5tB8KHzKgg+PHsFf754df2d80u3nf/S",
-	"b1+vfmQtT+qu4UkAIDTWayDikrNv0jyXISp1pZDVBCuMx9HnSeOCxoivlFi4GCeBEX4oaFFCYDw5SxJT",
-	"eyo402QuRiTw8Db4NfA0QukKwlwiIZpIK020JgK3Xy+fxzLMxqJZXMyG6uN9VbeshMAerVuamFaDShLq",
-	"d5jGG9bqWUKaskfSCeWu188u4ymTik5ncEJxtFns6fil7Zp88/AjV5Kl8EBFi8PEIvsK313xQxEbC9sr",
-	"0/z6UZBF7QXBCo9/DaAyG2Baq7XjTffL7UjzGNqtEAmj3AXGi/tyn9IHrF7M+d/kkO2JlXqZrn8kV6rv",
-	"S/1ON1tRuR/qx+UaRCKZQllQjUgeVp0Ba3hpEHxfdAv82PE7e+uDGAf3y11Z151Gp31f36913UPP78uN",
-	"XB+BV0Vf14dPU9d71FFgqWdVcXLO6/08ElU6Jxc5ave9hMtL4CxRfQkO61hAB6sKTVuGJWx5blstFrKn",
-	"RS60sqQ7fGGJI03HgndjDD9Oys1VhyIF3YxMRCoZuUUEWhCpKPzsxOfy1hBl+d59XpLvz5cxDJVo3QoN",
-	"kLRoU7iRo2Q5AFDJKtjSmSxy2fdgpwVskruBzLVojV8XeEBWKkZGsj6Qwufb/h94igEXIxLa7D4TzA91",
-	"00IzjwTEOZ0KPkY9dVs3my1y0gMuMS2WpS0ywGQFo8nbEsc8+6KSkvAQqazPq6iQkBmaooH0kL/JnPJT",
-	"OJzyFghaJ4qoorbpxsbYsIknykXMb66oJ3dF6eqj1cxMj+dBfN+SRZ0JAeah2+sghPIeXSzC0JlPEiEk",
-	"SxY+kcK0aKOmRjKPa9peL2mWMGla9CRi+E5i9VpBaJp8HuJ67e7eQzHQGrani6+KrPYqxueLNMylRUKb",
-	"5RU6peY2VFy0yrV1U06TO7Nv02nK5oo5ngDUCUsRP711wdnZCBMkH1KMj/lPsZpYVW7T+wv5fJ3DpHjP",
-	"4/zmj9M1Zw7iPbzWHE2RcorqV+uhd0pNN3HR50WsuXZh37+aUkrgehxkvsRecxWpLgbmqmd1Roj22ea9",
-	"hDUZWrsEfgTbRBc7r8lDbZXp8KBMhbt+fUvnaycJqNVc5RlY4Q3AnC7rNjZLQU8Iep11B1XjMECFq5Ix",
-	"5pOtmy2fbLW28Nat5tY65HC00Afx4yxTDi95BG7QpCYBcMCjTTUbndSuG9gb9SXg2MDbZLY4/bDgiHER",
-	"mrlULIP7+xV7u5p92tYexxAeb0w+3tbbkA5dCvxsS2djFvNoV80ZZ5vn+9Zkjv1D+WlyIB6/rA2uiRl9",
-	"n7Gi1XhUNrw2KSlw2Jm5/S1t/tJtPrv+2D1Yb8+381I6vchPI6iiLK5WWwvjKARGYXP7qibOen7deVBs",
-	"5l+vA36BI3XQxyDR7u4LnBqBtwGqXl0e+Xm2XpwksS5mLJ/MmmKQXDEE270Jr16bSwjG+xXa+a/ZpgdQ",
-	"lZ5Tlo4xkjCcWK3OmWHZIn1FEkalLjTS2p9RmdWESRbwkchS84PuwACqKRi9PUKX+5HDMaKv0FEWsc1c",
-	"TToY5bZJnW1mvkKpnMbc3Wmnimaf4Nb7Kq66T2LFS4j6yZ7bPB6Jvgc1YVPJkhGRzAQl8ZTDAnihH/Aw",
-	"32Tok9BuINT1LznUQjuHwraSaTijbLYPA+52ICxSU3Ns0bEP5xmDKli8o/MClvClrtDmm5P5m5P5m5P5",
-	"N3cy7xou9QWddVSLq0/yy1lH5f8Bh5zfbXe+qlPOMKY1CqzOgKroSA8PBnTYBN68sebacaqil9e1C+pb",
-	"qaBraczUDWnhkKm8lKxqvQfcmO8tYj+kNaMMK5xW+x9Ig7o10gGv1DsZd4App8XP6pIeW601EkmkW60n",
-	"Ys7SgOvqWtLXsxMIlgSIERCRbkCq1+Zm8GjhupTQ3yM0msbc1/+J0akgQIOYxT6hmZr4ZMKSmU+mDP4H",
-	"lwOOteMkFUL5RLJhlsZq4ReWvta/9X9FZoZTZjOE7GjkB7bC3ydyIRWb+iTjERvFvLby6yHfzbrEkEf6",
-	"cmz4/Kv7dSwQL4DmjQlVcIe6fqfOyDusW7ldkPDN2cUl2YFD29EQN+pb5XrMQac6NrUuQKs9srdboYyM",
-	"z2gEOHdLJTvYy9KENLr7BySlPBJTchsraaqpYo7hQJwd5ntmFmheU13Amc7iv7IFbvdD03L7ptP85YKp",
-	"ZjGDbF3vl/LAsnvfc6fKPdw4xs6yw5r3mI+E7Z9AdRMpswfEdjKlMR6nSc8pn4W+BWlOa9yBZ3twAr0H",
-	"HmbFklGKzRkiJCjSf3MMJpRJFoQTkSSb+TqVExNu8Ni0DMbXxinBFuAmT9AmE4Z/HlxqLbqiVcO73K7c",
-	"gB2wOjsRrNoz2ymBx/KgS7dlufXLYboSHdrMurzPbVFjlLcCAiKYsOE7aQ0CW9NGc3dhLu6xU5LExvdU",
-	"kTTjaHljQ3ya32XCM6VW6k4j3yQRc8xzwviMZBiPCfgf/oBLZUY7gUu69hzr8ey7fauFYJUwSDzsWYW+",
-	"CT1ATPdW/0CHKlmQEfotjV3sW6V3ZmbkYVWYvmT1Y2QqPfh4k4Ra6oZ6SKJbCoaZhXkFoF7ZIT5iGFDY",
-	"I2HgBR4OEDUr9gk1AqBSlcf1RvQLsCSkZ+JZ2Gc4D/PY1iI+CbGpQeVJixT64U/svdALOMm72tgCdDAy",
-	"rbfH/OmUp8OlUn166GPWKtFJaghR0tisT4OOiOfdH0ieoS24kaDFTD97xuHHONITK27gj0I1vg81YLRi",
-	"BEfy9to9kMMcgIg/S5OcbCI5ggQL/uAI9eHlBw178XWgvvDN1FaHgipB8sJPH4OdpVrTmIOdz5JI0/XA",
-	"KYIEvYVyLHYEAdKrFDOyDzNA/eVqxoDrckYemYJHIFxJ6ksbsWXHiprLgMMSQHPR7mD0/aPO65bsWkI2",
-	"LF/CPx8h6FA2au5V5XQBb4TrRyTa0YqhObZ8buU25kebVGcecKPxGtmIQvnQ7Qb+jrGZLrlHOF382G92",
-	"9w+0MySWMmNST8bEeAjJ0zDzeO4ZX8pYQEcMrIBIuJkmeV/MgDfsJdvc0yf7eW2G093zsEplltXr3kNU",
-	"BTzU4mWIzWN9F8pmHTs6waRpvh7aaaAkBh6sJVTeXgUOu/BMyaW0mGr6CsmzV+DY+0sw0N0SbOY51dLg",
-	"ljGOU0Tz2tg4SvQUYJGpgDeekQg4RgkQmcQG/oD3Ct8aqyKD3pxiypqIuDqJ3yBU3VhTkhMI9m/AelxH",
-	"4mE4U2sjAQ9Lukx4CGzBqiytZT3JhaG5BC8PeP72KV2QIU3TxXaLDOhwUnQETaTQEKOaJEAhESOi+1PY",
-	"UookHjEcmNzYbS/ByTB3wOE86WBO87SKVsD73MxSjnx4v+6en3E9wiQfr6o0Q8UsM4z92XJqR95r8a+Z",
-	"nRnYl6Yx5qcxMkwYTaVL2I0wn7MK5PkTIAUFsNjxufCwzIlleVSG9PF1urojsblVmn5aheqQw9m+sTzR",
-	"uEfKE2Vh2xZBtYIQcEm5fnnjwYnH2ytGHvfJfrttpx5jvRAeipEgmoxGse54Up2CjIUXeksXm8xhw3lj",
-	"TndHjfJ77d2Ar6i4bjgZVluShBds2HzFgEsAZzW8Wo+dCwOeo3HKiqmC+VKstFYTkJ62gGKYpcmW9BEL",
-	"t1vkFejXAUfkNgbwqlFydnLR7QIU2lE8zqwGBKsaMxXwo7PzC73JYTFxS9s6STxkXDLHSHh9fOn5Hrpl",
-	"8yIrkKlSZOmQtUQ63jEPyR249973VKyS3L7wfM9IRa/ndVrtVhtugTfAjz1vt9Vu7Wq3yAStJFe8YcqG",
-	"qMsKOkL1G6wMS6dYrIG2hpP6Q+qyhSZirllcfpPuORL1SOikr4RGKOp/+Pa3InRgXA7FhcaDiRrbLfKD",
-	"AIaaIoU0pWKzgJv1xUz2lhVJUDhsKyZE6p/W9PcyzEJTUlWaYIUUTRUyMniLrqNC+il0RG0VKzOuq/qO",
-	"BlgPdlB2CYK2B24R/1Y6Cw3f43xAj/jWoTozIxIMJKbVdhohUVPTTnUbz1WXfUlSTgxtkYGuGpvTBfAd",
-	"2HPOglHtwGVUjb++nmqWYw5WXFkWbjrSALMuLuauLZokmoTyPI69dqe+cYPpIOt2qtbqIHYDBp054Evz",
-	"00ij07a17mhgdfbJNOYZmMklMcXNG4xGazvoNDrt9vYh7ExLQPxaJX/Fdr7WXazN3PLlNta+7hW3132x",
-	"oi8DtsAN+MM9cEk/h4GtOTP9dhmZCj00LFYWM4xhfJul2uM3oylYNgkZZ0xKJu3kmzFTlX2aPD1r8h3b",
-	"/oTH3Ey7Z1L9IB4zoqicO1MMHvhhUe5c5M4ZMLfXtHQqcl4eSi4vcs1K6XT3lUhMaUFODCVfy2d80Xld",
-	"8Un0Vj5iTkA5s/O+7KE32Z+leezddvuxAziQ2xyvDDLYe3deM2/zhZdiPnVjMItpDyVhs8Shyt2fN3cA",
-	"nrJ5xQcIi9jT4Kl7MAfjztJEE3yw8/CDNVM48dHdhx915+zCM50NnqmOhMLn9h9+rrb9LzzcfbEpcNy2",
-	"7Pe+t78JWPMBtPjABvvDadau79vrvf147zuO77fX2PA0p2I7tc/W4hc51oqOpdd764Fq5F3DS13nwBot",
-	"Ce0QG2Q0L662XdOWScH3h/lDRmQEHGSG8XtO6TsmyzJd43uLrFFMcnPyIc3kUC+yRjEJ+FrNpKwMkHpd",
-	"IODOmnrFDo1jNWWYqgHf1c8au8yOGIy12zVvmVkR6KQqjXfbKMPbjgwPeGGTV8R0eXLqSsH7yObzy/Lw",
-	"avZZ8nCUJRVx+JNxEaCGhMhUJ4xWC0Y3r8SUSjt5Hd6JuGMJHbJHidAloWXa39DK2ge5vpcbEoIni6eV",
-	"6I8UmUWW70Yis/PIAzTe3gclphZyV7MnlJtOJYv2q1g/CfoJnWKt343c/ATh195QDjmDXX73MrM8yuR3",
-	"JDO1hHNdqtYPgB12JIlVvfyMxBBxa8xUXQjajcOljEc4wBjE4IyJWcLAGjtnkRi2CLrNdD8EHYEaMzBF",
-	"WSSdeakYn7T/1MPq5iJ9J4kYjZKYszpePWaq/+b4nI1Yyjiyvwd0ZcU+qJ2JmmoWlxNsNZe4pg86+fHy",
-	"9QkuvUJ5tn3/hTmP5huRxMNFfdAenkf3LIbg9K/SJ1ItsKiFRzrpCcMExcQVMzreqzI6f90WHo+BZaQq",
-	"4RCsvf/mmKQOqC3G5EciHbzZSfHoMSBIE9Dzf16NS4gmW5IUd5PbjEeJ7qozy26TWE70qHE+m9o+wyF+",
-	"KERQYtXmWtzQ7U82xJCf6R3VC3wsnrjdY7BXOJ1W8YUOJ6x5pBt/LMPiWOXhk7xTVtl/a3yFvyt0wG4y",
-	"yALSdZih27/9shIRuu02HG7CbEdZjMmb3ArrD8bAWzEgX2Rm8qmd7luLCrpTnPc5xrSbcmjz7zzxzs0u",
-	"fFsaefEV5pV0HzGgptLFb9V0ewN0dFeCzeI9KeacxHeMa3/QSizRrpsVUifPaDcRLONJeGjW0i1LBB9L",
-	"ooRv/HmUk3BwScehCYDlkekRzuXJB6oK7qbVrJBCr5n32X6a1bnDX8ZDc1kpBymzKQDNQ6ok3mPUxw28",
-	"J6dC9d2UpM/GrDVKT2VzDrpNmXeN5XVqOKkvpU5VTBOTe6X5LyZUuNU0kk0pbEPqhm3Pdl8c2P73YCZj",
-	"1wa0kee6xxPoSMCSka4yySKwrE1WB6JybMOgxHRUM82iSYwZPpVbTaZOLHUUlEXOPcY1Yhs/BRzTH8SK",
-	"qg+yYdGHztSw5T8mQ4zlY7Kd0nBK5hOR5C2u8rH4xVx1jMvyBUIaIRW7jeYeKC2y4T8Tcwp4Y6laZLsE",
-	"sdL4pFI/bni2XHKET2rIGQcKoxhCSzNQaFmiH1rKoN32tc9ophY2YazuLh2ND7htmG9SzHSKEGzR5BT5",
-	"hNOpTkaQeQlNOY0nLNLzwzxJwfCzqbgz3b8Q1EUzMlOxo91QAS+YnHYkGYwHVARWZfvAxMUEce2FipNE",
-	"5w9QlXffJ429TndF++s8fL1dOMBi5QNhmEzJgNtMRzEiUTxCrULllWe254JkhNHhRL9wS1pFqY4nZ6Z0",
-	"Dl0QKZ0y7K0GLKOmFDEXA5TMUnYXi0w6iZUgDpy8Svz3d/q/FOe7TGnTdC1kUZ6GrSZsqpOf1oI14Etw",
-	"NRWRCmsgDHhliwy4itWCABvTcXKTK44Vdpi1Ztq/SVMsrzCEp2+LpR4FD8zqRafT3gYqmzP6Dt4HKP3T",
-	"TuD9z3/9d+CF2wbcZnx4NRs7eCh/v7UbeDYlWAuKIiXYIpznyrCl7hhV3fX6c3xxyCCxHqrs1TqC61qD",
-	"uKOKlgZhO3VWwGi1h2ldcU8uoM9ZXtuzoZCulHjCk+6WUOg0Ueh8X7e9r7euLxCZMjzs66s9SHNFlqpe",
-	"x2cqQBvoMZ8QcarTmb6Yy608UBA9Z90NPG4pOtax4usVzuf+zZx1X0qb1NRQLaDekjYdv6peaitGpfEa",
-	"B9oRdpxNpU/GNBsb788klgqdBpja8CZF0c0yuUUU+6CIbR1tTeGA3y5IKjKV94v1CTwhTK4PWom+KR9I",
-	"qGJ8uPDz/DVpRPhtKt6xcmK9X+RC2FQLXZmAAwfQYyVSM1FF+gHPu7n7Opt4KDjXbXtli1xoBx/OKsk4",
-	"pvw4KZVzisVQGNoy6UTNpgFek0ZRionfxueDlVS40hnV7Zz22ntW/wm4eczkDpn+uCbUhNOuVllv+qg2",
-	"cw5h9P+RfqFLHPGDX2lpctzbiPZfiYxHT2uBm82imVsg2Dp73GSitRZU+01XWuZnM8b7b44Lt3D5mMlt",
-	"Fie6d7pPbhdKT66BP2pdNuZtL83LHmdg27UWZ5T3X7iNOUDC3+TUSiRBJflb//UJkuITu0VKX1p3FphA",
-	"9pADjXEX8kPK9Z+9kpvMBFKlb+v580lvZticTq01pUwaji2cJ1M7TcbPPZXIDUDfNAn9eUaqTYLV6Umm",
-	"Zbh19uXFRAGXk0xh8WUk5nwFyZ5bhvP0Lj09O+Mfx6t3rufuCg3i1pcLTZ0KPJbFWkx3D24lljsAXsls",
-	"VpUimQE4rcx2IqlIbR+reMPlwiBSnQprXnjovFCGpuSjMN2WCxjc/p21vW1sjUORHFq06EROYEiTGHI2",
-	"Ccy60I0vwEDMQ8EBj1fRyEVefvm1MsjMFy/s/Wa6KovOMvW4h+GBR6QEVBqGrpDAS/3InEZUCN3P5+rr",
-	"Q7G1i8gjPHlBTKxkXsrjkIl9bYlGMMGpKTR861OcBqZgpeIrPzTppVKRlA0ZV8kiz8tzWkBKn8QjEAoL",
-	"P08ydtOZSPgx8GiSBF6PoFkYYg0NfLPaFS7gtc2+dKUGzjPMM6DRBVrTpRUnTkQsYTYnwqn/ML7Qah1I",
-	"n5syFFMprcRMBnwu0neYRa2I4EOGJTpmvTrauiI1CBDzc/wRGnRlX8RlTRwDB3m6vfC4QG/rtuOoQGdB",
-	"NdVosK4Vn+vlwCfxxB6Xe+N0D7w3boHP4i40SS5+J0zCJK2KTNVKEeT3WNiFh5V3xLcdlYsR2waDkcQ4",
-	"CYvsnNDWLZVT7j81medTM3l+S0/EP5JjAPNRRaYe5tKlEsnVvPq1yR0tOEGYt7IL/ZXd8vxqR81eKeu6",
-	"VMLpFjzbgJJuzMksu0CfQKU5dkOkaBUgL92u9hUhe+12wKtDPmuZqNNZ8FM5aaW/4AYNETfnEjWND79M",
-	"Wr5W+X4D76dbyYQYc+jMjATdQ4eDN84KxI184yhPw1GAATh1l+uzGowyUct88IugydSFvcIpfCbNOOY3",
-	"LLDNo569Xapk7O3sdLrPWu1Wu9XpPW8/b3uwWPOxjzXCs5nN8uxCtIW02053zBGpKa0mtK7hq81FztQE",
-	"m4I/qL/rnFhHV3beIvNeWR/rk1ywi0pNU8ziFdgNr/q0Nrd94jg8c6cjaqOOH8d5l2Ph3l/f//8AAAD/",
-	"/w==",
+	"SVohaWCkT9EUo20iJYxHqCfripNIqOrFcCv0A84FUXMBv+P5UJKK+TZ8z8a+DvactHOfhH8KbUpGJKaY",
+	"vAma2FzA66ciZSShtyxxmKD0SRSPY6XZyGQxmzAuSYPqGwPOWaxT+mDxIPZxmdKuXD+gv4lBR7uu3YAX",
+	"CztERqdXlN/S3d/dJvOJkKYrB35Ql63gwgIueLJokT6Yt5hyp5lw/AuL7Lvi3MwIeMxJv2m21wg/8Gbz",
+	"f/7rv0OfzDK+AMVh2yem1sZoe5q3Hr887bfIFY/fZyzgK+XEIZFKgCQBIbOYLZfgLRcka7yx5Qke0swJ",
+	"42M18Xrd/T3fm8bc/vvAd8tp3CKare+b198HQWv7u8pF99/fN6//5Dx07fxduvF6+1/gVd+bK9cfu35N",
+	"KZhDWPvwt1lZs9CW8hBshbiIzIYTABGIXxccPulfHB0f6/LQBpwZPrz6YHXWIZwiAThuA89BdeCREvmM",
+	"M5ujXpNkUpWOWsH8WJf0epswn0zpcBJz1gRdEa4QeKBnYzQhLvBIRCzckpbnBtwwXZ2MpQPw2pE9TsWc",
+	"NCRj7pNLBVs1IaRqPTD8H6DB9XdrDxNEnlGVl7f4l4uzU/JG4ImQxvmrI3Lwot3ZJkrgmk2FgQnXlsLQ",
+	"VAUcffEt0r8tyvDQw8DHSf5sjOxB36k1Ewfjdxpv//PvO9e//v1tu3O9/d3292t3snvv6O7Le5lkU8qJ",
+	"CTPZNRss8OFgBnycxHLSIi8FWjIzmkpGYsQIhyo7a5bQrco2xJ1iWUviyiLwUS2OoZsSfkaUkiVxTSTD",
+	"VPtLgzva4uIohSgcl7kv4IBVNIr0O6wkMFIOaVaBaQDXRMRKiZxYIkJlwIHsfry8fEO0wo6JIC2DoC14",
+	"zBYtp2wEAoXqaCTREDo0OJ/EEtcJt1lPfZ5haExFHuEvY8bBemSwag7asZKtgAf8V7uCXw1Ifg34r81m",
+	"E/8HP++12+RXslyj4pNyXY1PKpUvPlkqo/GXXB1+XfDKfLcD313K/XNf4mQq50/twlN1hQf5HXtkh+y1",
+	"9+3bMU8N3rqc+Jo/8gJuLhvE8IQTHLC3drpwa03uRn7DLny+g59fSsnRUKxzq9jHu7iUGse2uWFfH5dN",
+	"2c+vIlhqEsXwBuCEPJsCfdXwwUrJZemUPb+mhnDJS1oTNa7L6axPQF9RROKmGNamLC/5L8qhnPr0mrok",
+	"qZV+rvrwglMtUZeYd71UbWs4Vm6BP0709rVfmCa6zmxE4yRLWYuEEVU01EEXtFHAWF2WxbYzzFoDVbyE",
+	"u5xeKB83M720KnGP3N7YMZ3Vdsx+WdxsLCFKXqR1yyn7HBxvyUdQGnVh/P6LF35RJr/Xbi8VypdEfdXy",
+	"0i8s9uFrABdLzGFYJ7l+ZDRRk5fmSNYiQfkUi41YOhbvPF1EvKjBuPpVrzP9dvPVfTKaymw4ZFKOsoRM",
+	"8E06n5JGMQedFqvmPg0/HbB9Do5uYmtXcbSwNdpfHEfN0Xbb7euviZTHUzpmV+cntUY/vZUiyRQjIfba",
+	"C8nV+YlrOXfbe89LtrOtsUUTRVcxYMJifgsBpXj3xfMDXR5iLPKr82PSmLF0yLhqMo6KFeULjIMFnCWS",
+	"gZ4mZ3SIvufwn7vtEE1RMHwnQqtJ1lwn2m1pTfOAa9vczw1zUJoioeQ28lROjt8Ufg1jks9Easrx2kSJ",
+	"gB/s7+/uk3gEq9IqoXUvotc05tpOjQVvkcapIKH+d49kaRz2Ai7FlFklTaSSqCwF4wxsN4H7P0GDWOfJ",
+	"pczAQOf1mdpiXHUqZvqiUftb2xVDZ6OeiK4N3d577nvc+ChtSxHHqLAvbLg9UP7e2/mXPwTB2yC4/tP/",
+	"+6cga7e7B1uN7e++9w//2Lz+9Z/ftpsv+s1XtDm6/ti9f8AOefageZyjIS4GoWURLTdH16BYFbOwcQ0o",
+	"3xIt4lPT/rTK0XTzU5EW/U7zPiYzlkrBcRFMgslDjhUZCzywVGTjic68AiXk+IKcxsN3iJOzVIzihGnL",
+	"8Hn34GC7R+YTMOM1alNFjKeI8YiACZCyqbhjkU/SjKM3BW+U5JYNAaMEZ35e8ZMymSVICcbLEvOAX/EY",
+	"98wBH5P4F202AHaS01d/PcKFO7k/xujUAei7WMa3CQu4aYOC0Uy8I1YmwQyMIK5SkTiNORpHbZ+8HJz4",
+	"5KjjY1CTM0xkm9GUjlM6mxDJ4G8lUizXv42jOGVDLWrsC33t2jBrwD4xGafSuJFxTzMwtI1Fp3eMUJ7k",
+	"PYZK/ST8gKMnWruf/kLv6AUeNzGJcZgG1bi6fNXsHOj3Z2DHAePJXxJwkSkZGxz6gcp4SF5niYqTmI8z",
+	"mpA3CYUjsR4cZJJsKn6OffOZgKt5PGTbetkG68ktS8Rclwto4tYOUbRfkSVojkTxNFI2zhKaEvZhltqa",
+	"KMpJY3D0uq+3tKV53J/Fls77JWEQfPjxx5DQJH7HfJLNAuA7cPXVq3C7R7ggR2043aPO8oFqDJN5yauO",
+	"FqkJ5dh4J8deVFC5aGL/A32t6obRrQMd9tMBDaysCq7hRW//Mwg+tNvNIPjQeRUEH569gj9fvLr+zvml",
+	"285/6bevVz+ylid11/AkABAa6zUQccnZN3meyxCVulTIaoIVxuPo86RxQWPEV0osXIyTwAg/FLQoITCg",
+	"nCWJKT4VnGkyFyMSeHgb/Bp4GqF0CWEukRBNpJUmWhOB26+Xz2MZZmPRLC5mQ/XxvqpbVmJgj9YtTVCr",
+	"QSUJ9TtM5w1r9SwhTdkj6cRy1+tnl/GUSUWnMzihONos+HT80rZNvnn4kSvJUnigosVhZpF9he+u+KGQ",
+	"jYXtlel+/SjIovaCYIXHvwZQmY0wrdXa8ab75X6keRDtVoiEUe4C48V9uVHpA1YvJv1vcsj2xErNTNc/",
+	"kivV96WGp5utqNwQ9eNyESKRTKEsqIYkD6vOgDW8NAi+L9oFfuz4nb31QYyD++W2rOtOo9O+r2/Yuu6h",
+	"5/flTq6PwKuisevDp6kLPuoosNS0qjg55/V+HokqnZOLHLX7XsLlJXCWqL4Eh3UsoINlhaYvwxK2PLe9",
+	"FgvZ0yIXWlnSLb6wxpGmY8G7MYYfJ+XuqkORgm5GJiKVjNwiAi2IVBR+duJzeW+IsnzvPi/J9+fLGIZK",
+	"tO6FBkha9CncyFGyHACopBVs6VQWuex7sOMCNkneQOZa9MavCzwgKxUjI1kfyOHzbQMQPEUMMIc2vc9E",
+	"80PdtdAMJAFxTqeCj1FP3dbdZouk9IBLzItlaYsMMFvBaPK2xjFPv6jkJDxEKusTKyokZKamaCA95G8y",
+	"p/wUDqe8B4LWiSKqqO26sTE2bOKJchHzmyvqyV1RuvxoNTPT83kQ37dkUWhCgHno/joIobxJF4swdOaT",
+	"RAjJkoVPpDA92qgpkszjmrbZS5olTJoePYkYvpNYvlYQmiafh7heu7v3UAy0hu3p6qsirb2K8fkiDXNp",
+	"kdCmeYVOrbkNFRe9cm3hlNPlzuzbtJqyyWKOJwB1wlLET29dcHY2wgzJhxTjY/5TrCZWldv0/kI+X+cw",
+	"Kd7zOL/543TNmYN4D681R1OknKL81XronVrTTVz0eRVrrl3Y96+mlBK4HgeZL7HXXEWqi4G56lmdEaJ9",
+	"tnkzYU2G1i6BH8E20dXOaxJRW2U6PChT4a5f39P52kkCajVXeQZWeAMwp8u6jc1S0BOCXmfdQtU4DFDh",
+	"qmSM+WTrZssnW60tvHWrubUOORwt9EH8OMuUw0segRs0qckAHPBoU81GZ7XrDvZGfQk4dvA2mS1OQyw4",
+	"YlyEZi4Vy+D+fsXermaftrXHMYTHG5OPt/U2pEOXAj/b0tmYxTzaVXPG2eYJvzWZY/9QfpociMcva4Nr",
+	"YkbfZ6zoNR6VDa9NagocdmZuf0ubv3Sbz64/dg/W2/PtvJZOL/LTCKqoi6vV1sI4CoFR2Ny+qomznl93",
+	"HhSb+dfrgF/gSB30MUi0u/sCx0bgbYCqV5dHfp6tFydJrKsZyyezphokVwzBdm/Cq9fmEoLxfoV2/mu2",
+	"6QFUpeeUpWOMJAwnVqtzhli2SF+RhFGpK4209mdUZjVhkgV8JLLU/KBbMIBqCkZvj9DlhuRwjOgrdJRF",
+	"7DNXkw5Gue1SZ7uZr1AqpzF3d9qpotknuPW+iqvuk1jxEqJ+suc2j0ei70FN2FSyZEQkM0FJPOWwAF7o",
+	"BzzMNxn6JLQbCHUBTA610A6isL1kGs4sm+3DgLstCIvU1BxbdOzDecagClbv6LyAJXypq7T55mT+5mT+",
+	"5mT+zZ3Mu4ZLfUFnHdXi6pP8ctZR+X/AIed3252v6pQzjGmNAqszoCo60sOTAR02gTdvrLl2nLLo5XXt",
+	"gvpWquhamjN1Q1o4ZSqvJata7wE35nuL2A9pzSjDCqfV/gfSoG6RdMAr9U7GHWDqafGzuqTHeAXISCSR",
+	"7rWeiDlLA67La0lfD08gWBIgRkBEugOpXpubwaOF61JCf4/QaBpzX/8nRqeCAA1iFvuEZmrikwlLZj6Z",
+	"MvgfXA44Fo+TVAjlE8mGWRqrhV9Y+lr/1v8VmZlOmc0QsqORH9gSf5/IhVRs6pOMR2wU89rKr4d8N+sS",
+	"Qx7py7Hh86/u17FAvACaNyZUwR3qGp46M++wbuV2QcI3ZxeXZAcObUdD3KhvlesxB53q2NS6AK32yN5u",
+	"hTIyPqMR4NwtlexgL0sT0ujuH5CU8khMyW2spKmmijmGA3F4mO+ZYaB5UXUBZzqL/8oWuN0PTcvtm073",
+	"lwummsUQsnXNX8oTy+59zx0r93DnGDvMDoveYz4StoEC1V2kzB4Q28mUxnicJj2nfBb6FqQ5rXEHnm3C",
+	"CfQeeJgVS0YpdmeIkKBI/80xmFAmWRBORJJs5utUTky4wWPTMhhfG6cEe4CbPEGbTBj+eXCpteiKVg3v",
+	"cttyA3bA6uxIsGrTbKcGHsuDLt2e5dYvh+lKdGgz6/JGt0WNUd4LCIhgwobvpDUIbE0bzd2FubjHVkkS",
+	"O99TRdKMo+WNHfFpfpcJz5R6qTudfJNEzDHPCeMzkmE8JuB/+AMulRntBC7p4nOsx7Pv9q0WgmXCIPGw",
+	"aRX6JvQEMd1c/QMdqmRBRui3NHaxb5XemRmSh1Vh+pLVj5Gp9ODjTRJqqRvqKYluKRhmFuYVgHplh/iI",
+	"YUBhj4SBF3g4QdSs2CfUCIBKVR7XG9EvwJKQnolnYaPhPMxje4v4JMSuBpUnLVLohz+x+UIv4CRva2Mr",
+	"0MHItN4e86dTnw6XSgXqoY9Zq0QnqSFESWOzRg06Ip63fyB5hrbgRoIWQ/3sGYcf40iPrLiBPwrV+D7U",
+	"gNGKERzJ22v3QA5zACL+LI1ysonkCBIs+IMj1IeXHzTsxdeB+sI3U1sdCqoEyQs/fQx2lmpNYw52Pksi",
+	"TdcDpwgS9BbKsdgRBEivUszIPswA9ZerGQOuyxl5ZAoegXAlqS9txJ4dK2ouAw5LAM1Fu4PR9486r1uy",
+	"awnZsHwJ/3yEoEPZqLlXldMFvBGun5FoZyuG5tjywZXbmB9tUp15wI3Ga2QjCuVDtx34O8ZmUusDAKeL",
+	"H/vN7v6BdobEUmZM6tGYGA8heRpmHs8940sZC+iIgRUQCTfTJG+MGfCGvWS7e/pkP6/NcNp7HlapzLJ6",
+	"3XyIqoCHWrwMsXus70LZrGNHJ5g0zddDOw6UxMCDtYTK+6vAYReeKbmUFlNNXyF59goce38JBrpbgs08",
+	"p1oa3DLGcYxoXhsbR4keAywyFfDGMxIBxygBIpPYwR/wXuFbY1Vk0JtTTFkTEVcn8RuEqptrSnICwf4N",
+	"WI/rSDwMZ2ptJOBhSZcJD4EtWJWltawnuTA0l+DlAc/fPqULMqRputhukQEdToqWoIkUGmJUkwQoJGIE",
+	"GBnwvJQiiUcMJyY3dttLcDLMHXA4TzqY0zytohXwPjfDlCMf3q/b52dczzDJ56sqzVAxywxjf7ac2pH3",
+	"WvxrZmcm9qVpjPlpjAwTRlPpEnYjzAetAnn+BEhBASx2fi48LHNiWZ6VIX18na7uSGxulaafVqE65HC2",
+	"byyPNO6R8khZ2LZFUK0gBFxSrl/eeHDk8faKmcd9st9u27HHWC+Eh2IkiCajUaxbnlTHIGPhhd7SxSaD",
+	"2HDgmNPeUaP8Xns34CsqrhtOhtWWJOEFGzZfMeASwFkNr9Zz58KA52icsmKsYL4UK63VBKSnLaAYZmmy",
+	"JX3Ewu0WeQX6dcARuY0BvGqWnB1ddLsAhXYUjzOrAcGqxkwF/Ojs/EJvcliM3NK2ThIPGZfMMRJeH196",
+	"vodu2bzICmSqFFk6ZC2RjnfMQ3IH7r33PRWrJLcvPN8zUtHreZ1Wu9WGW+AN8GPP2221W7vaLTJBK8kV",
+	"b5iyIeqygo5Q/QYrw9IpFmugreGk/pC6bKGJmGsWl9+ke45EPRI66SuhEYr6H779rQgdGJdDcaHxYKLG",
+	"dov8IIChpkghTanYLOBmfTGTvWVFEhQO24sJkfqnNQ2+DLPQlFSVJlghRVOFjAzeouuokH4KHVFbxcrM",
+	"66q+owHWg52UXYKgbYJbxL+VzkLD9zgf0DO+dajODIkEA4lptZ1GSNTU9FPdxnPVZV+SlBNDW2Sgq8bm",
+	"dAF8B/acs2BUO3AZVeOvr8ea5ZiDFVeWhZuONMCsi4u5a4smiSahPI9jr92pb9xgWsi6raq1OojtgEFn",
+	"DvjSADXS6LRtrTsaWJ19Mo15BmZySUxx8waj0doOOo1Ou719CDvTEhC/Vslfsa2vdRtrM7h8uY+1r5vF",
+	"7XVfrOjLgD1wA/5wE1zSz2Fga85Mw11GpkJPDYuVxQxjGN9mqfb4zWgKlk1CxhmTkkk7+mbMVGWfJk/P",
+	"mnzHtkHhMTfj7plUP4jHzCgq584Ukwd+WJQ7F7mDBsztNS2dipyXh5LLi1yzUjrdfSUSU1qQE0PJ1/IZ",
+	"X3ReV3wSvZWPGBRQzuy8L3voTfZnaSB7t91+7AQO5DbHK4MM9t6d18zbfOGlmE/dHMxi3ENJ2CxxqHL7",
+	"580dgKdsXvEBwiL2NHjqHszBuLM00gQf7Dz8YM0YTnx09+FH3UG78Exng2eqM6Hwuf2Hn6vt/wsPd19s",
+	"Chy3L/u97+1vAtZ8Ai0+sMH+cJy16/v2em8/3vuO4/vtNXY8zanYju2ztfhFjrWiY+n13nqgGnnX8FLX",
+	"ObBGS0I7xAYZzYurbde0ZVLw/WH+kBEZAQeZYfyeU/qOybJM1/jeImsUk9ycfEgzOdSLrFFMAr5WMykr",
+	"A6ReFwi4s6ZesUPjWE0ZpmrAd/Wzxi6zMwZj7XbNe2ZWBDqpSuPdNsrwtiPDA17Y5BUxXR6dulLwPrL7",
+	"/LI8vJp9ljwcZUlFHP5kXASoISEy1Qmj1YLRzSsxpdJOXod3Iu5YQofsUSJ0SWiZ9je0svZBru/lhoTg",
+	"yeJpJfojRWaR5buRyOw88gCNt/dBiamF3NXsCeWmU8mi/SrWT4J+QqdY63cjNz9B+LU3lEPOZJffvcws",
+	"zzL5HclMLeFcl6r1A2CHHUliVS8/IzFE3BozVReCduNwKeMRTjAGMThjYpYwsMbOWSSGLYJuM90PQUeg",
+	"xgxMURZJZ2AqxiftP/W0urlI30kiRqMk5qyOV4+Z6r85PmcjljKO7O8BXVmxD2pnoqaaxeUEW80lrmmE",
+	"Tn68fH2CS69Qnu3ff2HOo/lGJPFwUR+0h+fRPYshOP2r9IlUCyxq4ZFOesIwQTFyxcyO96qMzl+3hcdj",
+	"YBmpSjgEa++/OSapA2qLMfmRSAdvdlI8egwI0gT0/J9X4xKiyZYkxd3kNuNRorvqzLLbJJYTPWucz6a2",
+	"z3CIHwoRlFi1uRY3dPuTDTHkZ3pH9QIfiydu9xhsFk6nVXyhwwlrHunGH8uwOFZ5+CTvlFX23xpf4e8K",
+	"HbCbDLKAdB1m6PZvv6xEhG67DYebMNtRFmPyJrfC+oMx8FZMyBeZGX1qx/vWooLuFOd9jjHtphza/DtP",
+	"vHOzC9+WZl58hYEl3UdMqKl08Vs13t4AHd2VYLN4T4o5J/Ed49oftBJLtOtmhdTJM9pNBMt4Eh4atnTL",
+	"EsHHkijhG38e5SQcXNJxaAJgeWR6hIN58omqgrtpNSuk0GvmfbafZnXu8Jfx0FxWykHKbApA85AqifcY",
+	"9XED78mpUH03JemzMWuN0lPZnINuU+ZdY3mdGk7qS6lTFdPE5F5p/osJFW41jWRTCtuQumHbs90XB7b/",
+	"PZjJeiwA2Mhz3eMJdCRgyUhXmWQRWNYmqwNRObZhUGI6qplm0STGDJ/KrSZTJ5Y6Csoi5x7jGrGNnwKO",
+	"6Q9iRdUH2bDoQ2dq2PIfkyHG8jnZTmk4JfOJSPIWV/lc/GKwOsZl+QIhjZCK3UZzD5QW2fCfiTkFvLFU",
+	"LbJdglhpflKpHzc8Wy45wic15IwDhVEMoaUZKLQs0Q8tZdBu+9pnNFMLmzBWd5eOxgfcNsw3KWY6RQi2",
+	"aHKKfMLpVCcjyLyEppzGExbp+WGepGD42VTcme5fCOqiGZmp2NFuqIAXTE47kgzGAyoCq7J9YOJihLj2",
+	"QsVJovMHqMq775PGXqe7ov11Hr7eLhxgsfKBMEymZMBtpqMYkSgeoVah8soz23NBMsLocKJfuCWtolTH",
+	"kzNTOocuiJROGfZWA5ZRU4qYiwFKZim7i0UmncRKEAdOXiX++zv9X4oDXqa0aboWsihPw1YTNtXJT2vB",
+	"GvAluJqKSIU1EAa8skUGXMVqQYCN6Ti5yRXHCjvMWjPt36QpllcYwtO3xVLPggdm9aLTaW8Dlc0ZfQfv",
+	"A5T+aSfw/ue//jvwwm0DbjM/vJqNHTyUv9/aDTybEqwFRZESbBHOc2XYUneMqu56/Tm+OGSQWA9V9mod",
+	"wXWtQdxRRUuTsJ06K2C02sO0rrgnF9DnLK/t2VBIV0o84Ul3Syh0mih0vq/b3tdb1xeITBke9vXVHqS5",
+	"IktVr+MzFaAN9JhPiDjV6UxfzOVWniiInrPuBh63FB3rWPH1Cgd0/2bOui+lTWpqqBZQb0mbjl9VL7UV",
+	"o9J4jQPtCDvOptInY5qNjfdnEkuFTgNMbXiTouhmmdwiin1QxLaOtqZwwG8XJBWZyvvF+gSeECbXB61E",
+	"35QPJFQxPlz4ef6aNCL8NhXvWDmx3i9yIWyqha5MwIED6LESqZmoIv2A593cfZ1NPBSc67a9skUutIMP",
+	"Z5VkHFN+nJTKOcViKAxtmXSiZtMAr0mjKMXEb+PzwUoqXOmM6nZOe+09q/8E3DxmcodMf1wTasJpV6us",
+	"N31UmzmHMPr/SL/QJY74wa+0NDnubUT7r0TGo6e1wM1m0cwtEGydPW4y0VoLqv2mKy3zsxnj/TfHhVu4",
+	"fMzkNosT3TvdJ7cLpSfXwB+1LhvztpfmZY8zsO1aizPK+y/cxhwg4W9yaiWSoJL8rf/6BEnxid0ipS+t",
+	"OwtMIHvIgca4C/kh5frPXslNZgKp0rf1/PmkNztsDlNrTSmThmML58nUTpPxc08lcgPQN01Cf56RapNg",
+	"dXqSaRlunX15MVHA5SRTWHwZiTlfQbLnluE8vUtPz874x/HqnevBu0KDuPXlQlOnAo9lsRbT3YNbieUO",
+	"gFcym1WlSGYATiuznUgqUtvHKt5wuTCIVMfCmhceOi+UoSn5KEy35QIGt39nbW8bW+NQJIcWLTqRExjS",
+	"JIacTQKzLnTjCzAQ81BwwONVNHKRl19+rQwy88ULe78Zr8qis0w97mF44BEpAZWGoSsk8FI/MqcRFUL3",
+	"87n6+lBs7SLyCE9eEBMrmZfyOGRiX1uiEUxwagoN3/oUp4EpWKn4yg9NeqlUJGVDxlWyyPPynBaQ0ifx",
+	"CITCws+TjN10JhJ+DDyaJIHXI2gWhlhDA9+sdoULeG2zL12pgfMM8wxodIHWdGnFiRMRS5jNiXDqP4wv",
+	"tFoH0uemDMVUSisxkwGfi/QdZlErIviQYYmOWa+Otq5IDQLE/Bx/hAZd2RdxWRPHwEGebi88LtDbuu04",
+	"KtBZUE01Gqxrxed6OfBJPLHH5d443QPvjVvgs7gLTZKL3wmTMEmrIlO1UgT5PRZ24WHlHfFtR+VixrbB",
+	"YCQxTsIiOye0dUvllPtPTeb51Eye39IT8Y/kGMB8VJGph7l0qURyNa9+bXJHC04Q5q3sQn9ltzy/2lGz",
+	"V8q6LpVwugXPNqCkG3Myyy7QJ1Bpjt0QKVoFyEu3q31FyF67HfDqkM9aJup0FvxUTlrpL7hBQ8TNuURN",
+	"48Mvk5avVb7fwPvpVjIhxhw6MyNB99Dh4I2zAnEj3zjK03AUYABO3eX6rAajTNQyH/wiaDJ1Ya9wCp9J",
+	"M475DQts86hnb5cqGXs7O53us1a71W51es/bz9seLNZ87GON8Gxmszy7EG0h7bbTHXNEakqrCa1r+Gpz",
+	"kTM1wabgD+rvOifW0ZWdt8i8V9bH+iQX7KJS0xSzeAV2w6s+rc1tnzgOz9zpiNqo48dx3uVYuPfX9/8/",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

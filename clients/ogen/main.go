@@ -85,8 +85,7 @@ func username(n api.NilUsername) *string {
 
 func imageURL(n api.NilImageURL) *string {
 	if v, ok := n.Get(); ok {
-		u := url.URL(v)
-		s := u.String()
+		s := string(v)
 		return &s
 	}
 	return nil
@@ -178,11 +177,7 @@ func optImageURL(m Member) (api.OptNilImageURL, error) {
 	case m.Value == nil:
 		return api.OptNilImageURL{Set: true, Null: true}, nil
 	}
-	u, err := url.Parse(*m.Value)
-	if err != nil {
-		return api.OptNilImageURL{}, err
-	}
-	return api.NewOptNilImageURL(api.ImageURL(*u)), nil
+	return api.NewOptNilImageURL(api.ImageURL(*m.Value)), nil
 }
 
 func (d *driver) SignUp(email, password, firstName, user string) (Answer, error) {

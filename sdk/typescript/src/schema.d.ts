@@ -357,10 +357,11 @@ export interface components {
          * @description An email address, as strict client validators (zod, valibot,
          *     ajv-formats) accept it: a local part of `A-Z a-z 0-9` and
          *     `_ ' + - .` (not starting or ending with a dot or ending with `'`,
-         *     no two dots in a row) of at most 64 characters, `@`, and a domain of two or more labels of letters, digits
-         *     and hyphens (a label neither starts nor ends with a hyphen, and has
-         *     at most 63 characters; the domain at most 253) whose last label is
-         *     letters only. An internationalized domain is written
+         *     no two dots in a row) of at most 64 characters, `@`, and a domain
+         *     of two or more labels of letters, digits and hyphens (a label
+         *     neither starts nor ends with a hyphen, and has at most 63
+         *     characters; the domain at most 253) whose last label is letters
+         *     only. An internationalized domain is written
          *     in A-labels (`xn--…`, punycode), which must be valid IDNA. Unique
          *     regardless of letter case; stored as typed.
          * @example ada@example.com
