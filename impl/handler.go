@@ -297,9 +297,11 @@ func newServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// memoSize bounds how many values the validator remembers as valid, in
-// each direction: room for the answers of tens of thousands of users
-// active at once, at about a hundred bytes each.
+// memoSize bounds how many bodies the validator remembers as valid, in
+// each direction: room for the GET /me answers of 65,536 users active at
+// once, at about 160 bytes each (10 MiB when full). With more users than
+// that, an answer not remembered is checked in full, about 13 µs
+// (BenchmarkValidateUserEnvelope).
 const memoSize = 1 << 16
 
 // formats are the checks of the string formats openapi.yaml uses: the
