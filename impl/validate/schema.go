@@ -49,15 +49,12 @@ type checker struct {
 	maxLength int64 // -1: none
 	minimum   *float64
 	maximum   *float64
-	// Objects.
-	properties map[string]*checker
-	required   []string
-	closed     bool // additionalProperties: false
-	minProps   int
-	maxProps   int // -1: none
-	// forbidden are members the direction refuses (readOnly in requests,
-	// writeOnly in responses).
-	forbidden map[string]bool
+	// Objects: members holds what one lookup of a member's name needs.
+	members  map[string]member
+	required []string
+	closed   bool // additionalProperties: false
+	minProps int
+	maxProps int // -1: none
 	// Arrays.
 	items    *checker
 	minItems int
@@ -235,21 +232,15 @@ func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 	if src.MaxProps != nil {
 		s.maxProps = int(*src.MaxProps)
 	}
-	if len(src.Properties) > 0 {
-		s.properties = make(map[string]*checker, len(src.Properties))
-		for name, p := range src.Properties {
-			ps, err := c.compile(p)
-			if err != nil {
-				return fmt.Errorf("property %s: %w", name, err)
-			}
-			s.properties[name] = ps
-			if c.refuses(p) {
-				if s.forbidden == nil {
-					s.forbidden = map[string]bool{}
-				}
-				s.forbidden[name] = true
-			}
+	if len(src.Properties)+len(src.Required) > 0 {
+		s.members = make(map[string]member, len(src.Properties))
+	}
+	for name, p := range src.Properties {
+		ps, err := c.compile(p)
+		if err != nil {
+			return fmt.Errorf("property %s: %w", name, err)
 		}
+		s.members[name] = member{name: name, check: ps, bit: -1, forbidden: c.refuses(p)}
 	}
 	if len(src.Required) > 64 {
 		return errors.New("more than 64 required members")
@@ -259,6 +250,12 @@ func (c *compiler) fill(s *checker, src *openapi3.Schema) error {
 		if c.refuses(src.Properties[r]) {
 			continue
 		}
+		m, ok := s.members[r]
+		if !ok {
+			m = member{name: r} // required, but no property: any value
+		}
+		m.bit = int8(len(s.required))
+		s.members[r] = m
 		s.required = append(s.required, r)
 	}
 	ap := src.AdditionalProperties
@@ -715,23 +712,29 @@ func (s *checker) checkObject(dec *jsontext.Decoder, path []string) error {
 		if err != nil {
 			return fail(path, "malformed JSON: %v", err)
 		}
-		name := string(raw[1 : len(raw)-1])
-		if strings.IndexByte(name, '\\') >= 0 {
-			name = decodeName(raw)
-		}
 		n++
-		if bit := s.requiredBit(name); bit >= 0 {
-			seen |= 1 << bit
+		// The lookup converts the name's bytes without a copy; a name
+		// with escapes is decoded first.
+		var m member
+		var known bool
+		if bytes.IndexByte(raw, '\\') < 0 {
+			m, known = s.members[string(raw[1:len(raw)-1])]
+		} else {
+			m, known = s.members[decodeName(raw)]
 		}
-		if s.forbidden[name] && dec.PeekKind() != 'n' {
-			return fail(append(path, name), "may not be sent in this direction")
+		if known && m.bit >= 0 {
+			seen |= 1 << m.bit
 		}
-		ps, known := s.properties[name]
+		if m.forbidden && dec.PeekKind() != 'n' {
+			return fail(append(path, m.name), "may not be sent in this direction")
+		}
 		switch {
-		case known:
-			err = ps.check(dec, append(path, name))
+		case known && m.check != nil:
+			err = m.check.check(dec, append(path, m.name))
+		case known && !s.closed:
+			err = dec.SkipValue() // required, without a schema of its own
 		case s.closed:
-			return fail(append(path, name), "is not a member of this object")
+			return fail(append(path, decodeName(raw)), "is not a member of this object")
 		default:
 			err = dec.SkipValue()
 		}
@@ -817,14 +820,14 @@ func (s *checker) validateText(v string) error {
 	return fail(nil, "headers of this schema's type are not supported")
 }
 
-// requiredBit is the index of a required member in s.required, or -1.
-func (s *checker) requiredBit(name string) int {
-	for i, r := range s.required {
-		if r == name {
-			return i
-		}
-	}
-	return -1
+// member is what an object's checker knows of one member's name.
+type member struct {
+	name  string   // the name, for the path of a problem
+	check *checker // nil: required, but not among the properties
+	bit   int8     // its index in required, or -1
+	// forbidden is set for a member the direction refuses (readOnly in
+	// requests, writeOnly in responses).
+	forbidden bool
 }
 
 // decodeName is the value of a JSON string that names a member.
