@@ -284,8 +284,9 @@ func (o *Operation) requestOK(ctx context.Context, auth func(context.Context, st
 var errSlowPath = errors.New("not checked by the fast path")
 
 // checkBody is the fast path of response body validation: nil when the
-// body is valid, errSlowPath when kin-openapi must judge it.
-func (rc *responseCheck) checkBody(h http.Header, body []byte) error {
+// body is valid, errSlowPath when kin-openapi must judge it. Only the
+// answers to reads (remember) are kept in the memo.
+func (rc *responseCheck) checkBody(h http.Header, body []byte, remember bool) error {
 	if len(rc.media) == 0 {
 		if len(body) > 0 {
 			return errors.New("a body where none is declared")
@@ -312,5 +313,5 @@ func (rc *responseCheck) checkBody(h http.Header, body []byte) error {
 	if mt != "application/json" || rc.json == nil {
 		return errSlowPath
 	}
-	return rc.json.validate(body)
+	return rc.json.validateAndRemember(body, remember)
 }

@@ -409,7 +409,12 @@ func (d *decoder) release() { decoders.Put(d) }
 // against a memo of 65,536 (BenchmarkValidateUserEnvelope), remembering
 // every component schema's values made a GET /me answer cost 25 µs to
 // check, 13 µs with no memo at all.
-func (s *checker) validate(body []byte) error {
+func (s *checker) validate(body []byte) error { return s.validateAndRemember(body, true) }
+
+// validateAndRemember is validate, with a body kept in the memo only when
+// remember is set: an answer to a write carries the new version of what
+// it wrote, and is never sent again.
+func (s *checker) validateAndRemember(body []byte, remember bool) error {
 	var k memoKey
 	if s.memo != nil {
 		if k = s.memo.key(s.id, body); s.memo.has(k) {
@@ -427,7 +432,7 @@ func (s *checker) validate(body []byte) error {
 	if _, err := d.d.ReadToken(); err != io.EOF {
 		return &schemaError{Reason: "more than one JSON value"}
 	}
-	if s.memo != nil {
+	if s.memo != nil && remember {
 		s.memo.add(k)
 	}
 	return nil

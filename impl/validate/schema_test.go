@@ -334,6 +334,17 @@ func TestMemoRemembersOnlyValidValues(t *testing.T) {
 			t.Fatalf("an invalid user passed")
 		}
 	}
+	if !user.memo.has(user.memo.key(user.id, good)) || user.memo.has(user.memo.key(user.id, bad)) {
+		t.Fatal("the memo does not hold the valid value alone")
+	}
+	// An answer to a write is checked, not remembered.
+	written := bytes.Replace(good, []byte(`"Ada"`), []byte(`"Grace"`), 1)
+	if err := user.validateAndRemember(written, false); err != nil {
+		t.Fatalf("a valid user: %v", err)
+	}
+	if user.memo.has(user.memo.key(user.id, written)) {
+		t.Fatal("a value checked with remember unset was remembered")
+	}
 }
 
 func TestCompileRefusesUnsupportedKeywords(t *testing.T) {

@@ -189,7 +189,7 @@ func (v *Validator) Response(ctx context.Context, op *Operation, r *http.Request
 	if err := checkHeaders(rc.headers, h); err != nil {
 		return err
 	}
-	err := rc.checkBody(h, body)
+	err := rc.checkBody(h, body, r != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead))
 	slow := errors.Is(err, errSlowPath)
 	switch {
 	case op == nil && slow:
