@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	// Cookies, when set, are __session values of signed-in users: each
 	// request uses one of them at random, and no user is signed up.
 	Cookies []string
+	// EachOnce, with Cookies, sends one request for each user instead, in
+	// the file's order, and stops (or at Duration): a warm-up after which
+	// every user has been seen, as the users of a deployment have.
+	EachOnce bool
 }
 
 // Result is what a run measured.
@@ -84,6 +89,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.MaxRequests = 10_000_000
 	}
 	workers := make([]*worker, cfg.Connections)
+	var next atomic.Int64 // with EachOnce, the next user's index
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := range workers {
 		var w *worker
@@ -93,6 +99,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if err == nil {
 				w.cookies = cfg.Cookies
 				w.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+				if cfg.EachOnce {
+					w.next = &next
+				}
 			}
 		} else {
 			w, err = newWorker(u.Host, fmt.Sprintf("load-%s-%d@example.com", run, i), cfg.Op)
@@ -175,6 +184,7 @@ type worker struct {
 	cookie    string
 	cookies   []string
 	rng       *rand.Rand
+	next      *atomic.Int64 // set: each cookie once, this one the next's index
 	op        string
 	ok        int
 	errors    int
@@ -251,8 +261,18 @@ func (w *worker) loop(ctx context.Context, limit int) {
 		req = get
 		patch := w.op == "patch" || (w.op == "mixed" && i%10 == 9)
 		if w.cookies != nil {
-			// A user picked at random: the request is built anew.
-			cookie := w.cookies[w.rng.IntN(len(w.cookies))]
+			// A user picked at random, or the next one: the request is built
+			// anew.
+			var cookie string
+			if w.next != nil {
+				j := w.next.Add(1) - 1
+				if j >= int64(len(w.cookies)) {
+					return
+				}
+				cookie = w.cookies[j]
+			} else {
+				cookie = w.cookies[w.rng.IntN(len(w.cookies))]
+			}
 			head := "GET /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session="
 			if patch {
 				head = "PATCH /me HTTP/1.1\r\nHost: " + w.host + "\r\nCookie: __session="
