@@ -19,27 +19,48 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"meapi/impl"
+	"meapi/store"
+	"meapi/store/postgres"
+	"meapi/store/postgres/pgtest"
 	"meapi/store/sqlite"
 )
 
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // TestREADME runs every `sh` block of README.md, in order, against one fresh
-// server (the real stack, on a SQLite file of its own), as a reader would
-// who copies them into a terminal, and compares the output of each block
-// that is followed by a `json` or `http` block with what that block prints:
-// the same status, the same headers where it shows some, the same members in
-// the same order with the same values. Ids, times and tokens are compared
-// by their form, an id standing for the same one wherever it is printed.
-// The only change to what is printed is the server's address.
+// server (the real stack, on a SQLite file of its own, then on a PostgreSQL
+// database of its own: the walk-through is the same on both), as a reader
+// would who copies them into a terminal, and compares the output of each
+// block that is followed by a `json` or `http` block with what that block
+// prints: the same status, the same headers where it shows some, the same
+// members in the same order with the same values. Ids, times and tokens are
+// compared by their form, an id standing for the same one wherever it is
+// printed. The only change to what is printed is the server's address.
 func TestREADME(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("the README's walk-through needs curl: apt-get install curl")
 	}
 	blocks := readmeBlocks(t)
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meapi.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		walkThrough(t, blocks, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		walkThrough(t, blocks, st)
+	})
+}
+
+// walkThrough runs the blocks against a server on st.
+func walkThrough(t *testing.T, blocks []block, st store.Engine) {
 	h, err := impl.NewHandler(impl.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
