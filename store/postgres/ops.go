@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 	"meapi/store/internal/sessioncache"
 )
 
@@ -18,33 +19,27 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const userColumns = `u.id, u.email, u.username, u.first_name, u.last_name, u.image_url, u.phone_number,
-	u.password_hash, u.two_factor_enabled, u.email_verified, u.phone_verified, u.version, u.created_at, u.updated_at`
-
-// userScan holds the scan destinations of userColumns.
+// userScan holds the scan destinations of rowscan.UserColumns.
 type userScan struct {
 	u                    store.User
 	createdAt, updatedAt int64
 }
 
-func (s *userScan) dest() []any {
+func (s *userScan) Dest() []any {
 	return []any{&s.u.ID, &s.u.Email, &s.u.Username, &s.u.FirstName, &s.u.LastName, &s.u.ImageURL, &s.u.PhoneNumber,
 		&s.u.PasswordHash, &s.u.TwoFactorEnabled, &s.u.EmailVerified, &s.u.PhoneVerified, &s.u.Version,
 		&s.createdAt, &s.updatedAt}
 }
 
-func (s *userScan) user() store.User {
+func (s *userScan) User() store.User {
 	u := s.u
-	u.CreatedAt, u.UpdatedAt = fromMillis(s.createdAt), fromMillis(s.updatedAt)
+	u.CreatedAt, u.UpdatedAt = rowscan.FromMillis(s.createdAt), rowscan.FromMillis(s.updatedAt)
 	return u
 }
 
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
 // sessionQuery selects a live browser session with its live sign-ins and
 // their users in one round trip. $1 picks the session, $2 is now.
-const sessionQuery = `SELECT bs.id, bs.token_hash, bs.generation, bs.created_at, bs.last_active_at, bs.idle_expires_at,
-	si.id, si.created_at, si.expires_at, si.activated_seq, ` + userColumns + `
+const sessionQuery = `SELECT ` + rowscan.SessionColumns + `
 FROM browser_sessions bs
 JOIN signins si ON si.session_id = bs.id AND si.expires_at > $2
 JOIN users u ON u.id = si.user_id
@@ -62,36 +57,7 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 		return nil, nil, fmt.Errorf("load session: %w", err)
 	}
 	defer rows.Close()
-	var sess *store.Session
-	var tokenHash []byte
-	for rows.Next() {
-		var (
-			id                        string
-			hash                      []byte
-			generation                int64
-			created, lastActive, idle int64
-			si                        store.Signin
-			siCreated, siExpires      int64
-			us                        userScan
-		)
-		dest := append([]any{&id, &hash, &generation, &created, &lastActive, &idle, &si.ID, &siCreated, &siExpires, &si.ActivatedSeq}, us.dest()...)
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, fmt.Errorf("load session: %w", err)
-		}
-		if sess == nil {
-			sess = &store.Session{ID: id, Generation: generation, CreatedAt: fromMillis(created), LastActiveAt: fromMillis(lastActive), IdleExpiresAt: fromMillis(idle)}
-			tokenHash = hash
-		}
-		si.CreatedAt, si.ExpiresAt, si.User = fromMillis(siCreated), fromMillis(siExpires), us.user()
-		sess.Signins = append(sess.Signins, si)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("load session: %w", err)
-	}
-	if sess == nil {
-		return nil, nil, store.ErrNotFound
-	}
-	return sess, tokenHash, nil
+	return rowscan.Session[userScan](rows)
 }
 
 // sessionGenerationQuery confirms a kept session: its id and generation.
@@ -282,26 +248,26 @@ func (s *Store) SignIn(ctx context.Context, userID string, g store.Grant) (sess 
 // case-folded, or store.ErrNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email string) (u *store.User, err error) {
 	defer s.observe(ctx, store.OpUserByEmail, time.Now(), &err)
-	return s.userBy(ctx, `SELECT `+userColumns+` FROM users u WHERE u.email_folded = $1`, store.Fold(email))
+	return s.userBy(ctx, `SELECT `+rowscan.UserColumns+` FROM users u WHERE u.email_folded = $1`, store.Fold(email))
 }
 
 // UserByUsername returns the user with this username, compared
 // case-folded, or store.ErrNotFound.
 func (s *Store) UserByUsername(ctx context.Context, username string) (u *store.User, err error) {
 	defer s.observe(ctx, store.OpUserByUsername, time.Now(), &err)
-	return s.userBy(ctx, `SELECT `+userColumns+` FROM users u WHERE u.username_folded = $1`, store.Fold(username))
+	return s.userBy(ctx, `SELECT `+rowscan.UserColumns+` FROM users u WHERE u.username_folded = $1`, store.Fold(username))
 }
 
 func (s *Store) userBy(ctx context.Context, query, value string) (*store.User, error) {
 	var us userScan
-	err := s.pool.QueryRow(ctx, query, value).Scan(us.dest()...)
+	err := s.pool.QueryRow(ctx, query, value).Scan(us.Dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	u := us.user()
+	u := us.User()
 	return &u, nil
 }
 
@@ -432,7 +398,7 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 			in.Now.UnixMilli(), in.UserID, versions)
 		b.Queue(sessionsOfUserQuery, in.UserID)
 		br := s.pool.SendBatch(ctx, b)
-		err := br.QueryRow().Scan(us.dest()...)
+		err := br.QueryRow().Scan(us.Dest()...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
@@ -481,7 +447,7 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 		}
 		return nil, store.ErrPreconditionFailed
 	}
-	user := us.user()
+	user := us.User()
 	// Committed: what this process keeps of those sessions may follow.
 	for _, m := range sessions {
 		s.sessions.UserChanged(m.hash, m.id, m.generation, user)
@@ -519,7 +485,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, limits []store.Limit, now ti
 			if err != nil {
 				return fmt.Errorf("count attempts: %w", err)
 			}
-			if free := fromMillis(at).Add(l.Window); limited == nil || free.After(limited.RetryAt) {
+			if free := rowscan.FromMillis(at).Add(l.Window); limited == nil || free.After(limited.RetryAt) {
 				limited = &store.LimitedError{Subject: l.Subject, RetryAt: free}
 			}
 		}

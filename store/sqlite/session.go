@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 )
 
 // grant signs the user in on g's browser session, or on a new one when it
@@ -101,14 +102,14 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (u *store.U
 
 func (s *Store) userBy(ctx context.Context, column, value string) (*store.User, error) {
 	var us userScan
-	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+column+` = ?`, value).Scan(us.dest()...)
+	err := s.r.QueryRowContext(ctx, `SELECT `+rowscan.UserColumns+` FROM users u WHERE `+column+` = ?`, value).Scan(us.Dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	u := us.user()
+	u := us.User()
 	return &u, nil
 }
 
@@ -205,7 +206,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, limits []store.Limit, now ti
 			if err != nil {
 				return fmt.Errorf("count attempts: %w", err)
 			}
-			if free := fromMillis(at).Add(l.Window); limited == nil || free.After(limited.RetryAt) {
+			if free := rowscan.FromMillis(at).Add(l.Window); limited == nil || free.After(limited.RetryAt) {
 				limited = &store.LimitedError{Subject: l.Subject, RetryAt: free}
 			}
 		}

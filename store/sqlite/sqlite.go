@@ -21,6 +21,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 	"meapi/store/internal/sessioncache"
 )
 
@@ -255,31 +256,28 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
-const userColumns = `u.id, u.email, u.username, u.first_name, u.last_name, u.image_url, u.phone_number,
-	u.password_hash, u.two_factor_enabled, u.email_verified, u.phone_verified, u.version, u.created_at, u.updated_at`
-
-// userScan holds the scan destinations of userColumns.
+// userScan holds the scan destinations of rowscan.UserColumns.
 type userScan struct {
 	u                                           store.User
 	username, firstName, lastName, image, phone sql.NullString
 	createdAt, updatedAt                        int64
 }
 
-func (s *userScan) dest() []any {
+func (s *userScan) Dest() []any {
 	return []any{&s.u.ID, &s.u.Email, &s.username, &s.firstName, &s.lastName, &s.image, &s.phone,
 		&s.u.PasswordHash, &s.u.TwoFactorEnabled, &s.u.EmailVerified, &s.u.PhoneVerified, &s.u.Version,
 		&s.createdAt, &s.updatedAt}
 }
 
-func (s *userScan) user() store.User {
+func (s *userScan) User() store.User {
 	u := s.u
 	u.Username = nullString(s.username)
 	u.FirstName = nullString(s.firstName)
 	u.LastName = nullString(s.lastName)
 	u.ImageURL = nullString(s.image)
 	u.PhoneNumber = nullString(s.phone)
-	u.CreatedAt = fromMillis(s.createdAt)
-	u.UpdatedAt = fromMillis(s.updatedAt)
+	u.CreatedAt = rowscan.FromMillis(s.createdAt)
+	u.UpdatedAt = rowscan.FromMillis(s.updatedAt)
 	return u
 }
 
@@ -290,12 +288,9 @@ func nullString(ns sql.NullString) *string {
 	return &ns.String
 }
 
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
 // sessionQuery selects a live browser session with its live sign-ins and
 // their users in one round trip. ?1 picks the session, ?2 is now.
-const sessionQuery = `SELECT bs.id, bs.token_hash, bs.generation, bs.created_at, bs.last_active_at, bs.idle_expires_at,
-	si.id, si.created_at, si.expires_at, si.activated_seq, ` + userColumns + `
+const sessionQuery = `SELECT ` + rowscan.SessionColumns + `
 FROM browser_sessions bs
 JOIN signins si ON si.session_id = bs.id AND si.expires_at > ?2
 JOIN users u ON u.id = si.user_id
@@ -314,36 +309,7 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 		return nil, nil, fmt.Errorf("load session: %w", err)
 	}
 	defer rows.Close()
-	var sess *store.Session
-	var tokenHash []byte
-	for rows.Next() {
-		var (
-			id                        string
-			hash                      []byte
-			generation                int64
-			created, lastActive, idle int64
-			si                        store.Signin
-			siCreated, siExpires      int64
-			us                        userScan
-		)
-		dest := append([]any{&id, &hash, &generation, &created, &lastActive, &idle, &si.ID, &siCreated, &siExpires, &si.ActivatedSeq}, us.dest()...)
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, fmt.Errorf("load session: %w", err)
-		}
-		if sess == nil {
-			sess = &store.Session{ID: id, Generation: generation, CreatedAt: fromMillis(created), LastActiveAt: fromMillis(lastActive), IdleExpiresAt: fromMillis(idle)}
-			tokenHash = hash
-		}
-		si.CreatedAt, si.ExpiresAt, si.User = fromMillis(siCreated), fromMillis(siExpires), us.user()
-		sess.Signins = append(sess.Signins, si)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("load session: %w", err)
-	}
-	if sess == nil {
-		return nil, nil, store.ErrNotFound
-	}
-	return sess, tokenHash, nil
+	return rowscan.Session[userScan](rows)
 }
 
 // SessionByTokenHash returns the live browser session whose token has this
@@ -478,7 +444,7 @@ var updateProfileQuery = `UPDATE users SET
 	version = version + (` + profileChanged + `),
 	updated_at = CASE WHEN ` + profileChanged + ` THEN ?10 ELSE updated_at END
 WHERE id = ?11 AND (?12 IS NULL OR version IN (SELECT value FROM json_each(?12)))
-RETURNING ` + strings.ReplaceAll(userColumns, "u.", "")
+RETURNING ` + strings.ReplaceAll(rowscan.UserColumns, "u.", "")
 
 const profileChanged = `(?1 AND first_name IS NOT ?2) OR (?3 AND last_name IS NOT ?4) OR (?5 AND username IS NOT ?6) OR (?8 AND image_url IS NOT ?9)`
 
@@ -515,7 +481,7 @@ func (s *Store) updateProfile(ctx context.Context, w *wtx, in store.ProfileUpdat
 	err := w.QueryRowContext(ctx, updateProfileQuery,
 		in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
 		in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
-		in.Now.UnixMilli(), in.UserID, versions).Scan(us.dest()...)
+		in.Now.UnixMilli(), in.UserID, versions).Scan(us.Dest()...)
 	switch {
 	case isUniqueViolation(err):
 		return nil, store.ErrUsernameTaken
@@ -533,8 +499,8 @@ func (s *Store) updateProfile(ctx context.Context, w *wtx, in store.ProfileUpdat
 	case err != nil:
 		return nil, fmt.Errorf("update profile: %w", err)
 	}
-	u := us.user()
-	if u.UpdatedAt.Equal(fromMillis(in.Now.UnixMilli())) {
+	u := us.User()
+	if u.UpdatedAt.Equal(rowscan.FromMillis(in.Now.UnixMilli())) {
 		// It changed, and the trigger moved its sessions' generations:
 		// once committed, what this process keeps of them may follow.
 		if err := s.followUser(ctx, w, u); err != nil {
