@@ -81,32 +81,17 @@ var Statements = struct {
 // every time, so that an ended session ends at once on every replica.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (sess *store.Session, err error) {
 	defer s.observe(ctx, store.OpSessionByTokenHash, time.Now(), &err)
-	if cached := s.sessions.Get(tokenHash); cached != nil {
-		var id string
-		var generation int64
-		err := s.pool.QueryRow(ctx, sessionGenerationQuery, tokenHash, now.UnixMilli()).Scan(&id, &generation)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			s.sessions.Drop(tokenHash)
-			return nil, store.ErrNotFound
-		case err != nil:
-			return nil, fmt.Errorf("load session: %w", err)
-		case id == cached.ID && generation == cached.Generation:
-			if live := sessioncache.LiveCopy(cached, now); live != nil {
-				return live, nil
-			}
+	return s.sessions.Lookup(tokenHash, now, func() (id string, generation int64, err error) {
+		err = s.pool.QueryRow(ctx, sessionGenerationQuery, tokenHash, now.UnixMilli()).Scan(&id, &generation)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = store.ErrNotFound
 		}
-	}
-	// Outside a transaction: this read sees only what has committed.
-	sess, _, err = loadSession(ctx, s.pool, sessionByTokenQuery, tokenHash, now)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.sessions.Drop(tokenHash)
-		}
-		return nil, err
-	}
-	s.sessions.Put(tokenHash, sess)
-	return sess, nil
+		return id, generation, err
+	}, func() (*store.Session, error) {
+		// Outside a transaction: this read sees only what has committed.
+		sess, _, err := loadSession(ctx, s.pool, sessionByTokenQuery, tokenHash, now)
+		return sess, err
+	})
 }
 
 // keepAfterCommit keeps a session read inside t once t has committed.

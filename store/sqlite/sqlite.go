@@ -323,32 +323,17 @@ func loadSession(ctx context.Context, q querier, query string, key any, now time
 // so what it keeps is always true of a committed state.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time) (sess *store.Session, err error) {
 	defer s.observe(ctx, store.OpSessionByTokenHash, time.Now(), &err)
-	if cached := s.sessions.Get(tokenHash); cached != nil {
-		var id string
-		var generation int64
-		err := s.r.QueryRowContext(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = ? AND idle_expires_at > ?`,
+	return s.sessions.Lookup(tokenHash, now, func() (id string, generation int64, err error) {
+		err = s.r.QueryRowContext(ctx, `SELECT id, generation FROM browser_sessions WHERE token_hash = ? AND idle_expires_at > ?`,
 			tokenHash, now.UnixMilli()).Scan(&id, &generation)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			s.sessions.Drop(tokenHash)
-			return nil, store.ErrNotFound
-		case err != nil:
-			return nil, fmt.Errorf("load session: %w", err)
-		case id == cached.ID && generation == cached.Generation:
-			if live := sessioncache.LiveCopy(cached, now); live != nil {
-				return live, nil
-			}
+		if errors.Is(err, sql.ErrNoRows) {
+			err = store.ErrNotFound
 		}
-	}
-	sess, _, err = loadSession(ctx, s.r, sessionByTokenQuery, tokenHash, now)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.sessions.Drop(tokenHash)
-		}
-		return nil, err
-	}
-	s.sessions.Put(tokenHash, sess)
-	return sess, nil
+		return id, generation, err
+	}, func() (*store.Session, error) {
+		sess, _, err := loadSession(ctx, s.r, sessionByTokenQuery, tokenHash, now)
+		return sess, err
+	})
 }
 
 // keepAfterCommit keeps a session read inside w's transaction once (and if)

@@ -12,6 +12,8 @@ package sessioncache
 
 import (
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -108,6 +110,39 @@ func (c *Cache) UserChanged(tokenHash []byte, sessionID string, generation int64
 	// with this one is safe, since every kept copy is checked against the
 	// generation stored before it is used.
 	c.lru.Add(k, n)
+}
+
+// Lookup is an engine's read of the session of a token hash, the same on
+// every engine: a kept copy is returned only when generation, asked of the
+// database each time, names the same session at the same generation (so
+// that a session ended or changed by any server is seen at once); else
+// the session is read whole by load, from what has committed, and kept.
+// generation and load return store.ErrNotFound when there is no live
+// session, which also forgets the kept copy.
+func (c *Cache) Lookup(tokenHash []byte, now time.Time, generation func() (id string, gen int64, err error), load func() (*store.Session, error)) (*store.Session, error) {
+	if kept := c.Get(tokenHash); kept != nil {
+		id, gen, err := generation()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			c.Drop(tokenHash)
+			return nil, store.ErrNotFound
+		case err != nil:
+			return nil, fmt.Errorf("load session: %w", err)
+		case id == kept.ID && gen == kept.Generation:
+			if live := LiveCopy(kept, now); live != nil {
+				return live, nil
+			}
+		}
+	}
+	sess, err := load()
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			c.Drop(tokenHash)
+		}
+		return nil, err
+	}
+	c.Put(tokenHash, sess)
+	return sess, nil
 }
 
 // Copy returns a session whose sign-ins the caller may change.

@@ -67,3 +67,52 @@ func TestCopies(t *testing.T) {
 		t.Errorf("a live session: %+v", l)
 	}
 }
+
+// TestLookup: a kept copy is used only when the database names the same
+// session at the same generation; otherwise the session is read whole and
+// kept, and a session the database no longer has is forgotten.
+func TestLookup(t *testing.T) {
+	c := New(8)
+	now := time.Unix(50, 0)
+	loads := 0
+	db := session("a", 1, "Ada") // what the database holds
+	gen := func() (string, int64, error) {
+		if db == nil {
+			return "", 0, store.ErrNotFound
+		}
+		return db.ID, db.Generation, nil
+	}
+	load := func() (*store.Session, error) {
+		loads++
+		if db == nil {
+			return nil, store.ErrNotFound
+		}
+		return Copy(db), nil
+	}
+	first := func(s *store.Session) string {
+		if s == nil {
+			return ""
+		}
+		return *s.Signins[0].User.FirstName
+	}
+	for i, want := range []struct {
+		change func()
+		first  string
+		loads  int
+	}{
+		{func() {}, "Ada", 1}, // nothing kept: read whole
+		{func() {}, "Ada", 1}, // kept, same generation: no read
+		{func() { db = session("a", 2, "Augusta") }, "Augusta", 2}, // the generation moved: read whole
+		{func() {}, "Augusta", 2},
+	} {
+		want.change()
+		s, err := c.Lookup(hash("a"), now, gen, load)
+		if err != nil || first(s) != want.first || loads != want.loads {
+			t.Fatalf("lookup %d: %v, first name %q, %d reads; want %q, %d reads", i, err, first(s), loads, want.first, want.loads)
+		}
+	}
+	db = nil // signed out elsewhere
+	if _, err := c.Lookup(hash("a"), now, gen, load); err != store.ErrNotFound || c.Get(hash("a")) != nil {
+		t.Fatalf("after the session ended: %v, kept %v", err, c.Get(hash("a")) != nil)
+	}
+}
