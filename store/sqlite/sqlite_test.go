@@ -6,9 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 	"meapi/store/sqlite"
 	"meapi/store/storetest"
 )
@@ -175,5 +177,29 @@ func TestClosedStore(t *testing.T) {
 	e.Close()
 	if _, err := e.UpdateProfile(ctx, store.ProfileUpdate{UserID: "x"}); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("a write after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestUserTriggerWatchesEveryColumn: SQLite cannot compare whole rows, so
+// the trigger that moves the sessions' generation when a user changes
+// names each column. A column a session read returns (rowscan.UserColumns)
+// that the trigger does not name, such as a new profile member's, would
+// change unseen by kept sessions when it changes alone, as an edit by hand
+// does: the trigger must name every one.
+func TestUserTriggerWatchesEveryColumn(t *testing.T) {
+	e := open(t)
+	trigger, ok := e.Text(t, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'users_move_generation'`)
+	if !ok {
+		t.Fatal("no trigger users_move_generation")
+	}
+	cols := strings.Split(rowscan.UserColumns, ",")
+	for _, c := range cols {
+		col := strings.TrimPrefix(strings.TrimSpace(c), "u.")
+		if !strings.Contains(trigger, "OLD."+col+" IS NOT NEW."+col) {
+			t.Errorf("users_move_generation does not watch users.%s: the migration that adds the column must recreate the trigger with OLD.%s IS NOT NEW.%s", col, col, col)
+		}
+	}
+	if len(cols) < 10 {
+		t.Fatalf("only %d columns in rowscan.UserColumns", len(cols))
 	}
 }
