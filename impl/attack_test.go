@@ -1,13 +1,17 @@
 package impl_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -440,5 +444,125 @@ func TestReadinessFailsWhenTheStoreCannotServe(t *testing.T) {
 		ts := newTestServer(t, func(c *testSetup) { fs.Store = c.Store; c.Store = fs })
 		fs.ready = func() error { return errors.New("connection refused") }
 		ready(t, ts, "unreachable", "does not answer")
+	})
+}
+
+// TestEncodedPathsAreTheirOperations: a path with percent-encoded
+// unreserved characters is the same path (RFC 3986, section 6.2.2.2), so
+// it is that operation's, answered as the plain one is. Anyone can send
+// one, and it must never be answered by something openapi.yaml does not
+// declare (which enforce would turn into a 500 and a violation).
+func TestEncodedPathsAreTheirOperations(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.signUp(t, nil)
+	for _, tt := range []struct {
+		path, plain string
+		opts        []reqOption
+	}{
+		{"/heal%74hz", "/healthz", nil},
+		{"/openapi%2Eyaml", "/openapi.yaml", nil},
+		{"/%6De", "/me", []reqOption{withCookie(a.token)}},
+		{"/%6d%65", "/me", []reqOption{withCookie(a.token)}},
+	} {
+		got, want := ts.call(t, "GET", tt.path, "", nil, tt.opts...), ts.call(t, "GET", tt.plain, "", nil, tt.opts...)
+		if got.status != want.status || !bytes.Equal(got.body, want.body) {
+			t.Errorf("GET %s: %d %.200s; GET %s: %d %.200s", tt.path, got.status, got.body, tt.plain, want.status, want.body)
+		}
+	}
+	// An encoded slash is no separator of this API's paths: no operation.
+	if _, r := ts.send(t, "GET", "/me%2F", "", nil, withCookie(a.token)); r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
+		t.Errorf("GET /me%%2F: %d %s, want 404 NOT_FOUND", r.status, r.body)
+	}
+	metrics := string(ts.call(t, "GET", "/metrics", "", nil).body)
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "meapi_response_validation_violations_total{") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("/metrics: %s", line)
+		}
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("encoded paths wrote ERROR lines:\n%s", logs)
+	}
+}
+
+// TestHalfClosedClientGetsNoAnswer: a client that sends its request and
+// shuts its side of the connection (net/http then ends the request's
+// context) while the store works gets no answer at all: not a status that
+// openapi.yaml does not have.
+func TestHalfClosedClientGetsNoAnswer(t *testing.T) {
+	bs := &blockingStore{entered: make(chan struct{})}
+	ts := newTestServer(t, func(c *testSetup) { bs.Store = c.Store; c.Store = bs })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "GET /me HTTP/1.1\r\nHost: meapi.test\r\nCookie: " + impl.CookieName + "=" + strings.Repeat("R", 43) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	<-bs.entered
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(conn)
+	if len(got) > 0 {
+		t.Errorf("a client that had gone was sent %q (read: %v)", got, err)
+	}
+	waitForMetric(t, ts, `meapi_http_requests_total{method="GET",route="/me",status="499"} 1`)
+}
+
+// reserveBlockingStore is the real store, except that, while block is
+// set, a sign-in attempt once counted waits until the request's client has
+// gone: its password is then checked for nobody.
+type reserveBlockingStore struct {
+	impl.Store
+	block   atomic.Bool
+	entered chan struct{}
+}
+
+func (b *reserveBlockingStore) ReserveAttempt(ctx context.Context, limits []store.Limit, now time.Time) (store.Reservation, error) {
+	r, err := b.Store.ReserveAttempt(ctx, limits, now)
+	if b.block.Load() {
+		b.entered <- struct{}{}
+		<-ctx.Done()
+	}
+	return r, err
+}
+
+// TestHungUpSigninsDoNotCountAsFailures: sign-ins whose clients hang up
+// after their attempt was counted, and before it was answered, are no
+// wrong guesses: more of them than the per-account limit, with the right
+// password, and the right password once more gets in.
+func TestHungUpSigninsDoNotCountAsFailures(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		bs := &reserveBlockingStore{entered: make(chan struct{})}
+		ts := newTestServerOn(t, engine, func(c *testSetup) {
+			c.SigninLimits = impl.DefaultSigninLimits
+			bs.Store = c.Store
+			c.Store = bs
+		})
+		ts.signUp(t, map[string]any{"email": "ada@example.com"})
+		_, body := jsonBody(map[string]any{"strategy": "plain_email", "email": "ada@example.com", "password": pw})
+		bs.block.Store(true)
+		n := impl.DefaultSigninLimits.PerAccount + 2
+		var wg sync.WaitGroup
+		for range n {
+			ctx, cancel := context.WithCancel(context.Background())
+			wg.Go(func() {
+				_, r, err := ts.do("POST", "/auth/signin", "application/json", body, func(r *http.Request) { *r = *r.WithContext(ctx) })
+				if err == nil {
+					t.Errorf("a sign-in was answered %d after its client went away", r.status)
+				}
+			})
+			<-bs.entered
+			cancel()
+		}
+		wg.Wait()
+		waitForMetric(t, ts, `meapi_http_requests_total{method="POST",route="/auth/signin",status="499"} `+strconv.Itoa(n))
+		bs.block.Store(false)
+		if r := ts.signIn(t, "plain_email", "ada@example.com", pw); r.status != http.StatusOK {
+			t.Errorf("after %d sign-ins whose clients hung up, the right password: %d %s", n, r.status, r.body)
+		}
 	})
 }

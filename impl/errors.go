@@ -136,7 +136,7 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 
 // StatusClientClosedRequest is what the log and the metrics record for a
 // request whose client went away before its answer was ready (nginx's
-// 499). Nothing is sent: nobody is listening.
+// 499). Nothing is sent: observe drops the connection instead.
 const StatusClientClosedRequest = 499
 
 // clientGone reports whether err is the request's own context ending: its

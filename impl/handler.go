@@ -339,6 +339,16 @@ func (s *Server) route(next http.Handler) http.Handler {
 			s.writeError(w, r, internalError(fmt.Errorf("no operation in openapi.yaml for %s %s", r.Method, pattern)))
 			return
 		}
+		if r.URL.RawPath != "" {
+			// The operation was found on the decoded path; chi routes on the
+			// raw one when the client percent-encoded a character that needs
+			// none (/heal%74hz is /healthz, RFC 3986, section 6.2.2.2), and
+			// would answer an undeclared 404. Both read the same path.
+			u := *r.URL
+			u.RawPath = ""
+			r = r.WithContext(r.Context())
+			r.URL = &u
+		}
 		next.ServeHTTP(w, r)
 	})
 }

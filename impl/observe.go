@@ -107,6 +107,11 @@ func (w *statusWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
 	}
+	if status == StatusClientClosedRequest {
+		// Not a status to send (openapi.yaml has none such): observe ends
+		// the connection instead, once the request is logged.
+		return
+	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
@@ -159,6 +164,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			slog.Int64("bytes", sw.bytes),
 			slog.String("request_id", id),
 		)
+		if status == StatusClientClosedRequest {
+			// The client has gone, or half-closed the connection and may
+			// still read: it gets nothing rather than an undeclared status.
+			// net/http drops the connection quietly for this panic.
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
 

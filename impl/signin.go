@@ -45,7 +45,8 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	// The attempt is counted before the password is checked, in one atomic
 	// step with the check of the limits, so that no number of concurrent
 	// guesses gets past them, on any number of replicas. A right password
-	// takes its attempt back; a wrong one leaves it counted.
+	// takes its attempt back, and so does one never checked (a busy server,
+	// a client gone); a wrong one leaves it counted.
 	now := s.now()
 	userID := ""
 	if user != nil {
@@ -83,6 +84,9 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 		return gen.SignIn503JSONResponse{BusyJSONResponse: s.busy(st)}, nil
 	}
 	if err != nil {
+		// The password was not checked (the client went away while it
+		// waited for a slot, say): no wrong guess to count.
+		s.release(ctx, reservation)
 		return nil, fmt.Errorf("check password: %w", err)
 	}
 	if user == nil || !ok {
@@ -169,11 +173,20 @@ func (s *Server) busy(st *requestState) gen.BusyJSONResponse {
 // release takes a reservation back. When that fails the caller goes on:
 // the attempt stays counted as if it had failed, which only tightens the
 // limit.
+//
+// It runs even when the request's client has gone: an attempt whose answer
+// nobody read (a client that timed out while its password was checked) is
+// no wrong guess, and left counted it would lock the account out.
 func (s *Server) release(ctx context.Context, r store.Reservation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
 	if err := s.store.ReleaseAttempt(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "release an attempt", "err", err)
 	}
 }
+
+// releaseTimeout bounds a release made for a client that has gone.
+const releaseTimeout = 5 * time.Second
 
 func (s *Server) tooManySignins() *apiError {
 	return newAPIError(http.StatusBadRequest, gen.TOOMANYSIGNINS, "",
