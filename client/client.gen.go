@@ -12,9 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"meapi/impl/timestamp"
 
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -279,12 +280,16 @@ type NullableUser struct {
 	EmailVerified    bool                        `json:"email_verified"`
 	PhoneVerified    bool                        `json:"phone_verified"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
 
-	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	UpdatedAt Timestamp `json:"updated_at"`
@@ -426,12 +431,16 @@ type User struct {
 	EmailVerified    bool                        `json:"email_verified"`
 	PhoneVerified    bool                        `json:"phone_verified"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
 
-	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	UpdatedAt Timestamp `json:"updated_at"`
@@ -467,7 +476,9 @@ type NullableSignin struct {
 	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
 	UserId UserID `json:"user_id"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
@@ -509,10 +520,11 @@ type Email = openapi_types.Email
 // Example: https://images.example.com/ada.png
 type ImageURL = string
 
-// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
+// Timestamp An RFC 3339 timestamp in UTC, to the millisecond: always three
+// digits of fraction, so that the strings sort as the times do.
 //
 // Example: 2026-11-28T06:18:35.123Z
-type Timestamp = time.Time
+type Timestamp = timestamp.Millis
 
 // Error One problem with the request.
 type Error struct {
@@ -742,7 +754,9 @@ type Signin struct {
 	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
 	UserId UserID `json:"user_id"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`

@@ -16,7 +16,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"time"
+
+	"meapi/impl/timestamp"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
@@ -283,12 +284,16 @@ type NullableUser struct {
 	EmailVerified    bool                        `json:"email_verified"`
 	PhoneVerified    bool                        `json:"phone_verified"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
 
-	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	UpdatedAt Timestamp `json:"updated_at"`
@@ -430,12 +435,16 @@ type User struct {
 	EmailVerified    bool                        `json:"email_verified"`
 	PhoneVerified    bool                        `json:"phone_verified"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
 
-	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// UpdatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	UpdatedAt Timestamp `json:"updated_at"`
@@ -471,7 +480,9 @@ type NullableSignin struct {
 	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
 	UserId UserID `json:"user_id"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
@@ -513,10 +524,11 @@ type Email = openapi_types.Email
 // Example: https://images.example.com/ada.png
 type ImageURL = string
 
-// Timestamp An RFC 3339 timestamp in UTC, to the millisecond.
+// Timestamp An RFC 3339 timestamp in UTC, to the millisecond: always three
+// digits of fraction, so that the strings sort as the times do.
 //
 // Example: 2026-11-28T06:18:35.123Z
-type Timestamp = time.Time
+type Timestamp = timestamp.Millis
 
 // Error One problem with the request.
 type Error struct {
@@ -746,7 +758,9 @@ type Signin struct {
 	// Example: user_2qpk3vbzjxh7wm4tfn6cdr5sye
 	UserId UserID `json:"user_id"`
 
-	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond.
+	// CreatedAt An RFC 3339 timestamp in UTC, to the millisecond: always three
+	// digits of fraction, so that the strings sort as the times do.
+	//
 	//
 	// Example: 2026-11-28T06:18:35.123Z
 	CreatedAt Timestamp `json:"created_at"`
@@ -3138,88 +3152,89 @@ var swaggerSpec = []string{
 	"qmSM+WTrZssnW60tvHWrubUOORwt9EH8OMuUw0segRs0qckAHPBoU81GZ7XrDvZGfQk4dvA2mS1OQyw4",
 	"YlyEZi4Vy+D+fsXermaftrXHMYTHG5OPt/U2pEOXAj/b0tmYxTzaVXPG2eYJvzWZY/9QfpociMcva4Nr",
 	"YkbfZ6zoNR6VDa9NagocdmZuf0ubv3Sbz64/dg/W2/PtvJZOL/LTCKqoi6vV1sI4CoFR2Ny+qomznl93",
-	"HhSb+dfrgF/gSB30MUi0u/sCx0bgbYCqV5dHfp6tFydJrKsZyyezphokVwzBdm/Cq9fmEoLxfoV2/mu2",
-	"6QFUpeeUpWOMJAwnVqtzhli2SF+RhFGpK4209mdUZjVhkgV8JLLU/KBbMIBqCkZvj9DlhuRwjOgrdJRF",
-	"7DNXkw5Gue1SZ7uZr1AqpzF3d9qpotknuPW+iqvuk1jxEqJ+suc2j0ei70FN2FSyZEQkM0FJPOWwAF7o",
-	"BzzMNxn6JLQbCHUBTA610A6isL1kGs4sm+3DgLstCIvU1BxbdOzDecagClbv6LyAJXypq7T55mT+5mT+",
-	"5mT+zZ3Mu4ZLfUFnHdXi6pP8ctZR+X/AIed3252v6pQzjGmNAqszoCo60sOTAR02gTdvrLl2nLLo5XXt",
-	"gvpWquhamjN1Q1o4ZSqvJata7wE35nuL2A9pzSjDCqfV/gfSoG6RdMAr9U7GHWDqafGzuqTHeAXISCSR",
-	"7rWeiDlLA67La0lfD08gWBIgRkBEugOpXpubwaOF61JCf4/QaBpzX/8nRqeCAA1iFvuEZmrikwlLZj6Z",
-	"MvgfXA44Fo+TVAjlE8mGWRqrhV9Y+lr/1v8VmZlOmc0QsqORH9gSf5/IhVRs6pOMR2wU89rKr4d8N+sS",
-	"Qx7py7Hh86/u17FAvACaNyZUwR3qGp46M++wbuV2QcI3ZxeXZAcObUdD3KhvlesxB53q2NS6AK32yN5u",
-	"hTIyPqMR4NwtlexgL0sT0ujuH5CU8khMyW2spKmmijmGA3F4mO+ZYaB5UXUBZzqL/8oWuN0PTcvtm073",
-	"lwummsUQsnXNX8oTy+59zx0r93DnGDvMDoveYz4StoEC1V2kzB4Q28mUxnicJj2nfBb6FqQ5rXEHnm3C",
-	"CfQeeJgVS0YpdmeIkKBI/80xmFAmWRBORJJs5utUTky4wWPTMhhfG6cEe4CbPEGbTBj+eXCpteiKVg3v",
-	"cttyA3bA6uxIsGrTbKcGHsuDLt2e5dYvh+lKdGgz6/JGt0WNUd4LCIhgwobvpDUIbE0bzd2FubjHVkkS",
-	"O99TRdKMo+WNHfFpfpcJz5R6qTudfJNEzDHPCeMzkmE8JuB/+AMulRntBC7p4nOsx7Pv9q0WgmXCIPGw",
-	"aRX6JvQEMd1c/QMdqmRBRui3NHaxb5XemRmSh1Vh+pLVj5Gp9ODjTRJqqRvqKYluKRhmFuYVgHplh/iI",
-	"YUBhj4SBF3g4QdSs2CfUCIBKVR7XG9EvwJKQnolnYaPhPMxje4v4JMSuBpUnLVLohz+x+UIv4CRva2Mr",
-	"0MHItN4e86dTnw6XSgXqoY9Zq0QnqSFESWOzRg06Ip63fyB5hrbgRoIWQ/3sGYcf40iPrLiBPwrV+D7U",
-	"gNGKERzJ22v3QA5zACL+LI1ysonkCBIs+IMj1IeXHzTsxdeB+sI3U1sdCqoEyQs/fQx2lmpNYw52Pksi",
-	"TdcDpwgS9BbKsdgRBEivUszIPswA9ZerGQOuyxl5ZAoegXAlqS9txJ4dK2ouAw5LAM1Fu4PR9486r1uy",
-	"awnZsHwJ/3yEoEPZqLlXldMFvBGun5FoZyuG5tjywZXbmB9tUp15wI3Ga2QjCuVDtx34O8ZmUusDAKeL",
-	"H/vN7v6BdobEUmZM6tGYGA8heRpmHs8940sZC+iIgRUQCTfTJG+MGfCGvWS7e/pkP6/NcNp7HlapzLJ6",
-	"3XyIqoCHWrwMsXus70LZrGNHJ5g0zddDOw6UxMCDtYTK+6vAYReeKbmUFlNNXyF59goce38JBrpbgs08",
-	"p1oa3DLGcYxoXhsbR4keAywyFfDGMxIBxygBIpPYwR/wXuFbY1Vk0JtTTFkTEVcn8RuEqptrSnICwf4N",
-	"WI/rSDwMZ2ptJOBhSZcJD4EtWJWltawnuTA0l+DlAc/fPqULMqRputhukQEdToqWoIkUGmJUkwQoJGIE",
-	"GBnwvJQiiUcMJyY3dttLcDLMHXA4TzqY0zytohXwPjfDlCMf3q/b52dczzDJ56sqzVAxywxjf7ac2pH3",
-	"WvxrZmcm9qVpjPlpjAwTRlPpEnYjzAetAnn+BEhBASx2fi48LHNiWZ6VIX18na7uSGxulaafVqE65HC2",
-	"byyPNO6R8khZ2LZFUK0gBFxSrl/eeHDk8faKmcd9st9u27HHWC+Eh2IkiCajUaxbnlTHIGPhhd7SxSaD",
-	"2HDgmNPeUaP8Xns34CsqrhtOhtWWJOEFGzZfMeASwFkNr9Zz58KA52icsmKsYL4UK63VBKSnLaAYZmmy",
-	"JX3Ewu0WeQX6dcARuY0BvGqWnB1ddLsAhXYUjzOrAcGqxkwF/Ojs/EJvcliM3NK2ThIPGZfMMRJeH196",
-	"vodu2bzICmSqFFk6ZC2RjnfMQ3IH7r33PRWrJLcvPN8zUtHreZ1Wu9WGW+AN8GPP2221W7vaLTJBK8kV",
-	"b5iyIeqygo5Q/QYrw9IpFmugreGk/pC6bKGJmGsWl9+ke45EPRI66SuhEYr6H779rQgdGJdDcaHxYKLG",
-	"dov8IIChpkghTanYLOBmfTGTvWVFEhQO24sJkfqnNQ2+DLPQlFSVJlghRVOFjAzeouuokH4KHVFbxcrM",
-	"66q+owHWg52UXYKgbYJbxL+VzkLD9zgf0DO+dajODIkEA4lptZ1GSNTU9FPdxnPVZV+SlBNDW2Sgq8bm",
-	"dAF8B/acs2BUO3AZVeOvr8ea5ZiDFVeWhZuONMCsi4u5a4smiSahPI9jr92pb9xgWsi6raq1OojtgEFn",
-	"DvjSADXS6LRtrTsaWJ19Mo15BmZySUxx8waj0doOOo1Ou719CDvTEhC/Vslfsa2vdRtrM7h8uY+1r5vF",
-	"7XVfrOjLgD1wA/5wE1zSz2Fga85Mw11GpkJPDYuVxQxjGN9mqfb4zWgKlk1CxhmTkkk7+mbMVGWfJk/P",
-	"mnzHtkHhMTfj7plUP4jHzCgq584Ukwd+WJQ7F7mDBsztNS2dipyXh5LLi1yzUjrdfSUSU1qQE0PJ1/IZ",
-	"X3ReV3wSvZWPGBRQzuy8L3voTfZnaSB7t91+7AQO5DbHK4MM9t6d18zbfOGlmE/dHMxi3ENJ2CxxqHL7",
-	"580dgKdsXvEBwiL2NHjqHszBuLM00gQf7Dz8YM0YTnx09+FH3UG78Exng2eqM6Hwuf2Hn6vt/wsPd19s",
-	"Chy3L/u97+1vAtZ8Ai0+sMH+cJy16/v2em8/3vuO4/vtNXY8zanYju2ztfhFjrWiY+n13nqgGnnX8FLX",
-	"ObBGS0I7xAYZzYurbde0ZVLw/WH+kBEZAQeZYfyeU/qOybJM1/jeImsUk9ycfEgzOdSLrFFMAr5WMykr",
-	"A6ReFwi4s6ZesUPjWE0ZpmrAd/Wzxi6zMwZj7XbNe2ZWBDqpSuPdNsrwtiPDA17Y5BUxXR6dulLwPrL7",
-	"/LI8vJp9ljwcZUlFHP5kXASoISEy1Qmj1YLRzSsxpdJOXod3Iu5YQofsUSJ0SWiZ9je0svZBru/lhoTg",
-	"yeJpJfojRWaR5buRyOw88gCNt/dBiamF3NXsCeWmU8mi/SrWT4J+QqdY63cjNz9B+LU3lEPOZJffvcws",
-	"zzL5HclMLeFcl6r1A2CHHUliVS8/IzFE3BozVReCduNwKeMRTjAGMThjYpYwsMbOWSSGLYJuM90PQUeg",
-	"xgxMURZJZ2AqxiftP/W0urlI30kiRqMk5qyOV4+Z6r85PmcjljKO7O8BXVmxD2pnoqaaxeUEW80lrmmE",
-	"Tn68fH2CS69Qnu3ff2HOo/lGJPFwUR+0h+fRPYshOP2r9IlUCyxq4ZFOesIwQTFyxcyO96qMzl+3hcdj",
-	"YBmpSjgEa++/OSapA2qLMfmRSAdvdlI8egwI0gT0/J9X4xKiyZYkxd3kNuNRorvqzLLbJJYTPWucz6a2",
-	"z3CIHwoRlFi1uRY3dPuTDTHkZ3pH9QIfiydu9xhsFk6nVXyhwwlrHunGH8uwOFZ5+CTvlFX23xpf4e8K",
-	"HbCbDLKAdB1m6PZvv6xEhG67DYebMNtRFmPyJrfC+oMx8FZMyBeZGX1qx/vWooLuFOd9jjHtphza/DtP",
-	"vHOzC9+WZl58hYEl3UdMqKl08Vs13t4AHd2VYLN4T4o5J/Ed49oftBJLtOtmhdTJM9pNBMt4Eh4atnTL",
-	"EsHHkijhG38e5SQcXNJxaAJgeWR6hIN58omqgrtpNSuk0GvmfbafZnXu8Jfx0FxWykHKbApA85AqifcY",
-	"9XED78mpUH03JemzMWuN0lPZnINuU+ZdY3mdGk7qS6lTFdPE5F5p/osJFW41jWRTCtuQumHbs90XB7b/",
-	"PZjJeiwA2Mhz3eMJdCRgyUhXmWQRWNYmqwNRObZhUGI6qplm0STGDJ/KrSZTJ5Y6Csoi5x7jGrGNnwKO",
-	"6Q9iRdUH2bDoQ2dq2PIfkyHG8jnZTmk4JfOJSPIWV/lc/GKwOsZl+QIhjZCK3UZzD5QW2fCfiTkFvLFU",
-	"LbJdglhpflKpHzc8Wy45wic15IwDhVEMoaUZKLQs0Q8tZdBu+9pnNFMLmzBWd5eOxgfcNsw3KWY6RQi2",
-	"aHKKfMLpVCcjyLyEppzGExbp+WGepGD42VTcme5fCOqiGZmp2NFuqIAXTE47kgzGAyoCq7J9YOJihLj2",
-	"QsVJovMHqMq775PGXqe7ov11Hr7eLhxgsfKBMEymZMBtpqMYkSgeoVah8soz23NBMsLocKJfuCWtolTH",
-	"kzNTOocuiJROGfZWA5ZRU4qYiwFKZim7i0UmncRKEAdOXiX++zv9X4oDXqa0aboWsihPw1YTNtXJT2vB",
-	"GvAluJqKSIU1EAa8skUGXMVqQYCN6Ti5yRXHCjvMWjPt36QpllcYwtO3xVLPggdm9aLTaW8Dlc0ZfQfv",
-	"A5T+aSfw/ue//jvwwm0DbjM/vJqNHTyUv9/aDTybEqwFRZESbBHOc2XYUneMqu56/Tm+OGSQWA9V9mod",
-	"wXWtQdxRRUuTsJ06K2C02sO0rrgnF9DnLK/t2VBIV0o84Ul3Syh0mih0vq/b3tdb1xeITBke9vXVHqS5",
-	"IktVr+MzFaAN9JhPiDjV6UxfzOVWniiInrPuBh63FB3rWPH1Cgd0/2bOui+lTWpqqBZQb0mbjl9VL7UV",
-	"o9J4jQPtCDvOptInY5qNjfdnEkuFTgNMbXiTouhmmdwiin1QxLaOtqZwwG8XJBWZyvvF+gSeECbXB61E",
-	"35QPJFQxPlz4ef6aNCL8NhXvWDmx3i9yIWyqha5MwIED6LESqZmoIv2A593cfZ1NPBSc67a9skUutIMP",
-	"Z5VkHFN+nJTKOcViKAxtmXSiZtMAr0mjKMXEb+PzwUoqXOmM6nZOe+09q/8E3DxmcodMf1wTasJpV6us",
-	"N31UmzmHMPr/SL/QJY74wa+0NDnubUT7r0TGo6e1wM1m0cwtEGydPW4y0VoLqv2mKy3zsxnj/TfHhVu4",
-	"fMzkNosT3TvdJ7cLpSfXwB+1LhvztpfmZY8zsO1aizPK+y/cxhwg4W9yaiWSoJL8rf/6BEnxid0ipS+t",
-	"OwtMIHvIgca4C/kh5frPXslNZgKp0rf1/PmkNztsDlNrTSmThmML58nUTpPxc08lcgPQN01Cf56RapNg",
-	"dXqSaRlunX15MVHA5SRTWHwZiTlfQbLnluE8vUtPz874x/HqnevBu0KDuPXlQlOnAo9lsRbT3YNbieUO",
-	"gFcym1WlSGYATiuznUgqUtvHKt5wuTCIVMfCmhceOi+UoSn5KEy35QIGt39nbW8bW+NQJIcWLTqRExjS",
-	"JIacTQKzLnTjCzAQ81BwwONVNHKRl19+rQwy88ULe78Zr8qis0w97mF44BEpAZWGoSsk8FI/MqcRFUL3",
-	"87n6+lBs7SLyCE9eEBMrmZfyOGRiX1uiEUxwagoN3/oUp4EpWKn4yg9NeqlUJGVDxlWyyPPynBaQ0ifx",
-	"CITCws+TjN10JhJ+DDyaJIHXI2gWhlhDA9+sdoULeG2zL12pgfMM8wxodIHWdGnFiRMRS5jNiXDqP4wv",
-	"tFoH0uemDMVUSisxkwGfi/QdZlErIviQYYmOWa+Otq5IDQLE/Bx/hAZd2RdxWRPHwEGebi88LtDbuu04",
-	"KtBZUE01Gqxrxed6OfBJPLHH5d443QPvjVvgs7gLTZKL3wmTMEmrIlO1UgT5PRZ24WHlHfFtR+VixrbB",
-	"YCQxTsIiOye0dUvllPtPTeb51Eye39IT8Y/kGMB8VJGph7l0qURyNa9+bXJHC04Q5q3sQn9ltzy/2lGz",
-	"V8q6LpVwugXPNqCkG3Myyy7QJ1Bpjt0QKVoFyEu3q31FyF67HfDqkM9aJup0FvxUTlrpL7hBQ8TNuURN",
-	"48Mvk5avVb7fwPvpVjIhxhw6MyNB99Dh4I2zAnEj3zjK03AUYABO3eX6rAajTNQyH/wiaDJ1Ya9wCp9J",
-	"M475DQts86hnb5cqGXs7O53us1a71W51es/bz9seLNZ87GON8Gxmszy7EG0h7bbTHXNEakqrCa1r+Gpz",
-	"kTM1wabgD+rvOifW0ZWdt8i8V9bH+iQX7KJS0xSzeAV2w6s+rc1tnzgOz9zpiNqo48dx3uVYuPfX9/8/",
-	"AAD//w==",
+	"HhSb+dfrgF/gSB30MUi0u/sCx0bgbYCqV5dHfp6tFydJrKsZe9axoiYpYzaiCFsagVWNbM929kPWhuuV",
+	"RIpU2ZgRfodEouoTX1NbkquZEVWsCS/w1vtf8720XuPi3Z+b8XQmUmWazk9AfjE6i3fi6SzZUS49FQp+",
+	"5973rtAP8ZptiiBV6T5l6RgjHcOJ1TqdIZst0lckYVTqSiitnRqVXk2YZAEfiSw1P+gWEaA6g1HeI3S5",
+	"YTqgGfoyHWUW++DVpKtRbrvo2W7rK5TeaczdnXaqZPAJbsev4kr8JFGxREif7FnO46XoG1ETNpUsGRHJ",
+	"TNAUTzksgBf6AQ/zTYY+Ce0GQl2gk0MttIMybK+bhjNrZ/sw4G6LxCJ1NscWHZtxnjGogtVFOm9hCV/q",
+	"KoG+OcG/OcG/OcF/cyf4ruFSX9CZSLW4+iS/oXWk/h9wGPrdduerOg0NY1qjYOsMrYp2/fDkQodN4M0b",
+	"a9Ydp2x7eV27oF6WKs6W5mDdkBZOwcpr3arehYAb90KL2A9pzSjDCqzV/hHSoG4Rd8Ar9VjGXWHqffGz",
+	"uuTIeC3ISCSR7gWfiDlLA67Lf0lfD3cgWLIgRkBEukOqXpubYaSF61LBQY/QaBpzX/8nRqeHAA1iFvuE",
+	"ZmrikwlLZj6ZMvgfXA44FreTVAjlE8mGWRqrhV94IrR9oP8rMjM9M5shZEcjP7AtCHwiF1KxqU8yHrFR",
+	"zGsr0x7yLa1LXHmkr8mG97+638kC8QJo3ph4BXeoa8jqzOTDuprbBQnfnF1ckh04tB0NcaO+Va7HHHSq",
+	"Y1OLA7TaI3u7FcrI+IxGgHO3VLKDvSxNSKO7f0BSyiMxJbexkqbaK+YYrsThZr5nhpXmRd8FnOks/itb",
+	"4HY/NC23bzrdaS6YahZD0tY1pylPVLv3PXfs3cOdbeywPSzKj/lI2AYPVHe5MntAbCdTGuNxmvSh8lno",
+	"W5DmtMYdeLZJKNB74GHWLhml2D0iQoIi/TfHYEKZZEY4EUmyma9TTTEhCI9Ny2B8bZwS7FFu8hhtsmP4",
+	"58Gl1qIrWjW8y20bDtgBq7Mjy6pNvZ0afSxfunR7qlu/IaZT0aHN/Msb8RY1UHmvIiCCCRu+k9YgsDV3",
+	"NHdn5uIeWzlJ7MxPFUkzjhY72vU0v8uEj0q93p1Ow0ki5piHhfEjyTBeFPA//AGXyox2Apd0cTzWC9p3",
+	"+1YLwTJmkHjYVAt9J3rCmW7+/oEOVbIgI/SrGrvYt0rvzAzxw6o1fcnqx8hUevDxJgm11A31FEe3VA0z",
+	"H/MKRb2yQ3zEMKCwR8LACzyccGpW7BNqBEClapDrjegXYMlKz8TbsBFyHoayvU98EmLXhcqTFin0w5/Y",
+	"HKIXcJK33bEV8mBkWm+U+dOpn4dLpQL60MesWqJdPQhR0tiskYSO2OftKUieQS64kaDF0EF7xuHHONIj",
+	"NW7gj0I1vg81YLRiBEfy9to9kMMcgIg/S6OmbKI7ggQLEuEI9eHlBw178XUiQeGbqa1eBVWC5IWpPgZj",
+	"S7WwMQc7nyWRpuuBU6QJegvlWIwJAqRXKbZkH2aA+svVlgHX5ZY8MgWZsdIIUFd6iT1FVtSEBhyWAJqL",
+	"dlejAw91Xrek2BKyYfkS/vkIQYeyUXOvKqcLeCNcP8PRzn4MzbHlgzW3MX/bpGLzgBuN18hGFMqHbrvy",
+	"d4zNpNYHAE4XP/ab3f0D7QyJpcyY1KM7MV5D8jTRPN58xpcyKtARAysgEm6mSd64M+ANe8l2H/XJfl47",
+	"4rQfPaxSmWX1ujkSVQEPtXgZYndb34WyWceOToBpmq+HdlwpiYEHawmV93+Bwy48U3IpbaeaXkPy7Bo4",
+	"9v4SDHQ3B5sZT7U0uGWM45jTvHY3jhLtBxaZCnjjGYmAY5QAkUmcMAB4r/CtsSoy/M0ppqyJiKuLDAxC",
+	"1c1dJTmBYH8JrBd2JB6GW7U2EvCwpMuEh8AWrMrSWtaTXBiaS/DygOdvn9IFGdI0XWy3yIAOJ0XL0kQK",
+	"DTHjLQeFRIwAIwOel3ok8YjhROfGbnsJToa5Aw7nSRFzmqd9tALe52bYc+TD+3V7/4zrGSv5/FelGSpm",
+	"wWFs0pZ7O/Jei3/N7MxEwTSNMX+OkWHCaCpdwm6E+SBYIM+fACkogMXO94WHZU4sy7M8pI+v09Unic39",
+	"0vTTKlSHHM72jeWRyz1SHnkL27YIqhWEgEvK9csbD45k3l4xk7lP9tttO5YZ65nwUIwE0WQ0inVLluqY",
+	"ZiwM0Vu62GRQHA5Ec9pPapTfa+8GfEVFeMPJANuSJLxgw+YrBlwCOKvh1XouXhjwHI1TVow9zJdipbWa",
+	"gPS0BR7DLE22pI9YuN0ir0C/DjgitzGAV826s6OVbheg0I7icWY1IFjVmKmAH52dX+hNDouRYNrWSeIh",
+	"45I5RsLr40vP99AtmxeBgUyVIkuHrCXS8Y55SO7Avfe+p2KV5PaF53tGKno9r9Nqt9pwC7wBfux5u612",
+	"a1e7RSZoJbniDYNKoi5r6QjVb7AyLJ1iMQnaGk5qEqnLZpqIuWZx+U26J0rUI6GTXhMaoaj/4dvfitCB",
+	"cTkUFxoPJpJst8gPAhhqihTSlIrNAm7WFzPZW1YkQeGwvaIQqX9a04DMMAtNSVVpghVcNFXIyOAtus4L",
+	"6afQEbVVrEzUsfqOBlgPdpJ3CYK2SW8Rn1c6Sw7f43xAzyDXoTozxBIMJKbVdhohUVPT73Ubz1WXpUlS",
+	"TlxtkYGuapvTBfAd2HPOglHtwGVUjb++HruWYw5WhFkWbjrmALMuLuauLZokmoTyPJO9dqe+sYRpceu2",
+	"0tbqILYrBp054EsD3kij07a1+GhgdfbJNOYZmMklMcXNG4xGazv8NDrt9vYh7ExLQPxaJb/GtubWbbbN",
+	"YPXlPtu+bma3132xom8E9ugN+MNNekk/h4GtiTMNgRmZCj3VLFYWM4xhfJul2uM3oylYNgkZZ0xKJu1o",
+	"njFTlX2aPEJr8h3bBorH3IzjZ1L9IB4zQ6mc21NMRvhhUe6s5A5CMLfXtJwqcnIeSn4vcuFK6X73lUhM",
+	"aUFODCVfy2d80Xld8Un0Vj5ikEE58/S+7KE32amlgfHddvuxE0KQ2xyvDDLYe3deM2/zhZdiPnVzOotx",
+	"FCVhs8Shyu2pN3cAnrJ5xQcIi9jT4Kl7MAfjztLIFXyw8/CDNWNC8dHdhx91BwHDM50NnqnOrMLn9h9+",
+	"rrY/MTzcfbEpcNy+8fe+t78JWPMJufjABvvDcduu79vrvf147zuO77fX2JE1p2I7VtD2CihywBUdS6/3",
+	"1gPVyLuGl7rOgTVaEtohNshoXlxtC6ctk4LvD/OHjMgIOMgM4/ec0ndMlmW6xvcWWaOY5ObkQ5rJoV5k",
+	"jWIS8LWaSVkZIPW6QMCdNfWKHRrHasowVQOzqvBZY5fZGYixdrvmPT0rAp1UpfFuG2V425HhAS9s8oqY",
+	"Lo92XSl4H9kdf1keXs0+Sx6OsqQiDn8yLgLUkBCZ6oTRasHo5pWYUm4nr8M7EXcsoUP2KBG6JLRMex5a",
+	"Wfsg1/dyQ0LwZPG0Ev2RIrPIQt5IZHYeeYDG2/ugxNRC7mr2hHLTqbTRfhXrJ0E/oVNM9ruRm58g/Nob",
+	"yiFn8szvXmaWZ638jmSmlnCuS9X6AbADkCSxqpefkRgibo2ZqgtBu3G4lPEIJyyDGJwxMUsYWGPnLBLD",
+	"FkG3me7XoCNQYwamKIukM9AV45P2n3qa3lyk7yQRo1ESc1bHq8dM9d8cn7MRSxlH9veArqzYB7UzUVPN",
+	"4nKCreY61zRqJz9evj7BpVcoz84XuDDn0Xwjkni4qA/aw/PonsUQnP5V+kSqBRbd8EgnPWGYoBgJY2bb",
+	"e1VG56/bwuMxsIxUJRyCtfffHJPUAbXFmPxIpIM3OykePQYEaQJ6/s+rcQnRZEuS4m5ym/Eo0V1/Ztlt",
+	"EsuJnoXOZ1PbBznED4UISqwqXYsbuj3LhhjyM72jeoGPxRO3uw02M6fTKr7Q4YQ1j3RjkmVYHKs8fJJ3",
+	"8ir7b42v8HeFDtjtBllAug4zdHu6X1YiQrfdhsNNmO14izF5k1th/cEYeCsm+IvMjGa144drUUF3svM+",
+	"x5h2Uw5t/p0n3rnZhW9LMzm+wkCV7iMm6FS6DK4av2+Aju5KsFm8J8Wck/iOce0PWokl2nWzQurkGe0m",
+	"gmU8CQ8Ng7plieBjSZTwjT+PchIOLuk4NAGwPDI9wsFB+cRXwd20mhVS6DXzPttPszp3+Mt4aC4r5SBl",
+	"NgWgeUiVxHuM+riB9+RUqL6bkvTZmLVG6alszkG3KfOusfxPDSf1pd6pimlicq80/8WECreaRrIphW1I",
+	"3VDu2e6LA9ufH8xkPbYAbOS57kEFOhKwZKSrTLIILGuT1YGoHNswKDEd30wzaxJjhk/lVpOpE0sdBWWR",
+	"c49xjdjGVAHH9AexouqDbFj0oTM1bPmPyRBj+Rxvp3SdkvlEJHkLrnxufzH4HeOyfIGQRkjFbiO8B0qL",
+	"bPjPxJwC3liqFtkuQaw036nULxyeLZcc4ZMacsaBwiiG0NIMFFqW6IeWMmi3fe0zmqmFTRiru0tH4wNu",
+	"G/qbFDOdIgRbNDlFPuF0qpMRZF5CU07jCYv0/DBPUjD8bCruTHcyBHXRLM1U7Gg3VMALJqcdSQbjARWB",
+	"Vdk+NXEx4lx7oeIk0fkDVOXTAUhjr9Nd0Z47D19vFw6wWPlAGCZTMuA201GMSBSPUKtQeeWZ7QkhGWF0",
+	"ONEv3JJWUarjyZkpnUMXREqnDHu/AcuoKZXMxQAls5TdxSKTTmIliAMnrxL//Z3+L8UBNFPaNF0VWZSn",
+	"YasJm+rkp7VgDfgSXE3FpsIaCANe2SIDrmK1IMDGdJzc5IpjhR1mreW1jw1TCCngzPG2WOpZ9cCsXnQ6",
+	"7W2gsjmj7+B9gNI/7QTe//zXfwdeuG3AbeabV7Oxg4fy91u7gWdTgrWgKFKCLcJ5rgxb6t5R1V2vP8cX",
+	"hwwS66HKXq0juK41iDuqaGlSt1NnBYxWe5jWFffkAvqc5bU9GwrpSoknPOluCYVOE4XO93Xb+3rr+gKR",
+	"KcPDvr7agzRXZKnqdXymArSBHvMJEac6nemLudzKEw/Rc9bdwOOWomMdK75e4QDx38xZ96W0SU0N1QLq",
+	"LWnT8avqpbZiVBqvcaAdYUfcVPpkTLOx8f5MYqnQaYCpDW9SFN0sk1tEsQ+K2NbW1hQO+O2CpCJTeT9b",
+	"n8ATwuT6oJXom/KBhCrGhws/z1+TRoTfpuIdKyfW+0UuhE210JUJOBABPVYiNRNfpB/wvNu8r7OJh4Jz",
+	"3VZYtsiFdvDhLJWMY8qPk1I5p1gMhaEtk07UbBrgNWkUpZj4bXw+WEmFK51R3W5qr71n9Z+Am8dM7pDp",
+	"32tCTTiNa5X1po9qM+cQRv8f6Re6xBFE+JWWJse9jWj/lch49LQWuNksmrkFgq2zx00mWmtBtd90pWV+",
+	"NmO8/+a4cAuXj5ncZnGie7v75Hah9GQd+KPWZWPe9tK87HEGtl1rcUZ5R4fbmAMk/E1OrUQSVJK/9V+f",
+	"ICk+sVuk9KV1Z4EJZA850Bh3IT+kXP/ZK7nJTCBV+raeP59EZ4fhYWqtKWXScGzhvJvaaTd+7qlEbgD6",
+	"pknozzNSbRKsTk8yLc2tsy8vJgq4nGQKiy8jMecrSPbcMpynd+np2R7/OF69cz0YWGgQt75caOpU4LEs",
+	"1mK6e3ArsdwB8Epms6oUyQzoaWW2E0lFavtYxRsuFwaR6tha88JD54UyNCUfhem2XMDg9het7b1jaxyK",
+	"5NCihShyAkOaxJCzSWDWhW58AQZiHgoOeLyKRi7y8suvlUFmvnhh7zfjX1l0lqnHPQwPPCIloNLQdIUE",
+	"XuqX5jTKQuh+PldfH4qtXUQe4ckLYmIl81Ieh0zsa0s0gglOTaHhW5/iNDAFKxVf+aFJL5WKpGzIuEoW",
+	"eV6e06JS+iQegVBY+HmSsZvORMKPgUeTJPB6BM3CEGto4JvVrnUBr21Gpis1cN5ingGNLtCaLrI4ESNi",
+	"CbM5EU79h/GFVutA+tyUoZhKaSVmMuBzkb7DLGpFBB8yLNEx69XR1hWpQYCYn+OP0KAr+yIua+IYOGjU",
+	"7dXHBXpbtx1HBToLqqlGg3WtAl0vBz6JJ/a43Bunu+G9cQt8FnehSXLxO2ESJmlVZKpWiiC/x8IuPKy8",
+	"Y7/t+FzMADcYjCTGSVhk54S2bqmccv+pyTyfmsnzW3oi/pEcA5iPKjL1MJculUiu5tWvTe5owQnCvNVe",
+	"6K/s5udXO372SlnXpRJOt+DZBpR041Bm2QX6BCrNuxsiRasAeel2ta8I2Wu3A14dQlrLRJ3Oh5/KSSv9",
+	"Dzdo2Lg5l6hpzPhl0vK1yvcbeD/dSibEmENnpiXoHjocvHFWIG7kG0d5Go4CDMCpu1yf1WCUiVrmg18E",
+	"TaYu7BVO4TNpxjG/YYFtHvVs8FIlY29np9N91mq32q1O73n7eduDxZqPfawRns1slmcXoi2k3Xa6Y45I",
+	"TWk1oXUNaW0ucqYm2LT8Qf1d58Q6urLzFpn3yvpYn+SCXVRqmmIWr8BueNWntbntE8fhmTsdURt1/DjO",
+	"uxwL9/76/v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3,6 +3,7 @@ package impl_test
 import (
 	"bytes"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func TestSignOutRenewalIsValid(t *testing.T) {
 // TestSeveralSessionCookies: a request may carry several __session cookies
 // (a sibling subdomain can set one); each is tried, and the first live one
 // is the session. A junk or dead one before it signs nobody out, and the
-// cookie is not cleared while one of them is live.
+// cookie is not cleared while one of them is live or left untried.
 func TestSeveralSessionCookies(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		ts := newTestServerOn(t, engine)
@@ -163,12 +164,16 @@ func TestSeveralSessionCookies(t *testing.T) {
 			name    string
 			cookies []string
 			want    string // the user signed in, "" for none
+			kept    bool   // when none: the cookie is not cleared either
 		}{
-			{"junk first", []string{junk, a.token}, a.user.ID},
-			{"malformed first", []string{"not a token", a.token}, a.user.ID},
-			{"ended first", []string{dead.token, a.token}, a.user.ID},
-			{"two live ones: the first", []string{b.token, a.token}, b.user.ID},
-			{"all dead", []string{junk, dead.token}, ""},
+			{"junk first", []string{junk, a.token}, a.user.ID, false},
+			{"malformed first", []string{"not a token", a.token}, a.user.ID, false},
+			{"ended first", []string{dead.token, a.token}, a.user.ID, false},
+			{"two live ones: the first", []string{b.token, a.token}, b.user.ID, false},
+			{"all dead", []string{junk, dead.token}, "", false},
+			// More cookies than are looked up: the ones left untried may hold
+			// the live session, which a cleared cookie would end.
+			{"more junk than is looked up", []string{junk[1:] + "1", junk[1:] + "2", junk[1:] + "3", junk[1:] + "4", a.token}, "", true},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				var opts []reqOption
@@ -178,6 +183,12 @@ func TestSeveralSessionCookies(t *testing.T) {
 				r := ts.call(t, "GET", "/me", "", nil, opts...)
 				if tt.want == "" {
 					r.wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
+					if tt.kept {
+						if c := r.cookie(); c != nil {
+							t.Errorf("cookies left untried, yet Set-Cookie %q", r.header.Values("Set-Cookie"))
+						}
+						return
+					}
 					if c := r.cookie(); c == nil || c.MaxAge >= 0 {
 						t.Errorf("no live cookie: want the cookie cleared, got %q", r.header.Values("Set-Cookie"))
 					}
@@ -218,4 +229,33 @@ func TestIdleTimeoutSlides(t *testing.T) {
 		clk.advance(3 * time.Second)
 		ts.call(t, "GET", "/me", "", nil, withCookie(used.token)).wantError(t, http.StatusUnauthorized, "NOT_AUTHENTICATED", "")
 	})
+}
+
+// TestTimestampsAreToTheMillisecond: every timestamp, in the user
+// envelope and in an error envelope alike, has exactly three digits of
+// fraction, on a whole second and on a time whose last digit is 0.
+func TestTimestampsAreToTheMillisecond(t *testing.T) {
+	form := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+	for _, at := range []time.Duration{0, 610 * time.Millisecond} {
+		clk := newClock()
+		clk.t = clk.t.Truncate(time.Second).Add(at)
+		ts := newTestServer(t, withClock(clk))
+		a := ts.signUp(t, nil)
+		ct, bad := jsonBody(map[string]any{"first_name": 7})
+		for _, r := range []*response{
+			ts.call(t, "GET", "/me", "", nil, withCookie(a.token)),
+			ts.call(t, "PATCH", "/me", ct, bad, withCookie(a.token)),
+			ts.call(t, "GET", "/session", "", nil, withCookie(a.token)),
+		} {
+			stamps := regexp.MustCompile(`"(created_at|updated_at)":"([^"]*)"`).FindAllStringSubmatch(string(r.body), -1)
+			if len(stamps) == 0 {
+				t.Fatalf("no timestamps in %s", r.body)
+			}
+			for _, m := range stamps {
+				if !form.MatchString(m[2]) {
+					t.Errorf("%s %q, want three digits of fraction: %s", m[1], m[2], r.body)
+				}
+			}
+		}
+	}
 }

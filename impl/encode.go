@@ -4,12 +4,12 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/oapi-codegen/nullable"
 
 	"meapi/gen"
+	"meapi/impl/timestamp"
 )
 
 // The user envelope is the answer of the hottest operations (GET and PATCH
@@ -35,9 +35,9 @@ func appendNullableString(b []byte, n nullable.Nullable[string]) []byte {
 	return append(b, "null"...)
 }
 
-func appendTime(b []byte, t time.Time) []byte {
+func appendTime(b []byte, t timestamp.Millis) []byte {
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = timestamp.Append(b, t.Time)
 	return append(b, '"')
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"meapi/gen"
+	"meapi/impl/timestamp"
 	"meapi/store"
 )
 
@@ -33,7 +34,7 @@ func (st *requestState) clientSession() gen.ClientSession {
 	}
 	cs.Signins = make([]gen.Signin, 0, len(st.session.Signins))
 	for _, si := range st.session.Signins {
-		g := gen.Signin{Id: si.ID, UserId: si.User.ID, CreatedAt: si.CreatedAt}
+		g := gen.Signin{Id: si.ID, UserId: si.User.ID, CreatedAt: timestamp.Of(si.CreatedAt)}
 		cs.Signins = append(cs.Signins, g)
 		if si.ID == active.ID {
 			cs.ActiveSignin.Set(gen.NullableSignin(g))
@@ -75,8 +76,8 @@ func apiUser(u *store.User) gen.User {
 		TwoFactorEnabled: u.TwoFactorEnabled,
 		EmailVerified:    u.EmailVerified,
 		PhoneVerified:    u.PhoneVerified,
-		CreatedAt:        u.CreatedAt,
-		UpdatedAt:        u.UpdatedAt,
+		CreatedAt:        timestamp.Of(u.CreatedAt),
+		UpdatedAt:        timestamp.Of(u.UpdatedAt),
 	}
 }
 

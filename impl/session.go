@@ -108,7 +108,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		st := stateOf(r.Context()) // made by observe
 		st.clientAddr = s.clientAddress(r)
 		ctx, now := r.Context(), s.now()
-		dead, tried := false, 0
+		dead, tried, untried := false, 0, false
 		for _, c := range r.Cookies() {
 			if c.Name != CookieName {
 				continue
@@ -119,6 +119,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 				continue
 			}
 			if tried++; tried > maxSessionCookies {
+				untried = true
 				break
 			}
 			sess, err := s.store.SessionByTokenHash(ctx, hash, now)
@@ -134,7 +135,10 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			s.touch(ctx, w, sess, c.Value, now)
 			break
 		}
-		if dead && st.session == nil && st.sessionErr == nil {
+		// A cookie is cleared only when every one the request carried was
+		// found dead: clearing deletes the browser's own (host-only, Path=/)
+		// cookie, which may be one of those left untried.
+		if dead && !untried && st.session == nil && st.sessionErr == nil {
 			w.Header().Add("Set-Cookie", clearCookie())
 		}
 		next.ServeHTTP(w, r)

@@ -386,7 +386,8 @@ export interface components {
         ImageURL: string | null;
         /**
          * Format: date-time
-         * @description An RFC 3339 timestamp in UTC, to the millisecond.
+         * @description An RFC 3339 timestamp in UTC, to the millisecond: always three
+         *     digits of fraction, so that the strings sort as the times do.
          * @example 2026-11-28T06:18:35.123Z
          */
         Timestamp: string;
