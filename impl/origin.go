@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/cors"
@@ -58,12 +59,24 @@ func (s *Server) trustOrigins(origins []string) error {
 	return nil
 }
 
-// cors is the CORS layer: nothing without trusted origins.
+// cors is the CORS layer: nothing without trusted origins. A preflight is
+// CORS's to answer only when it comes from a trusted origin and asks for an
+// operation openapi.yaml has; any other OPTIONS request goes on like every
+// request and gets the declared 404 or 405 (go-chi/cors would answer it a
+// bare 200, approving a path that does not exist).
 func (s *Server) cors(next http.Handler) http.Handler {
 	if s.corsHandler == nil {
 		return next
 	}
-	return s.corsHandler(next)
+	withCORS := s.corsHandler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
+			(!s.trustedOrigins[r.Header.Get("Origin")] || !slices.Contains(s.allowedMethods(r.URL.Path), r.Header.Get("Access-Control-Request-Method"))) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		withCORS.ServeHTTP(w, r)
+	})
 }
 
 // checkOrigin refuses state-changing requests that a browser says come

@@ -330,6 +330,19 @@ func TestCORS(t *testing.T) {
 	if r := preflight("https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("preflight from an untrusted origin was allowed: %v", r.header)
 	}
+	// Only a trusted origin's preflight for an operation that exists is
+	// CORS's to answer; any other is an ordinary request, answered as
+	// openapi.yaml says (ts.call checks each against it).
+	for _, tt := range []struct{ origin, path, method, code string }{
+		{"https://evil.example", "/me", "PATCH", "METHOD_NOT_ALLOWED"},
+		{app, "/no/such/path", "GET", "NOT_FOUND"},
+		{app, "/me", "DELETE", "METHOD_NOT_ALLOWED"},
+	} {
+		r := ts.call(t, "OPTIONS", tt.path, "", nil, withHeader("Origin", tt.origin), withHeader("Access-Control-Request-Method", tt.method))
+		if r.status < 400 || !strings.Contains(string(r.body), `"`+tt.code+`"`) || r.header.Get("Access-Control-Allow-Methods") != "" {
+			t.Errorf("preflight of %s %s from %s: %d %v %s, want %s", tt.method, tt.path, tt.origin, r.status, r.header, r.body, tt.code)
+		}
+	}
 
 	// Real requests, errors included, carry the headers a page needs to
 	// read them, and the ETag is exposed to it.
