@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -111,6 +112,23 @@ func TestServeAndShutDown(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %d", res.StatusCode)
+	}
+	// net/http answers "OPTIONS *" itself, a bare 200, unless told not to:
+	// the server's own envelope, 404 with a request id, is what it gets.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "OPTIONS * HTTP/1.1\r\nHost: meapi.test\r\n\r\n")
+	res, err = http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || res.Header.Get("X-Request-Id") == "" || !strings.Contains(string(body), `"NOT_FOUND"`) {
+		t.Errorf("OPTIONS *: %d %v %s, want the 404 envelope", res.StatusCode, res.Header, body)
 	}
 	cancel()
 	select {

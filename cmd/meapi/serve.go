@@ -243,6 +243,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    c.server.maxHeaderBytes,
 		ConnState:         conns.track,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches the handler (a 404 envelope) instead of
+		// net/http's bare 200, which openapi.yaml has no room for.
+		DisableGeneralOptionsHandler: true,
 	}
 	served := make(chan error, 2)
 	var metricsSrv *http.Server
