@@ -67,7 +67,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.responseValidation, "response-validation", string(impl.ValidateEnforce),
 		"what to do with a response openapi.yaml does not allow: enforce (replace it with 500), log, off")
 	fs.StringVar(&c.trustedOrigins, "trusted-origins", "",
-		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com")
+		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com; each is taken in the form browsers send in Origin (https://APP.example.com:443 is https://app.example.com)")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", impl.DefaultSessionIdleTimeout, "end a browser session unused for this long")
 	fs.DurationVar(&c.signinLifetime, "signin-lifetime", impl.DefaultSigninLifetime, "end a sign-in this long after its password was checked")
 	fs.IntVar(&c.maxAccounts, "max-accounts", impl.DefaultMaxSigninsPerSession, "how many accounts one browser may have signed in at once")
