@@ -99,6 +99,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 
 // check refuses values no server should start with, naming the flag.
 func (c *serveConfig) check() error {
+	if err := checkDB(c.db); err != nil {
+		return err
+	}
 	if _, err := impl.ParseResponseValidation(c.responseValidation); err != nil {
 		return fmt.Errorf("--response-validation: %w", err)
 	}
