@@ -312,3 +312,23 @@ func TestServeTrustedOriginsAsBrowsersSendThem(t *testing.T) {
 		t.Errorf("origins a browser writes otherwise: %v; want them taken in its form", err)
 	}
 }
+
+// TestServeRefusesABadClientAddressHeader: a --client-address-header that
+// no header can be named is one line naming the flag and the form wanted
+// (and so exit status 2), not a limit that silently counts the proxy. The
+// context is done before serve starts, so that a server that does start
+// stops at once instead of serving on.
+func TestServeRefusesABadClientAddressHeader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, h := range []string{"X Forwarded", "X-Forwarded-For:"} {
+		var stderr bytes.Buffer
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath(t), "--client-address-header", h}, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "--client-address-header") || !strings.Contains(err.Error(), "X-Forwarded-For") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--client-address-header %q: %v; want one line naming the flag and the form wanted", h, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("--client-address-header %q printed more than the error:\n%s", h, stderr.String())
+		}
+	}
+}
