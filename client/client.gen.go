@@ -269,9 +269,12 @@ type NullableUser struct {
 	// the characters RFC 3986 allows in a URI (percent-encode anything
 	// else: a space is `%20`), whose host is a domain name (letters,
 	// digits, hyphens and dots) or an IP address, with a port from 0 to
-	// 65535 if any, and without user information. (No `format: uri`:
-	// some generators turn it into a URL type that re-encodes the value
-	// and drops the pattern.)
+	// 65535 if any, and without user information. A host whose last label
+	// is a number (`1.2.3.4`, but also `0177.0.0.1` or `2130706433`,
+	// which browsers read as 127.0.0.1) must be an IPv4 address written
+	// as four decimal numbers from 0 to 255 without leading zeros. (No
+	// `format: uri`: some generators turn it into a URL type that
+	// re-encodes the value and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -420,9 +423,12 @@ type User struct {
 	// the characters RFC 3986 allows in a URI (percent-encode anything
 	// else: a space is `%20`), whose host is a domain name (letters,
 	// digits, hyphens and dots) or an IP address, with a port from 0 to
-	// 65535 if any, and without user information. (No `format: uri`:
-	// some generators turn it into a URL type that re-encodes the value
-	// and drops the pattern.)
+	// 65535 if any, and without user information. A host whose last label
+	// is a number (`1.2.3.4`, but also `0177.0.0.1` or `2130706433`,
+	// which browsers read as 127.0.0.1) must be an IPv4 address written
+	// as four decimal numbers from 0 to 255 without leading zeros. (No
+	// `format: uri`: some generators turn it into a URL type that
+	// re-encodes the value and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png
@@ -513,9 +519,12 @@ type Email = openapi_types.Email
 // the characters RFC 3986 allows in a URI (percent-encode anything
 // else: a space is `%20`), whose host is a domain name (letters,
 // digits, hyphens and dots) or an IP address, with a port from 0 to
-// 65535 if any, and without user information. (No `format: uri`:
-// some generators turn it into a URL type that re-encodes the value
-// and drops the pattern.)
+// 65535 if any, and without user information. A host whose last label
+// is a number (`1.2.3.4`, but also `0177.0.0.1` or `2130706433`,
+// which browsers read as 127.0.0.1) must be an IPv4 address written
+// as four decimal numbers from 0 to 255 without leading zeros. (No
+// `format: uri`: some generators turn it into a URL type that
+// re-encodes the value and drops the pattern.)
 //
 // Example: https://images.example.com/ada.png
 type ImageURL = string
@@ -824,9 +833,12 @@ type UpdateMeRequest struct {
 	// the characters RFC 3986 allows in a URI (percent-encode anything
 	// else: a space is `%20`), whose host is a domain name (letters,
 	// digits, hyphens and dots) or an IP address, with a port from 0 to
-	// 65535 if any, and without user information. (No `format: uri`:
-	// some generators turn it into a URL type that re-encodes the value
-	// and drops the pattern.)
+	// 65535 if any, and without user information. A host whose last label
+	// is a number (`1.2.3.4`, but also `0177.0.0.1` or `2130706433`,
+	// which browsers read as 127.0.0.1) must be an IPv4 address written
+	// as four decimal numbers from 0 to 255 without leading zeros. (No
+	// `format: uri`: some generators turn it into a URL type that
+	// re-encodes the value and drops the pattern.)
 	//
 	//
 	// Example: https://images.example.com/ada.png

@@ -37,6 +37,46 @@ func TestTrustedOriginsRefuseWildcards(t *testing.T) {
 	}
 }
 
+// TestTrustedOriginsAreTheBrowsersForm: a trusted origin is compared with
+// the Origin header as a browser serializes it, so an origin written another
+// way (capitals, the scheme's default port, a Unicode host) is trusted in
+// that form, by CORS and by the cross-origin check alike; one that no
+// browser could ever send is refused when the handler is built, saying why.
+func TestTrustedOriginsAreTheBrowsersForm(t *testing.T) {
+	ts := newTestServer(t, func(c *testSetup) {
+		c.TrustedOrigins = []string{"https://APP.example.com:443", "HTTP://localhost:80", "https://bücher.example", "http://[0:0::1]:05173", "http://[::FFFF:127.0.0.1]:8080"}
+	})
+	a := ts.signUp(t, nil)
+	for _, origin := range []string{"https://app.example.com", "http://localhost", "https://xn--bcher-kva.example", "http://[::1]:5173", "http://[::ffff:7f00:1]:8080"} {
+		t.Run(origin, func(t *testing.T) {
+			read := ts.call(t, "GET", "/me", "", nil, withCookie(a.token), withHeader("Origin", origin), withHeader("Sec-Fetch-Site", "cross-site"))
+			if got := read.header.Get("Access-Control-Allow-Origin"); got != origin {
+				t.Errorf("CORS read: Access-Control-Allow-Origin %q, want %q", got, origin)
+			}
+			ct, body := jsonBody(map[string]any{"first_name": "Ada"})
+			write := ts.call(t, "PATCH", "/me", ct, body, withCookie(a.token), withHeader("Origin", origin), withHeader("Sec-Fetch-Site", "cross-site"))
+			if write.status != http.StatusOK {
+				t.Errorf("cross-origin PATCH: %d, want 200\n%s", write.status, write.body)
+			}
+		})
+	}
+
+	for _, tt := range []struct{ origin, want string }{
+		{"https://app.example.com:99999", "port"},
+		{"https://app.example.com:", "port"},
+		{"https://app.example.com:65536", "port"},
+		{"https://0177.0.0.1", "IPv4"},
+		{"http://127.1", "IPv4"},
+		{"https://xn--zz.example", "host"},
+		{"https://a b.example", ""},
+	} {
+		_, err := impl.NewHandler(impl.Config{Store: &failingStore{}, TrustedOrigins: []string{tt.origin}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "https://app.example.com") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("trusted origin %q: %v; want one line naming the %s and the form wanted", tt.origin, err, tt.want)
+		}
+	}
+}
+
 // TestCORSAndCrossOriginCheckAgree: for every origin a browser could send,
 // CORS lets the page read the answer exactly when the cross-origin check
 // lets its state-changing request through.

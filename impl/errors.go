@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -113,10 +114,22 @@ func conflictError(err error) *apiError {
 	return &apiError{status: http.StatusConflict, errors: errs}
 }
 
+// MaxErrorsListed is the most problems one error envelope lists. A body
+// of 16 KiB can hold some two thousand unknown members, each a problem of
+// its own: listed whole, their refusal would be twelve times the request,
+// to anybody (sign-up needs no account). A client fixes the first ones and
+// learns of the next; the message says how many more there were.
+const MaxErrorsListed = 20
+
 // errorEnvelope is the body of every error response. A failure names the
 // request, so that its log lines can be found.
 func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	errs := ae.errors
+	message := summaries[gen.ErrorCode(errs[0].Code)]
+	if more := len(errs) - MaxErrorsListed; more > 0 {
+		errs = errs[:MaxErrorsListed]
+		message += fmt.Sprintf(" %d more problems were found; the first %d are listed.", more, MaxErrorsListed)
+	}
 	if ae.status >= 500 && st.requestID != "" {
 		errs = slices.Clone(errs)
 		for i := range errs {
@@ -127,7 +140,7 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	}
 	return gen.ErrorEnvelope{
 		Status:  ae.status,
-		Message: summaries[gen.ErrorCode(errs[0].Code)],
+		Message: message,
 		Data:    nullable.NewNullNullable[gen.NoData](),
 		Session: st.clientSession(),
 		Errors:  errs,

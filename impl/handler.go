@@ -69,8 +69,10 @@ type Config struct {
 	// DefaultSignupLimits).
 	SignupLimits SignupLimits
 	// ClientAddressHeader, when set, is the header a trusted proxy puts the
-	// client's address in (X-Forwarded-For: its last entry; X-Real-IP).
-	// Unset, the address is the connection's.
+	// client's address in (X-Forwarded-For: its last entry; X-Real-IP), as
+	// an address, with a port or without (see parseAddressEntry). Unset, or
+	// when a request's header gives no address, the address is the
+	// connection's.
 	ClientAddressHeader string
 	// Password sets the cost of new password hashes (default
 	// password.DefaultParams); at most PasswordWorkers hashes run at once
@@ -251,7 +253,6 @@ func newServer(cfg Config) (*Server, error) {
 		maxSignins:         cmp.Or(cfg.MaxSigninsPerSession, DefaultMaxSigninsPerSession),
 		limits:             cfg.SigninLimits.WithDefaults(),
 		signupLimits:       cfg.SignupLimits.WithDefaults(),
-		addressHeader:      http.CanonicalHeaderKey(cfg.ClientAddressHeader),
 		crossOrigin:        http.NewCrossOriginProtection(),
 		responseValidation: cmp.Or(cfg.ResponseValidation, ValidateEnforce),
 		trustedOrigins:     map[string]bool{},
@@ -279,6 +280,9 @@ func newServer(cfg Config) (*Server, error) {
 		return s.passwords.Hash(context.Background(), rand.Text())
 	})
 	if err := s.trustOrigins(cfg.TrustedOrigins); err != nil {
+		return nil, err
+	}
+	if s.addressHeader, err = ParseClientAddressHeader(cfg.ClientAddressHeader); err != nil {
 		return nil, err
 	}
 	s.validator, err = validate.New(doc, validate.Options{

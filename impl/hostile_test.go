@@ -7,12 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"meapi/impl"
 )
 
 // TestHostileBodies sends PATCH /me bodies that the schema alone does not
@@ -55,6 +59,68 @@ func TestHostileBodies(t *testing.T) {
 				t.Errorf("a refused body changed the user")
 			}
 		})
+	}
+}
+
+// TestManyProblemsAreCapped sends the most unknown members that fit in a
+// body ({"0":0,"1":0,…}, some 1,900): the refusal lists the first
+// impl.MaxErrorsListed and says in its message how many more there were,
+// so that its answer stays far smaller than the request, to anybody
+// (sign-up needs no account).
+func TestManyProblemsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	members := 0
+	for {
+		next := strconv.Itoa(members)
+		if members > 0 {
+			next = "," + `"` + next + `":0`
+		} else {
+			next = `"` + next + `":0`
+		}
+		if b.Len()+len(next)+1 > impl.MaxBodyBytes {
+			break
+		}
+		b.WriteString(next)
+		members++
+	}
+	b.WriteString("}")
+	body := []byte(b.String())
+	if members < 1900 {
+		t.Fatalf("only %d members fit", members)
+	}
+
+	ts := newTestServer(t)
+	a := ts.signUp(t, nil)
+	for _, tt := range []struct {
+		method, path string
+		opts         []reqOption
+	}{
+		{"POST", "/auth/signup", nil},
+		{"PATCH", "/me", []reqOption{withCookie(a.token)}},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := ts.call(t, tt.method, tt.path, "application/json", body, tt.opts...)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400", r.status)
+			}
+			if n := len(r.env.Errors); n != impl.MaxErrorsListed {
+				t.Errorf("%d errors listed, want %d", n, impl.MaxErrorsListed)
+			}
+			if len(r.body) > len(body)/4 {
+				t.Errorf("a %d-byte request got a %d-byte answer", len(body), len(r.body))
+			}
+			m := regexp.MustCompile(`(\d+) more problems`).FindStringSubmatch(r.env.Message)
+			if m == nil {
+				t.Fatalf("the message %q does not say how many more problems there were", r.env.Message)
+			}
+			if more, _ := strconv.Atoi(m[1]); more+impl.MaxErrorsListed < members {
+				t.Errorf("the message says %d more than the %d listed; the body has %d unknown members", more, impl.MaxErrorsListed, members)
+			}
+		})
+	}
+	if n := ts.count(t, "users"); n != 1 {
+		t.Errorf("%d users, want the one signed up", n)
 	}
 }
 

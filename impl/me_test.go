@@ -136,6 +136,11 @@ func TestUpdateMeRefusals(t *testing.T) {
 		{"image_url with credentials", "", `{"image_url":"https://user:pw@images.example.com/a.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
 		{"image_url with a space", "", `{"image_url":"https://images.example.com/a b.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
 		{"image_url not ASCII", "", `{"image_url":"https://images.example.com/é.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
+		// A browser reads these hosts as 127.0.0.1, or refuses them.
+		{"image_url with an octal IPv4 host", "", `{"image_url":"https://0177.0.0.1/a.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
+		{"image_url with a one-number IPv4 host", "", `{"image_url":"https://2130706433/a.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
+		{"image_url with an IPv4 host out of range", "", `{"image_url":"https://256.1.1.1/a.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
+		{"image_url with a host ending in a number", "", `{"image_url":"https://a.1/a.png"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
 		{"image_url too long", "", `{"image_url":"https://images.example.com/` + long(2049-len("https://images.example.com/")) + `"}`, 400, []string{"VALIDATION_ERROR", "/image_url"}},
 
 		// The body itself.

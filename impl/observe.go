@@ -28,6 +28,10 @@ type metrics struct {
 	rateLimited    prometheus.Counter
 	signupLimited  prometheus.Counter
 	notReady       *prometheus.CounterVec
+	// addressFallbacks are sign-ins and sign-ups counted by the connection's
+	// address because --client-address-header gave none: behind a proxy,
+	// the proxy's, which all its clients then share.
+	addressFallbacks prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,6 +65,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "meapi_signin_rate_limited_total",
 			Help: "Sign-ins refused with 429 because of too many failures.",
 		}),
+		addressFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meapi_client_address_fallbacks_total",
+			Help: "Sign-ins and sign-ups limited by the connection's address because the configured client address header was missing or unreadable.",
+		}),
 		notReady: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meapi_not_ready_total",
 			Help: "Readiness checks answered 503, by reason: draining, migrations_pending, replaced, not_writable, unreachable.",
@@ -69,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range notReadyReasons {
 		m.notReady.WithLabelValues(r.label)
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.signupLimited, m.notReady} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.violations, m.signinFailures, m.rateLimited, m.signupLimited, m.notReady, m.addressFallbacks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -39,6 +39,9 @@ type requestState struct {
 	sessionErr error
 	// clientAddr is who the per-address sign-in limit counts.
 	clientAddr string
+	// clientAddrFellBack: the configured address header gave no address,
+	// and clientAddr is the connection's.
+	clientAddrFellBack bool
 	// body is the request body, as readBody read it.
 	body []byte
 }
@@ -106,7 +109,7 @@ const maxSessionCookies = 4
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context()) // made by observe
-		st.clientAddr = s.clientAddress(r)
+		st.clientAddr, st.clientAddrFellBack = s.clientAddress(r)
 		ctx, now := r.Context(), s.now()
 		dead, tried, untried := false, 0, false
 		for _, c := range r.Cookies() {

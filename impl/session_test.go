@@ -2,6 +2,7 @@ package impl_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -462,6 +463,54 @@ func TestClientAddressComesFromTheConnection(t *testing.T) {
 	}
 	ts.signIn(t, "plain_username", "nobody", "wrong", withHeader("X-Forwarded-For", "10.0.0.9")).
 		wantError(t, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "")
+}
+
+// TestClientAddressHeaderEntries: the proxy's entry in the configured
+// header counts with a port (Azure Application Gateway sends
+// 203.0.113.7:4431) and as a bracketed IPv6 address, with a port or
+// without, so that five clients behind the proxy are five addresses, not
+// the proxy's one. A request whose header is missing or unreadable still
+// counts by the connection's address, and is counted in
+// meapi_client_address_fallbacks_total (there at 0 from the start).
+func TestClientAddressHeaderEntries(t *testing.T) {
+	ts := newTestServer(t, func(c *testSetup) {
+		c.SignupLimits = impl.SignupLimits{Window: 10 * time.Minute, PerAddress: 3}
+		c.ClientAddressHeader = "X-Forwarded-For"
+	})
+	const fallbacks = "meapi_client_address_fallbacks_total"
+	if m := ts.call(t, "GET", "/metrics", "", nil); !strings.Contains(string(m.body), "\n"+fallbacks+" 0\n") {
+		t.Errorf("/metrics lacks %s at 0 before any fallback", fallbacks)
+	}
+	for _, format := range []string{"203.0.113.%d:4431", "[2001:db8:%d::1]:443", "[2001:db8:1%d::1]", "2001:db8:2%d::1", "198.51.100.%d"} {
+		for n := 1; n <= 5; n++ {
+			entry := fmt.Sprintf(format, n)
+			ts.signUp(t, nil, withHeader("X-Forwarded-For", "192.0.2.200, "+entry))
+		}
+	}
+	if m := ts.call(t, "GET", "/metrics", "", nil); !strings.Contains(string(m.body), "\n"+fallbacks+" 0\n") {
+		t.Errorf("%s moved for addresses that were read", fallbacks)
+	}
+	// Unreadable or missing: the connection's address (127.0.0.1), counted.
+	ts.signUp(t, nil, withHeader("X-Forwarded-For", "unknown"))
+	ts.signUp(t, nil, withHeader("X-Forwarded-For", "203.0.113.1:99999"))
+	ts.signUp(t, nil)
+	ct, b := jsonBody(map[string]any{"email": "fourth@example.com", "password": pw})
+	ts.call(t, "POST", "/auth/signup", ct, b, withHeader("X-Forwarded-For", "[2001:db8::1")).
+		wantError(t, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "")
+	if m := ts.call(t, "GET", "/metrics", "", nil); !strings.Contains(string(m.body), "\n"+fallbacks+" 4\n") {
+		t.Errorf("/metrics: want %s 4 after four requests without a readable address", fallbacks)
+	}
+}
+
+// TestClientAddressHeaderMustBeAHeaderName: a name no header can have is
+// refused when the handler is built, not never matched.
+func TestClientAddressHeaderMustBeAHeaderName(t *testing.T) {
+	for _, h := range []string{"X Forwarded", "X-Forwarded-For:", "X-Forwarded-For\n", "Forwardé"} {
+		_, err := impl.NewHandler(impl.Config{Store: &failingStore{}, ClientAddressHeader: h})
+		if err == nil || !strings.Contains(err.Error(), "X-Forwarded-For") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("client address header %q: %v; want one line refusing it, with the form wanted", h, err)
+		}
+	}
 }
 
 func TestDeadCookieIsCleared(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"meapi/gen"
 	passwords "meapi/impl/password"
 	"meapi/impl/rules"
@@ -52,7 +54,7 @@ func (s *Server) SignIn(ctx context.Context, req gen.SignInRequestObject) (gen.S
 	if user != nil {
 		userID = user.ID
 	}
-	reservation, err := s.store.ReserveAttempt(ctx, storeLimits(s.limits.For(rules.AccountSubject(userID, identifier), st.clientAddr)), now)
+	reservation, err := s.store.ReserveAttempt(ctx, storeLimits(s.limits.For(rules.AccountSubject(userID, identifier), s.limitAddress(st))), now)
 	var limited *store.LimitedError
 	if errors.As(err, &limited) {
 		s.metrics.rateLimited.Inc()
@@ -209,34 +211,80 @@ func (s *Server) grant(st *requestState, tokenHash []byte, now time.Time) store.
 	return g
 }
 
+// ParseClientAddressHeader reads --client-address-header: a header name
+// (an HTTP token), in its canonical form. A name no header can have would
+// never be found, and every client would count as the proxy.
+func ParseClientAddressHeader(name string) (string, error) {
+	if name != "" && !httpguts.ValidHeaderFieldName(name) {
+		return "", fmt.Errorf("client address header %q is not a header name: want letters, digits and hyphens, such as X-Forwarded-For or X-Real-IP", name)
+	}
+	return http.CanonicalHeaderKey(name), nil
+}
+
 // clientAddress is the address the per-address limit counts by: the
 // connection's, or the one a trusted proxy put in the configured header.
 // IPv6 addresses count by their /64, which one client usually holds whole.
-func (s *Server) clientAddress(r *http.Request) string {
-	raw := ""
+// fellBack says that a header was configured but gave no address, so that
+// the connection's (the proxy's) was taken.
+func (s *Server) clientAddress(r *http.Request) (addr string, fellBack bool) {
+	var ip netip.Addr
+	ok := false
 	if s.addressHeader != "" {
 		if v := r.Header.Values(s.addressHeader); len(v) > 0 {
 			// The last entry is the one the trusted proxy added; the ones
 			// before it are whatever the client claimed.
 			list := strings.Split(v[len(v)-1], ",")
-			raw = strings.TrimSpace(list[len(list)-1])
+			ip, ok = parseAddressEntry(strings.TrimSpace(list[len(list)-1]))
 		}
+		fellBack = !ok
 	}
-	addr, err := netip.ParseAddr(raw)
-	if err != nil {
+	if !ok {
 		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
 		if splitErr != nil {
 			host = r.RemoteAddr
 		}
-		if addr, err = netip.ParseAddr(host); err != nil {
-			return host
+		var err error
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return host, fellBack
 		}
 	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		if p, err := addr.Prefix(64); err == nil {
-			return p.String()
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String(), fellBack
 		}
 	}
-	return addr.String()
+	return ip.String(), fellBack
+}
+
+// parseAddressEntry reads one entry of a proxy's address header as proxies
+// write it: an address, an address with a port (203.0.113.7:4431, as
+// Azure Application Gateway sends), or an IPv6 address in brackets, with a
+// port or without ([2001:db8::1]:443, [2001:db8::1]).
+func parseAddressEntry(e string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(e); err == nil {
+		return ip, true
+	}
+	if ap, err := netip.ParseAddrPort(e); err == nil {
+		return ap.Addr(), true
+	}
+	if inner, ok := strings.CutPrefix(e, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			if ip, err := netip.ParseAddr(inner); err == nil && ip.Is6() {
+				return ip, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// limitAddress is the client address a per-address limit counts this
+// request by. A request whose configured header gave no address is counted
+// in the metrics here, where the fallback matters, and not for the health
+// checks a load balancer may send without the header.
+func (s *Server) limitAddress(st *requestState) string {
+	if st.clientAddrFellBack {
+		s.metrics.addressFallbacks.Inc()
+	}
+	return st.clientAddr
 }

@@ -35,7 +35,7 @@ func (s *Server) SignUp(ctx context.Context, req gen.SignUpRequestObject) (gen.S
 	// nothing), so that a burst from one address, someone making accounts
 	// by the hundred, is bounded whatever their outcome.
 	now := s.now()
-	reservation, err := s.store.ReserveAttempt(ctx, storeLimits(s.signupLimits.For(st.clientAddr)), now)
+	reservation, err := s.store.ReserveAttempt(ctx, storeLimits(s.signupLimits.For(s.limitAddress(st))), now)
 	var limited *store.LimitedError
 	if errors.As(err, &limited) {
 		s.metrics.signupLimited.Inc()

@@ -30,6 +30,9 @@ func dbFlags(name, usage string, args []string, stderr io.Writer, extra func(*fl
 	if fs.NArg() > 0 {
 		return "", fmt.Errorf("%s takes no arguments, got %q", name, fs.Args())
 	}
+	if err := checkDB(db); err != nil {
+		return "", err
+	}
 	return db, nil
 }
 

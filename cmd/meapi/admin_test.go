@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"meapi/store/postgres/pgtest"
 )
 
 // TestBackupWhileServing copies the database with `meapi backup` while the
@@ -160,9 +166,82 @@ func TestRedactDB(t *testing.T) {
 		"meapi.db": "meapi.db",
 		"postgres://meapi:s3cret@db:5432/meapi?sslmode=require": "postgres://meapi:xxxxx@db:5432/meapi?sslmode=require",
 		"postgresql://meapi@db/meapi":                           "postgresql://meapi@db/meapi",
+		// libpq and pgx take a password from the query too.
+		"postgres://meapi@db/meapi?password=s3cret&sslmode=disable":        "postgres://meapi@db/meapi?password=xxxxx&sslmode=disable",
+		"postgres://meapi@db/meapi?sslmode=verify-full&sslpassword=s3cret": "postgres://meapi@db/meapi?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://meapi@db/meapi?pass%77ord=s3cret":                      "postgres://meapi@db/meapi?pass%77ord=xxxxx",
+		"postgres://meapi@db/meapi?Password=s3cret&x=1":                    "postgres://meapi@db/meapi?Password=xxxxx&x=1",
+		"postgres://meapi:s3cret@db/meapi?password=s3cret":                 "postgres://meapi:xxxxx@db/meapi?password=xxxxx",
+		// The scheme is read in any case, and logged as it is used.
+		"POSTGRES://meapi:s3cret@db/meapi":   "postgres://meapi:xxxxx@db/meapi",
+		"PostgreSQL://meapi:s3cret@db/meapi": "postgresql://meapi:xxxxx@db/meapi",
+		"postgres://meapi:s3cret@[::1/meapi": "postgres://(unparsable)",
+		// A key=value connection string is not read as PostgreSQL's, but
+		// its password is not to be printed either.
+		"host=db password=s3cret dbname=meapi":    "host=db password=xxxxx dbname=meapi",
+		"host=db password='s3 cret' dbname=meapi": "host=db password=xxxxx dbname=meapi",
 	} {
 		if got := redactDB(in); got != want || strings.Contains(got, "s3cret") {
 			t.Errorf("redactDB(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestDBPasswordIsNeverPrinted runs the commands as an operator does with a
+// PostgreSQL password in --db's URL, in its user information or its query:
+// neither the error (one line) nor anything on stderr holds it, whether the
+// database cannot be reached or is served from.
+func TestDBPasswordIsNeverPrinted(t *testing.T) {
+	const pw = "hunter2"
+	// A --db taken for an SQLite file would be made here, not in the source.
+	t.Chdir(t.TempDir())
+	for _, db := range []string{
+		"postgres://u@127.0.0.1:1/db?password=" + pw,
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + pw,
+		"postgresql://u@127.0.0.1:1/db?pass%77ord=" + pw,
+		"POSTGRES://u:" + pw + "@127.0.0.1:1/db",
+		"PostgreSQL://u:" + pw + "@127.0.0.1:1/db?password=" + pw,
+		"postgres://u:" + pw + "@127.0.0.1:1/db?connect_timeout=x",
+		"host=127.0.0.1 port=1 password=" + pw + " dbname=db",
+	} {
+		for _, cmd := range [][]string{
+			{"migrate", "--db", db},
+			{"serve", "--addr", "127.0.0.1:0", "--db", db},
+			{"seed", "--db", db, "--users", "1", "--cookies", filepath.Join(t.TempDir(), "cookies.txt")},
+		} {
+			var stdout, stderr bytes.Buffer
+			// Only a guard: a serve that wrongly starts stops, and fails below.
+			ctx, cancel := context.WithTimeout(ctxBg, time.Minute)
+			err := run(ctx, cmd, &stdout, &stderr)
+			cancel()
+			if err == nil {
+				t.Errorf("%s %s: no error", cmd[0], db)
+				continue
+			}
+			if out := err.Error() + stdout.String() + stderr.String(); strings.Contains(out, pw) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s %s: want one line without the password; got %q, stderr %q", cmd[0], db, err, stderr.String())
+			}
+		}
+	}
+
+	// Served from: the log's "serving" line names the database, without
+	// the password. A password the test server asks for moves into the
+	// query; one it does not ask for is ignored by it.
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := pw
+	if p, ok := u.User.Password(); ok {
+		secret = p
+		u.User = url.User(u.User.Username())
+	}
+	q := u.Query()
+	q.Set("password", secret)
+	u.RawQuery = q.Encode()
+	c := startChild(t, u.String())
+	if !strings.Contains(c.logs.String(), "password=xxxxx") {
+		t.Errorf("the log does not name the database with its password masked:\n%s", c.logs.String())
+	}
+	checkLogsHoldNoSecrets(t, c.logs.String(), secret)
 }

@@ -302,3 +302,51 @@ func TestMessagesSayWhatIsWrong(t *testing.T) {
 		t.Errorf("serve on a port that is taken created the database first")
 	}
 }
+
+// TestServeTrustedOriginsAsBrowsersSendThem: --trusted-origins that no
+// browser could send as its Origin are refused at start in one line naming
+// the flag and the form wanted; one a browser writes differently is taken
+// in the browser's form. The context is done before serve starts, so that
+// a server that does start stops at once instead of serving on.
+func TestServeTrustedOriginsAsBrowsersSendThem(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, o := range []string{"https://app.example.com:99999", "https://app.example.com:", "https://0177.0.0.1"} {
+		var stderr bytes.Buffer
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath(t), "--trusted-origins", "https://ok.example.com," + o}, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "--trusted-origins") || !strings.Contains(err.Error(), o) ||
+			!strings.Contains(err.Error(), "e.g. https://app.example.com") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--trusted-origins %s: %v; want one line naming the flag, the value and the form wanted", o, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("--trusted-origins %s printed more than the error:\n%s", o, stderr.String())
+		}
+	}
+	fs, c := serveFlags(io.Discard)
+	if err := parseFlags(fs, []string{"--trusted-origins", "https://APP.example.com:443, https://bücher.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.check(); err != nil {
+		t.Errorf("origins a browser writes otherwise: %v; want them taken in its form", err)
+	}
+}
+
+// TestServeRefusesABadClientAddressHeader: a --client-address-header that
+// no header can be named is one line naming the flag and the form wanted
+// (and so exit status 2), not a limit that silently counts the proxy. The
+// context is done before serve starts, so that a server that does start
+// stops at once instead of serving on.
+func TestServeRefusesABadClientAddressHeader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, h := range []string{"X Forwarded", "X-Forwarded-For:"} {
+		var stderr bytes.Buffer
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath(t), "--client-address-header", h}, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "--client-address-header") || !strings.Contains(err.Error(), "X-Forwarded-For") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--client-address-header %q: %v; want one line naming the flag and the form wanted", h, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("--client-address-header %q printed more than the error:\n%s", h, stderr.String())
+		}
+	}
+}

@@ -67,7 +67,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.responseValidation, "response-validation", string(impl.ValidateEnforce),
 		"what to do with a response openapi.yaml does not allow: enforce (replace it with 500), log, off")
 	fs.StringVar(&c.trustedOrigins, "trusted-origins", "",
-		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com")
+		"comma-separated origins allowed to make state-changing cross-origin requests, e.g. https://app.example.com; each is taken in the form browsers send in Origin (https://APP.example.com:443 is https://app.example.com)")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", impl.DefaultSessionIdleTimeout, "end a browser session unused for this long")
 	fs.DurationVar(&c.signinLifetime, "signin-lifetime", impl.DefaultSigninLifetime, "end a sign-in this long after its password was checked")
 	fs.IntVar(&c.maxAccounts, "max-accounts", impl.DefaultMaxSigninsPerSession, "how many accounts one browser may have signed in at once")
@@ -77,7 +77,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.signupLimits.PerAddress, "signup-limit-address", impl.DefaultSignupLimits.PerAddress, "sign-ups per client address (IPv6: per /64) in --signup-window before 429")
 	fs.DurationVar(&c.signupLimits.Window, "signup-window", impl.DefaultSignupLimits.Window, "the sliding window sign-ups are counted in")
 	fs.StringVar(&c.addressHeader, "client-address-header", "",
-		"header a trusted reverse proxy sets to the client's address (X-Forwarded-For: its last entry counts); unset, the connection's address is used. Set it only behind such a proxy: clients can send any header")
+		"header a trusted reverse proxy sets to the client's address (X-Forwarded-For: its last entry counts), with a port or without; unset, or when a request's header has no address, the connection's address is used (counted in meapi_client_address_fallbacks_total). Set it only behind such a proxy: clients can send any header")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 10*time.Minute, "how often ended sessions, sign-ins and old sign-in failures are deleted")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
@@ -99,6 +99,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 
 // check refuses values no server should start with, naming the flag.
 func (c *serveConfig) check() error {
+	if err := checkDB(c.db); err != nil {
+		return err
+	}
 	if _, err := impl.ParseResponseValidation(c.responseValidation); err != nil {
 		return fmt.Errorf("--response-validation: %w", err)
 	}
@@ -126,6 +129,9 @@ func (c *serveConfig) check() error {
 	}
 	if _, err := newLogger(io.Discard, c.logFormat, c.logLevel); err != nil {
 		return err
+	}
+	if _, err := impl.ParseClientAddressHeader(c.addressHeader); err != nil {
+		return fmt.Errorf("--client-address-header: %w", err)
 	}
 	for _, o := range c.origins() {
 		if _, err := impl.ParseTrustedOrigin(o); err != nil {

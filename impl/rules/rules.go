@@ -8,6 +8,7 @@ package rules
 
 import (
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -150,9 +151,19 @@ func ImageURLPattern() string { return imageURLPattern.String() }
 
 var hostPattern = dfa.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 
+// endsInNumber is WHATWG's test of a host's last label: all decimal digits,
+// or 0x (0X) followed by hexadecimal digits or nothing.
+func endsInNumber(label string) bool {
+	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
+		return strings.Trim(label[2:], "0123456789abcdefABCDEF") == ""
+	}
+	return label != "" && strings.Trim(label, "0123456789") == ""
+}
+
 // ImageURL checks an avatar URL: absolute https, at most 2048 bytes, only
 // the characters RFC 3986 allows in a URI, a host that is a domain name or
-// an IP address (so that every browser's URL parser reads it the same),
+// an IP address (so that every browser's URL parser reads it the same: a
+// host ending in a number must be a canonical dotted-quad IPv4 address),
 // a port in range, and no user name or password (which every viewer of the
 // avatar would be sent).
 func ImageURL(s string) error {
@@ -174,6 +185,18 @@ func ImageURL(s string) error {
 	host := u.Hostname()
 	if ip := net.ParseIP(host); ip == nil && (!hostPattern.MatchString(host) || strings.Contains(host, "..")) {
 		return violation("must name a host that is a domain name or an IP address")
+	}
+	// A browser's URL parser (WHATWG's) reads a host whose last label is a
+	// number as an IPv4 address, in any of the old forms: 0177.0.0.1 and
+	// 2130706433 are 127.0.0.1 to it, 256.1.1.1 and a.1 fail to load. Such
+	// a host is taken only as the one form every parser reads alike.
+	// (hostPattern has refused a trailing dot, which WHATWG would drop.)
+	labels := strings.Split(host, ".")
+	if last := labels[len(labels)-1]; !strings.HasPrefix(u.Host, "[") && endsInNumber(last) {
+		if addr, err := netip.ParseAddr(host); err != nil || !addr.Is4() {
+			return violation("must name a host that is a domain name or an IP address: the host " + host +
+				" ends in a number, so browsers read it as an IPv4 address, and it is not a canonical IPv4 address (four decimal numbers from 0 to 255 without leading zeros, such as 192.0.2.1)")
+		}
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n > 65535 {

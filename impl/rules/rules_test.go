@@ -138,6 +138,32 @@ func TestImageURL(t *testing.T) {
 	}
 }
 
+// TestImageURLNumericHosts: a host whose last label is a number is an
+// IPv4 address to a browser (the URL standard's "ends in a number"), which
+// reads 0177.0.0.1 and 2130706433 as 127.0.0.1 and refuses 256.1.1.1, so
+// such a host is taken only as a canonical dotted quad; other hosts with
+// digits in them are domain names.
+func TestImageURLNumericHosts(t *testing.T) {
+	for _, ok := range []string{
+		"https://127.0.0.1/a.png", "https://0.0.0.0/", "https://255.255.255.255:8443/", "https://192.0.2.10/",
+		"https://1.2.3.example/", "https://123abc/", "https://a.0xg/", "https://0x.example/", "https://x.1a/",
+	} {
+		if err := ImageURL(ok); err != nil {
+			t.Errorf("ImageURL(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		"https://0177.0.0.1/a.png", "https://2130706433/a.png", "https://010.0.0.1/a.png", "https://999.999.999.999/",
+		"https://256.1.1.1/", "https://1.2.3.4.5/", "https://a.1/", "https://127.1/", "https://00.0.0.0/",
+		"https://0x7f.0.0.1/", "https://127.0.0.0x1/", "https://a.0x/", "https://a.0X1F/", "https://0/", "https://1.2.3.04/",
+	} {
+		err := ImageURL(bad)
+		if err == nil || !strings.Contains(err.Error(), "is not a canonical IPv4 address") {
+			t.Errorf("ImageURL(%q): %v; want a refusal saying the host is not a canonical IPv4 address", bad, err)
+		}
+	}
+}
+
 // TestPatternsAreASCII: the patterns read the same in every regular
 // expression engine (impl's spec test holds them equal to openapi.yaml's).
 func TestPatternsAreASCII(t *testing.T) {

@@ -378,9 +378,12 @@ export interface components {
          *     the characters RFC 3986 allows in a URI (percent-encode anything
          *     else: a space is `%20`), whose host is a domain name (letters,
          *     digits, hyphens and dots) or an IP address, with a port from 0 to
-         *     65535 if any, and without user information. (No `format: uri`:
-         *     some generators turn it into a URL type that re-encodes the value
-         *     and drops the pattern.)
+         *     65535 if any, and without user information. A host whose last label
+         *     is a number (`1.2.3.4`, but also `0177.0.0.1` or `2130706433`,
+         *     which browsers read as 127.0.0.1) must be an IPv4 address written
+         *     as four decimal numbers from 0 to 255 without leading zeros. (No
+         *     `format: uri`: some generators turn it into a URL type that
+         *     re-encodes the value and drops the pattern.)
          * @example https://images.example.com/ada.png
          */
         ImageURL: string | null;
