@@ -57,6 +57,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--response-validation", "sometimes"},
 		{"serve", "--session-idle-timeout", "-1h"},
+		{"serve", "--session-idle-timeout", "1ns"},
+		{"serve", "--signin-lifetime", "500ms"},
 		{"serve", "--trusted-origins", "not a url"},
 		{"serve", "--trusted-origins", "https://*.example.com"},
 		{"serve", "--max-accounts", "0"},

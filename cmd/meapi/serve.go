@@ -115,6 +115,13 @@ func (c *serveConfig) check() error {
 			return fmt.Errorf("%s must be positive, got %s", name, d)
 		}
 	}
+	// A session or sign-in shorter than a second would end between a
+	// person's two requests: no setting anyone means.
+	for name, d := range map[string]time.Duration{"--session-idle-timeout": c.idleTimeout, "--signin-lifetime": c.signinLifetime} {
+		if d < time.Second {
+			return fmt.Errorf("%s must be at least 1s (a duration such as 30m), got %s", name, d)
+		}
+	}
 	if c.shutdownDelay < 0 {
 		return fmt.Errorf("--shutdown-delay must not be negative, got %s", c.shutdownDelay)
 	}
