@@ -512,9 +512,25 @@ func TestEncodedPathsAreTheirOperations(t *testing.T) {
 			t.Errorf("GET %s: %d %.200s; GET %s: %d %.200s", tt.path, got.status, got.body, tt.plain, want.status, want.body)
 		}
 	}
-	// An encoded slash is no separator of this API's paths: no operation.
-	if _, r := ts.send(t, "GET", "/me%2F", "", nil, withCookie(a.token)); r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
-		t.Errorf("GET /me%%2F: %d %s, want 404 NOT_FOUND", r.status, r.body)
+	// An encoded slash is no separator of this API's paths: no operation,
+	// even where the decoded path would be one, and nothing is written.
+	ct, signup := jsonBody(map[string]any{"email": "slash@example.com", "password": pw})
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/me%2F"},
+		{"POST", "/auth%2Fsignup"},
+		{"POST", "/auth%2fsignup"},
+		{"GET", "/docs%2Fredoc.standalone.js"},
+	} {
+		var body []byte
+		if tt.method == "POST" {
+			body = signup
+		}
+		if _, r := ts.send(t, tt.method, tt.path, ct, body, withCookie(a.token)); r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
+			t.Errorf("%s %s: %d %s, want 404 NOT_FOUND", tt.method, tt.path, r.status, r.body)
+		}
+	}
+	if n := ts.count(t, "users"); n != 1 {
+		t.Errorf("%d users after sign-ups at an encoded slash, want 1", n)
 	}
 	metrics := string(ts.call(t, "GET", "/metrics", "", nil).body)
 	for _, line := range strings.Split(metrics, "\n") {

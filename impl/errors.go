@@ -128,7 +128,7 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	message := summaries[gen.ErrorCode(errs[0].Code)]
 	if more := len(errs) - MaxErrorsListed; more > 0 {
 		errs = errs[:MaxErrorsListed]
-		message += fmt.Sprintf(" %d more problems were found; the first %d are listed.", more, MaxErrorsListed)
+		message += fmt.Sprintf(" %d more %s found; the first %d are listed.", more, map[bool]string{true: "problem was", false: "problems were"}[more == 1], MaxErrorsListed)
 	}
 	if ae.status >= 500 && st.requestID != "" {
 		errs = slices.Clone(errs)

@@ -330,6 +330,10 @@ func readOnlyMembers(doc *openapi3.T, resource, patch string) map[string]bool {
 func (s *Server) route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context())
+		if encodedSlash(r) {
+			s.writeError(w, r, newAPIError(http.StatusNotFound, gen.NOTFOUND, "", "no operation at "+r.URL.EscapedPath()+": an encoded slash (%2F) is part of a segment, not a separator"))
+			return
+		}
 		pattern := s.mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
 		if pattern == "" {
 			if len(s.allowedMethods(r.URL.Path)) > 0 {
@@ -355,6 +359,14 @@ func (s *Server) route(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// encodedSlash reports whether the request's path holds a percent-encoded
+// slash. Decoded, /auth%2Fsignup would be /auth/signup, but it is one
+// segment, not two: no operation of this API has it, and a proxy that
+// routes or blocks on the raw path must not be bypassed by one.
+func encodedSlash(r *http.Request) bool {
+	return r.URL.RawPath != "" && strings.Contains(strings.ToUpper(r.URL.RawPath), "%2F")
 }
 
 func notFound(r *http.Request) *apiError {

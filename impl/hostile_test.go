@@ -119,6 +119,15 @@ func TestManyProblemsAreCapped(t *testing.T) {
 			}
 		})
 	}
+	// One past the cap is said in the singular.
+	one := map[string]any{}
+	for i := range impl.MaxErrorsListed + 1 {
+		one["x"+strconv.Itoa(i)] = 0
+	}
+	ct, oneBody := jsonBody(one)
+	if r := ts.call(t, "PATCH", "/me", ct, oneBody, withCookie(a.token)); !strings.Contains(r.env.Message, " 1 more problem was found;") {
+		t.Errorf("%d unknown members: %q", impl.MaxErrorsListed+1, r.env.Message)
+	}
 	if n := ts.count(t, "users"); n != 1 {
 		t.Errorf("%d users, want the one signed up", n)
 	}

@@ -168,7 +168,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	withCORS := s.corsHandler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
-			(!s.trustedOrigins[r.Header.Get("Origin")] || !slices.Contains(s.allowedMethods(r.URL.Path), r.Header.Get("Access-Control-Request-Method"))) {
+			(!s.trustedOrigins[r.Header.Get("Origin")] || encodedSlash(r) ||
+				!slices.Contains(s.allowedMethods(r.URL.Path), r.Header.Get("Access-Control-Request-Method"))) {
 			next.ServeHTTP(w, r)
 			return
 		}

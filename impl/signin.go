@@ -216,7 +216,7 @@ func (s *Server) grant(st *requestState, tokenHash []byte, now time.Time) store.
 // never be found, and every client would count as the proxy.
 func ParseClientAddressHeader(name string) (string, error) {
 	if name != "" && !httpguts.ValidHeaderFieldName(name) {
-		return "", fmt.Errorf("client address header %q is not a header name: want letters, digits and hyphens, such as X-Forwarded-For or X-Real-IP", name)
+		return "", fmt.Errorf("client address header %q is not a header name: want an HTTP header name (letters, digits and punctuation such as - or _, no spaces), such as X-Forwarded-For or X-Real-IP", name)
 	}
 	return http.CanonicalHeaderKey(name), nil
 }

@@ -337,6 +337,7 @@ func TestCORS(t *testing.T) {
 		{"https://evil.example", "/me", "PATCH", "METHOD_NOT_ALLOWED"},
 		{app, "/no/such/path", "GET", "NOT_FOUND"},
 		{app, "/me", "DELETE", "METHOD_NOT_ALLOWED"},
+		{app, "/auth%2Fsignup", "POST", "NOT_FOUND"},
 	} {
 		r := ts.call(t, "OPTIONS", tt.path, "", nil, withHeader("Origin", tt.origin), withHeader("Access-Control-Request-Method", tt.method))
 		if r.status < 400 || !strings.Contains(string(r.body), `"`+tt.code+`"`) || r.header.Get("Access-Control-Allow-Methods") != "" {

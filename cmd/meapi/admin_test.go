@@ -203,6 +203,11 @@ func TestDBPasswordIsNeverPrinted(t *testing.T) {
 		"PostgreSQL://u:" + pw + "@127.0.0.1:1/db?password=" + pw,
 		"postgres://u:" + pw + "@127.0.0.1:1/db?connect_timeout=x",
 		"host=127.0.0.1 port=1 password=" + pw + " dbname=db",
+		// Quoted (an env file's mistake), with a space, another scheme:
+		// none is PostgreSQL's URL, and none may become a file's name.
+		`"postgres://u:` + pw + `@127.0.0.1:1/db"`,
+		" postgres://u:" + pw + "@127.0.0.1:1/db",
+		"pgsql://u:" + pw + "@127.0.0.1:1/db",
 	} {
 		for _, cmd := range [][]string{
 			{"migrate", "--db", db},

@@ -65,6 +65,12 @@ func checkDB(db string) error {
 	if conninfo.MatchString(db) {
 		return errors.New("--db looks like a PostgreSQL key=value connection string, which meapi does not read: give it as a URL, e.g. postgres://meapi@db.example.com:5432/meapi?sslmode=require")
 	}
+	if strings.Contains(db, "://") {
+		// A URL that does not start with postgres:// (quoted, after a
+		// space, another scheme) would be an SQLite file's name, with a
+		// folder made of its host and password.
+		return errors.New("--db looks like a URL but does not start with postgres:// or postgresql:// (quotes or spaces around it?): give a PostgreSQL URL as it is, or an SQLite file's path")
+	}
 	return nil
 }
 
