@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -60,6 +61,8 @@ func session(s client.ClientSession) *Session {
 }
 
 // answer fills an Answer from whichever typed body the client decoded.
+// The client sets at most one of an operation's error bodies, so the
+// callers pass the first that is set (cmp.Or).
 func answer(status int, userEnv *client.UserEnvelope, sessionEnv *client.SessionEnvelope, errEnv *client.ErrorEnvelope) Answer {
 	a := Answer{Status: status}
 	switch {
@@ -113,13 +116,7 @@ func (d *driver) SignUp(email, password, firstName, username string) (Answer, er
 	if err != nil {
 		return Answer{}, err
 	}
-	var e *client.ErrorEnvelope
-	switch {
-	case r.JSON400 != nil:
-		e = r.JSON400
-	case r.JSON409 != nil:
-		e = r.JSON409
-	}
+	e := cmp.Or(r.JSON400, r.JSON409)
 	return answer(r.StatusCode(), r.JSON201, nil, e), nil
 }
 
@@ -141,17 +138,7 @@ func (d *driver) updated(r *client.UpdateMeResponse, err error) (Answer, error) 
 	if err != nil {
 		return Answer{}, err
 	}
-	var e *client.ErrorEnvelope
-	switch {
-	case r.JSON400 != nil:
-		e = r.JSON400
-	case r.JSON401 != nil:
-		e = r.JSON401
-	case r.JSON409 != nil:
-		e = r.JSON409
-	case r.JSON412 != nil:
-		e = r.JSON412
-	}
+	e := cmp.Or(r.JSON400, r.JSON401, r.JSON409, r.JSON412)
 	a := answer(r.StatusCode(), r.JSON200, nil, e)
 	if r.Headers200 != nil {
 		a.ETag = r.Headers200.ETag
@@ -193,13 +180,7 @@ func (d *driver) SignInByUsername(username, password string) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	var e *client.ErrorEnvelope
-	switch {
-	case r.JSON400 != nil:
-		e = r.JSON400
-	case r.JSON401 != nil:
-		e = r.JSON401
-	}
+	e := cmp.Or(r.JSON400, r.JSON401)
 	return answer(r.StatusCode(), r.JSON200, nil, e), nil
 }
 
@@ -220,13 +201,7 @@ func (d *driver) SwitchSignin(id string) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	var e *client.ErrorEnvelope
-	switch {
-	case r.JSON400 != nil:
-		e = r.JSON400
-	case r.JSON401 != nil:
-		e = r.JSON401
-	}
+	e := cmp.Or(r.JSON400, r.JSON401)
 	return answer(r.StatusCode(), r.JSON200, nil, e), nil
 }
 
@@ -237,13 +212,7 @@ func (d *driver) SignOut(all bool) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	var e *client.ErrorEnvelope
-	switch {
-	case r.JSON400 != nil:
-		e = r.JSON400
-	case r.JSON401 != nil:
-		e = r.JSON401
-	}
+	e := cmp.Or(r.JSON400, r.JSON401)
 	return answer(r.StatusCode(), nil, r.JSON200, e), nil
 }
 

@@ -1,8 +1,9 @@
 // The scenario every Go client goes through against its own live meapi,
 // step for step and name for name the TypeScript clients'
-// (clients/ts/src/lib/scenario.ts). This file is the same in
-// clients/oapi-codegen and clients/ogen (two modules share no package);
-// the matrix runner refuses to run when the two copies differ.
+// (clients/ts/src/lib/scenario.ts). The ogen client, a module of its own
+// that can import no package of this one, builds a copy the matrix runner
+// makes of this file before each build (clients/ogen/scenario.go, not
+// committed).
 
 package main
 
