@@ -166,11 +166,12 @@ func (s *Store) migrate(ctx context.Context, ms []migrations.Migration) (int, er
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
-	if newest > len(ms) {
-		return 0, fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer meapi", newest, len(ms))
+	todo, err := migrations.Unapplied(ms, newest)
+	if err != nil {
+		return 0, err
 	}
 	applied := 0
-	for _, m := range ms[newest:] {
+	for _, m := range todo {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err

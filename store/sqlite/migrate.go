@@ -42,11 +42,12 @@ func migrate(ctx context.Context, c *sql.Conn, ms []migrations.Migration, now fu
 	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
-	if newest > len(ms) {
-		return 0, fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer meapi", newest, len(ms))
+	todo, err := migrations.Unapplied(ms, newest)
+	if err != nil {
+		return 0, err
 	}
 	applied := 0
-	for _, m := range ms {
+	for _, m := range todo {
 		did, err := applyMigration(ctx, c, m, now())
 		if err != nil {
 			return applied, fmt.Errorf("migration %s: %w", m.Name, err)

@@ -19,6 +19,16 @@ type Migration struct {
 	SQL     string
 }
 
+// Unapplied returns the migrations after version newest, the newest a
+// database has applied. A database newer than the binary is refused: its
+// schema may hold what this code does not know how to keep.
+func Unapplied(ms []Migration, newest int) ([]Migration, error) {
+	if newest > len(ms) {
+		return nil, fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer meapi", newest, len(ms))
+	}
+	return ms[newest:], nil
+}
+
 // Load returns the migrations in the root of fsys in order. File names are
 // NNNN_description.sql; the numbers must be 1, 2, 3, ... without gaps.
 func Load(fsys fs.FS) ([]Migration, error) {
