@@ -164,6 +164,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Errors += w.errors
 		lat = append(lat, w.latencies...)
 	}
+	res.SetPercentiles(lat)
+	return res, nil
+}
+
+// SetPercentiles sorts the latencies of a run (in place) and sets the
+// result's percentiles from them; none gives zeros.
+func (r *Result) SetPercentiles(lat []time.Duration) {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -171,8 +178,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	res.P50, res.P90, res.P99, res.P999 = pct(0.50), pct(0.90), pct(0.99), pct(0.999)
-	return res, nil
+	r.P50, r.P90, r.P99, r.P999 = pct(0.50), pct(0.90), pct(0.99), pct(0.999)
 }
 
 // worker is one keep-alive connection with its own signed-in user, or with

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -97,14 +96,7 @@ func Run(ctx context.Context, cfg Config) (loadtest.Result, error) {
 	}
 	wg.Wait()
 	res := loadtest.Result{Op: cfg.Op, Connections: cfg.Workers, Elapsed: time.Since(start), Requests: ok, Errors: errs}
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
-	res.P50, res.P90, res.P99, res.P999 = pct(0.50), pct(0.90), pct(0.99), pct(0.999)
+	res.SetPercentiles(lat)
 	return res, nil
 }
 
