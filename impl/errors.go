@@ -128,7 +128,11 @@ func errorEnvelope(st *requestState, ae *apiError) gen.ErrorEnvelope {
 	message := summaries[gen.ErrorCode(errs[0].Code)]
 	if more := len(errs) - MaxErrorsListed; more > 0 {
 		errs = errs[:MaxErrorsListed]
-		message += fmt.Sprintf(" %d more %s found; the first %d are listed.", more, map[bool]string{true: "problem was", false: "problems were"}[more == 1], MaxErrorsListed)
+		were := "problems were"
+		if more == 1 {
+			were = "problem was"
+		}
+		message += fmt.Sprintf(" %d more %s found; the first %d are listed.", more, were, MaxErrorsListed)
 	}
 	if ae.status >= 500 && st.requestID != "" {
 		errs = slices.Clone(errs)

@@ -354,7 +354,7 @@ func (s *Server) route(next http.Handler) http.Handler {
 			// would answer an undeclared 404. Both read the same path.
 			u := *r.URL
 			u.RawPath = ""
-			r = r.WithContext(r.Context())
+			r = r.WithContext(r.Context()) // a shallow copy, to change its URL
 			r.URL = &u
 		}
 		next.ServeHTTP(w, r)
@@ -366,7 +366,7 @@ func (s *Server) route(next http.Handler) http.Handler {
 // segment, not two: no operation of this API has it, and a proxy that
 // routes or blocks on the raw path must not be bypassed by one.
 func encodedSlash(r *http.Request) bool {
-	return r.URL.RawPath != "" && strings.Contains(strings.ToUpper(r.URL.RawPath), "%2F")
+	return strings.Contains(r.URL.RawPath, "%2F") || strings.Contains(r.URL.RawPath, "%2f")
 }
 
 func notFound(r *http.Request) *apiError {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"meapi/gen"
+	"meapi/impl/rules"
 )
 
 // ParseTrustedOrigin reads one origin of --trusted-origins and returns it
@@ -99,31 +100,21 @@ func originHost(u *url.URL) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("host %s is not a domain name a browser accepts (%v)", host, err)
 	}
-	labels := strings.Split(strings.TrimSuffix(ascii, "."), ".")
 	// A host whose last label is a number is an IPv4 address to a browser,
 	// which rewrites 127.1 or 0177.0.0.1 as 127.0.0.1 (or refuses it): only
 	// the form it writes itself can match.
-	if last := labels[len(labels)-1]; isNumber(last) {
-		if addr, err := netip.ParseAddr(ascii); err != nil || !addr.Is4() {
+	if numeric, canonical := rules.NumericHost(ascii); numeric {
+		if !canonical {
 			return "", fmt.Errorf("host %s is not an IPv4 address as browsers write it (four decimal numbers from 0 to 255, without leading zeros)", host)
 		}
 		return ascii, nil
 	}
-	for _, l := range labels {
+	for _, l := range strings.Split(strings.TrimSuffix(ascii, "."), ".") {
 		if !originLabel.MatchString(l) {
 			return "", fmt.Errorf("host %s is not a domain name of letters, digits, hyphens, underscores and dots", host)
 		}
 	}
 	return ascii, nil
-}
-
-// isNumber is the URL standard's "ends in a number" test on a last label:
-// all decimal digits, or 0x followed by hexadecimal digits (or nothing).
-func isNumber(label string) bool {
-	if rest, ok := strings.CutPrefix(strings.ToLower(label), "0x"); ok {
-		return strings.Trim(rest, "0123456789abcdef") == ""
-	}
-	return label != "" && strings.Trim(label, "0123456789") == ""
 }
 
 // trustOrigins sets up both checks that read the trusted origins from the

@@ -151,13 +151,27 @@ func ImageURLPattern() string { return imageURLPattern.String() }
 
 var hostPattern = dfa.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 
-// endsInNumber is WHATWG's test of a host's last label: all decimal digits,
-// or 0x (0X) followed by hexadecimal digits or nothing.
-func endsInNumber(label string) bool {
-	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
-		return strings.Trim(label[2:], "0123456789abcdefABCDEF") == ""
+// NumericHost says how a browser's URL parser (WHATWG's) reads host, a
+// host name without brackets or port: numeric when its last label (a
+// trailing dot aside) is a number, all decimal digits or 0x followed by
+// hexadecimal digits or nothing, which the parser takes for an IPv4
+// address in any of its old forms (0177.0.0.1 and 2130706433 are
+// 127.0.0.1; 256.1.1.1 and a.1 fail to load); canonical when host is
+// then the one form every parser reads alike, four decimal numbers from 0
+// to 255 without leading zeros.
+func NumericHost(host string) (numeric, canonical bool) {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := labels[len(labels)-1]
+	if len(last) >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
+		numeric = strings.Trim(last[2:], "0123456789abcdefABCDEF") == ""
+	} else {
+		numeric = last != "" && strings.Trim(last, "0123456789") == ""
 	}
-	return label != "" && strings.Trim(label, "0123456789") == ""
+	if !numeric {
+		return false, false
+	}
+	addr, err := netip.ParseAddr(host)
+	return true, err == nil && addr.Is4()
 }
 
 // ImageURL checks an avatar URL: absolute https, at most 2048 bytes, only
@@ -186,17 +200,11 @@ func ImageURL(s string) error {
 	if ip := net.ParseIP(host); ip == nil && (!hostPattern.MatchString(host) || strings.Contains(host, "..")) {
 		return violation("must name a host that is a domain name or an IP address")
 	}
-	// A browser's URL parser (WHATWG's) reads a host whose last label is a
-	// number as an IPv4 address, in any of the old forms: 0177.0.0.1 and
-	// 2130706433 are 127.0.0.1 to it, 256.1.1.1 and a.1 fail to load. Such
-	// a host is taken only as the one form every parser reads alike.
-	// (hostPattern has refused a trailing dot, which WHATWG would drop.)
-	labels := strings.Split(host, ".")
-	if last := labels[len(labels)-1]; !strings.HasPrefix(u.Host, "[") && endsInNumber(last) {
-		if addr, err := netip.ParseAddr(host); err != nil || !addr.Is4() {
-			return violation("must name a host that is a domain name or an IP address: the host " + host +
-				" ends in a number, so browsers read it as an IPv4 address, and it is not a canonical IPv4 address (four decimal numbers from 0 to 255 without leading zeros, such as 192.0.2.1)")
-		}
+	// A host that browsers read as an IPv4 address is taken only in the one
+	// form every parser reads alike (see NumericHost).
+	if numeric, canonical := NumericHost(host); !strings.HasPrefix(u.Host, "[") && numeric && !canonical {
+		return violation("must name a host that is a domain name or an IP address: the host " + host +
+			" ends in a number, so browsers read it as an IPv4 address, and it is not a canonical IPv4 address (four decimal numbers from 0 to 255 without leading zeros, such as 192.0.2.1)")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
