@@ -302,6 +302,15 @@ func Fold(s string) string {
 	}, s)
 }
 
+// FoldOptional is Fold of an optional value (a username), nil for none.
+func FoldOptional(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	f := Fold(*s)
+	return &f
+}
+
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewID returns prefix_ followed by 128 random bits in lower-case base32:

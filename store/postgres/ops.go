@@ -107,18 +107,10 @@ func (s *Store) keepAfterCommit(t *tx, tokenHash []byte, sess *store.Session) {
 func (s *Store) SignUp(ctx context.Context, in store.SignUp) (sess *store.Session, err error) {
 	defer s.observe(ctx, store.OpSignUp, time.Now(), &err)
 	now := in.Grant.Now.UnixMilli()
-	var usernameFolded *string
-	if in.User.Username != nil {
-		f := store.Fold(*in.User.Username)
-		usernameFolded = &f
-	}
 	err = s.inTx(ctx, func(ctx context.Context, t *tx) error {
 		userID := store.NewID("user")
-		if _, err := t.Exec(ctx, `INSERT INTO users
-			(id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			userID, in.User.Email, store.Fold(in.User.Email), in.User.Username, usernameFolded,
-			in.User.FirstName, in.User.LastName, in.User.PasswordHash, now, now); err != nil {
+		if _, err := t.Exec(ctx, `INSERT INTO users (`+rowscan.NewUserColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			rowscan.NewUserValues(userID, in.User, now)...); err != nil {
 			return err
 		}
 		var err error
@@ -355,11 +347,6 @@ const profileChanged = `($1 AND first_name IS DISTINCT FROM $2::text) OR ($3 AND
 // process's kept copies follow, go in one round trip.
 func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *store.User, err error) {
 	defer s.observe(ctx, store.OpUpdateProfile, time.Now(), &err)
-	var usernameFolded *string
-	if in.Username.Value != nil {
-		f := store.Fold(*in.Username.Value)
-		usernameFolded = &f
-	}
 	var versions []int64 // nil: any version
 	if in.IfVersions != nil {
 		versions = append([]int64{}, in.IfVersions...)
@@ -379,7 +366,7 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 		sessions, found = nil, false
 		b := &pgx.Batch{}
 		b.Queue(updateProfileQuery, in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
-			in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
+			in.Username.Set, in.Username.Value, store.FoldOptional(in.Username.Value), in.ImageURL.Set, in.ImageURL.Value,
 			in.Now.UnixMilli(), in.UserID, versions)
 		b.Queue(sessionsOfUserQuery, in.UserID)
 		br := s.pool.SendBatch(ctx, b)

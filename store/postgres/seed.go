@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 )
 
 var _ store.Seeder = (*Store)(nil)
@@ -20,12 +22,7 @@ func (s *Store) SeedSignUps(ctx context.Context, in []store.SignUp) error {
 		u, g := su.User, su.Grant
 		now := g.Now.UnixMilli()
 		userID, sessionID := store.NewID("user"), store.NewID("sess")
-		var usernameFolded *string
-		if u.Username != nil {
-			f := store.Fold(*u.Username)
-			usernameFolded = &f
-		}
-		users = append(users, []any{userID, u.Email, store.Fold(u.Email), u.Username, usernameFolded, u.FirstName, u.LastName, u.PasswordHash, now, now})
+		users = append(users, rowscan.NewUserValues(userID, u, now))
 		sessions = append(sessions, []any{sessionID, g.TokenHash, now, now, g.IdleExpiresAt.UnixMilli()})
 		signins = append(signins, []any{store.NewID("signin"), sessionID, userID, now, g.SigninExpiresAt.UnixMilli(), int64(1)})
 	}
@@ -35,7 +32,7 @@ func (s *Store) SeedSignUps(ctx context.Context, in []store.SignUp) error {
 			cols  []string
 			rows  [][]any
 		}{
-			{"users", []string{"id", "email", "email_folded", "username", "username_folded", "first_name", "last_name", "password_hash", "created_at", "updated_at"}, users},
+			{"users", strings.Split(rowscan.NewUserColumns, ", "), users},
 			{"browser_sessions", []string{"id", "token_hash", "created_at", "last_active_at", "idle_expires_at"}, sessions},
 			{"signins", []string{"id", "session_id", "user_id", "created_at", "expires_at", "activated_seq"}, signins},
 		} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"meapi/store"
+	"meapi/store/internal/rowscan"
 )
 
 var _ store.Seeder = (*Store)(nil)
@@ -33,8 +34,7 @@ func (s *Store) SeedSignUps(ctx context.Context, in []store.SignUp) error {
 		defer tx.Rollback()
 		stmts := make([]*sql.Stmt, 3)
 		for i, q := range []string{
-			`INSERT INTO users (id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO users (` + rowscan.NewUserColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			`INSERT INTO browser_sessions (id, token_hash, created_at, last_active_at, idle_expires_at) VALUES (?, ?, ?, ?, ?)`,
 			`INSERT INTO signins (id, session_id, user_id, created_at, expires_at, activated_seq) VALUES (?, ?, ?, ?, ?, 1)`,
 		} {
@@ -47,13 +47,7 @@ func (s *Store) SeedSignUps(ctx context.Context, in []store.SignUp) error {
 			u, g := su.User, su.Grant
 			now := g.Now.UnixMilli()
 			userID, sessionID := store.NewID("user"), store.NewID("sess")
-			var usernameFolded *string
-			if u.Username != nil {
-				f := store.Fold(*u.Username)
-				usernameFolded = &f
-			}
-			if _, err := stmts[0].ExecContext(ctx, userID, u.Email, store.Fold(u.Email), u.Username, usernameFolded,
-				u.FirstName, u.LastName, u.PasswordHash, now, now); err != nil {
+			if _, err := stmts[0].ExecContext(ctx, rowscan.NewUserValues(userID, u, now)...); err != nil {
 				return fmt.Errorf("seed %s: %w", u.Email, err)
 			}
 			if _, err := stmts[1].ExecContext(ctx, sessionID, g.TokenHash, now, now, g.IdleExpiresAt.UnixMilli()); err != nil {

@@ -362,16 +362,8 @@ func (s *Store) SignUp(ctx context.Context, in store.SignUp) (sess *store.Sessio
 func (s *Store) signUp(ctx context.Context, w *wtx, in store.SignUp) (*store.Session, error) {
 	now := in.Grant.Now.UnixMilli()
 	userID := store.NewID("user")
-	var usernameFolded *string
-	if in.User.Username != nil {
-		f := store.Fold(*in.User.Username)
-		usernameFolded = &f
-	}
-	_, err := w.ExecContext(ctx, `INSERT INTO users
-		(id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		userID, in.User.Email, store.Fold(in.User.Email), in.User.Username, usernameFolded,
-		in.User.FirstName, in.User.LastName, in.User.PasswordHash, now, now)
+	_, err := w.ExecContext(ctx, `INSERT INTO users (`+rowscan.NewUserColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rowscan.NewUserValues(userID, in.User, now)...)
 	if isUniqueViolation(err) {
 		return nil, takenError(ctx, w, in.User)
 	}
@@ -449,11 +441,6 @@ func (s *Store) UpdateProfile(ctx context.Context, in store.ProfileUpdate) (u *s
 }
 
 func (s *Store) updateProfile(ctx context.Context, w *wtx, in store.ProfileUpdate) (*store.User, error) {
-	var usernameFolded *string
-	if in.Username.Value != nil {
-		f := store.Fold(*in.Username.Value)
-		usernameFolded = &f
-	}
 	var versions any // NULL: any version
 	if in.IfVersions != nil {
 		b, err := json.Marshal(in.IfVersions)
@@ -465,7 +452,7 @@ func (s *Store) updateProfile(ctx context.Context, w *wtx, in store.ProfileUpdat
 	var us userScan
 	err := w.QueryRowContext(ctx, updateProfileQuery,
 		in.FirstName.Set, in.FirstName.Value, in.LastName.Set, in.LastName.Value,
-		in.Username.Set, in.Username.Value, usernameFolded, in.ImageURL.Set, in.ImageURL.Value,
+		in.Username.Set, in.Username.Value, store.FoldOptional(in.Username.Value), in.ImageURL.Set, in.ImageURL.Value,
 		in.Now.UnixMilli(), in.UserID, versions).Scan(us.Dest()...)
 	switch {
 	case isUniqueViolation(err):

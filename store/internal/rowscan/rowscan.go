@@ -21,6 +21,18 @@ const UserColumns = `u.id, u.email, u.username, u.first_name, u.last_name, u.ima
 const SessionColumns = `bs.id, bs.token_hash, bs.generation, bs.created_at, bs.last_active_at, bs.idle_expires_at,
 	si.id, si.created_at, si.expires_at, si.activated_seq, ` + UserColumns
 
+// NewUserColumns are the columns of users a sign-up inserts, in the order
+// of NewUserValues.
+const NewUserColumns = `id, email, email_folded, username, username_folded, first_name, last_name, password_hash, created_at, updated_at`
+
+// NewUserValues are the values of NewUserColumns for a new user with this
+// id, made at now (Unix milliseconds): the folded forms the uniqueness of
+// emails and usernames is kept on are made here, once for both engines.
+func NewUserValues(id string, u store.NewUser, now int64) []any {
+	return []any{id, u.Email, store.Fold(u.Email), u.Username, store.FoldOptional(u.Username),
+		u.FirstName, u.LastName, u.PasswordHash, now, now}
+}
+
 // UserScan is an engine's scan destinations for UserColumns.
 type UserScan interface {
 	Dest() []any
