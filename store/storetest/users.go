@@ -328,3 +328,37 @@ var _ = register("UserByLogin", func(t *testing.T, s Engine) {
 		t.Errorf("unknown username: %v", err)
 	}
 })
+
+// Seeded users (meapi seed) are accounts like signed-up ones: each token
+// reads its session and user, the user is found by its folded email and
+// username, and their spellings are taken.
+var _ = register("SeedSignUpsAreAccounts", func(t *testing.T, s Engine) {
+	seeder, ok := s.(store.Seeder)
+	if !ok {
+		t.Fatalf("%s's store is no store.Seeder", s.Dialect())
+	}
+	in := []store.SignUp{
+		{User: store.NewUser{Email: "Seed1@Example.com", PasswordHash: "x", Username: ptr("Grace")}, Grant: grantFor("", "seed-1")},
+		{User: store.NewUser{Email: "seed2@example.com", PasswordHash: "x", FirstName: ptr("Ada")}, Grant: grantFor("", "seed-2")},
+	}
+	if err := seeder.SeedSignUps(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for i, token := range []string{"seed-1", "seed-2"} {
+		sess := read(t, s, token)
+		if u := sess.Active().User; u.Email != in[i].User.Email || str(u.Username) != str(in[i].User.Username) ||
+			str(u.FirstName) != str(in[i].User.FirstName) || u.Version != 1 || !u.CreatedAt.Equal(now) {
+			t.Errorf("seeded user %d: %+v", i, u)
+		}
+	}
+	if u, err := s.UserByUsername(ctx, "GRACE"); err != nil || u.Email != "Seed1@Example.com" {
+		t.Errorf("UserByUsername(GRACE): %v, %v", u, err)
+	}
+	if u, err := s.UserByEmail(ctx, "seed1@example.com"); err != nil || str(u.Username) != "Grace" {
+		t.Errorf("UserByEmail(seed1@example.com): %v, %v", u, err)
+	}
+	_, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: "free@example.com", PasswordHash: "x", Username: ptr("grace")}, Grant: grantFor("", "t")})
+	if !errors.Is(err, store.ErrUsernameTaken) {
+		t.Errorf("signing up a seeded username in another case: %v, want ErrUsernameTaken", err)
+	}
+})
