@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,25 +76,22 @@ var _ = register("AttemptLimitsCount", func(t *testing.T, s Engine) {
 // the engines, and returns how many were granted.
 func reserveBurst(t *testing.T, engines []store.Engine, n, max int) int64 {
 	t.Helper()
-	var granted atomic.Int64
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			limits := []store.Limit{{Subject: "user:burst", Max: max, Window: time.Hour}, {Subject: fmt.Sprintf("addr:%d", i), Max: 100, Window: time.Hour}}
-			_, err := engines[i%len(engines)].ReserveAttempt(ctx, limits, now)
-			var limited *store.LimitedError
-			switch {
-			case err == nil:
-				granted.Add(1)
-			case !errors.As(err, &limited):
-				t.Errorf("reservation %d: %v", i, err)
-			}
-		}()
+	errs := atOnce(n, func(i int) error {
+		limits := []store.Limit{{Subject: "user:burst", Max: max, Window: time.Hour}, {Subject: fmt.Sprintf("addr:%d", i), Max: 100, Window: time.Hour}}
+		_, err := engines[i%len(engines)].ReserveAttempt(ctx, limits, now)
+		return err
+	})
+	var granted int64
+	for i, err := range errs {
+		var limited *store.LimitedError
+		switch {
+		case err == nil:
+			granted++
+		case !errors.As(err, &limited):
+			t.Errorf("reservation %d: %v", i, err)
+		}
 	}
-	wg.Wait()
-	return granted.Load()
+	return granted
 }
 
 var _ = register("AttemptBurst", func(t *testing.T, s Engine) {

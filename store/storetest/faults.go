@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,20 +45,14 @@ func faultCase(install func(t *testing.T, e Engine)) func(t *testing.T, s Engine
 		// Among others at once (an engine that shares transactions must
 		// fail only the one at fault): every other change is answered
 		// done and is there; the faulty one is answered failed and is not.
-		errs := make([]error, len(ids))
-		var wg sync.WaitGroup
-		for i, id := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				v := fmt.Sprintf("good-%d", i)
-				if i == 3 {
-					v = poison
-				}
-				_, errs[i] = s.UpdateProfile(ctx, store.ProfileUpdate{UserID: id, Now: now.Add(2 * time.Minute), FirstName: store.Change{Set: true, Value: &v}})
-			}()
-		}
-		wg.Wait()
+		errs := atOnce(len(ids), func(i int) error {
+			v := fmt.Sprintf("good-%d", i)
+			if i == 3 {
+				v = poison
+			}
+			_, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: ids[i], Now: now.Add(2 * time.Minute), FirstName: store.Change{Set: true, Value: &v}})
+			return err
+		})
 		for i, err := range errs {
 			stored, _ := s.Text(t, `SELECT first_name FROM users WHERE id = `+quote(ids[i]))
 			switch {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +67,18 @@ var now = time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 func hashOf(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
+}
+
+// atOnce runs op(0) to op(n-1) concurrently and returns their errors,
+// each at its index.
+func atOnce(n int, op func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = op(i) })
+	}
+	wg.Wait()
+	return errs
 }
 
 func ptr(s string) *string { return &s }

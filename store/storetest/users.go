@@ -176,9 +176,7 @@ var _ = register("ConcurrentPatchesLoseNothing", func(t *testing.T, s Engine) {
 		},
 	}
 	for w, set := range setters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range rounds {
 				in := set(fmt.Sprintf("w%d-%d", w, i))
 				in.UserID, in.Now = u.ID, now
@@ -187,7 +185,7 @@ var _ = register("ConcurrentPatchesLoseNothing", func(t *testing.T, s Engine) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	got := read(t, s, "t").Active().User
@@ -202,16 +200,10 @@ var _ = register("ContestedUsernameHasOneWinner", func(t *testing.T, s Engine) {
 	ids := accounts(t, s, n)
 	// One name in several spellings: uniqueness ignores case.
 	spellings := []string{"winner", "Winner", "WINNER"}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.UpdateProfile(ctx, store.ProfileUpdate{UserID: id, Now: now, Username: store.Change{Set: true, Value: ptr(spellings[i%len(spellings)])}})
-		}()
-	}
-	wg.Wait()
+	errs := atOnce(n, func(i int) error {
+		_, err := s.UpdateProfile(ctx, store.ProfileUpdate{UserID: ids[i], Now: now, Username: store.Change{Set: true, Value: ptr(spellings[i%len(spellings)])}})
+		return err
+	})
 	if won := winners(t, errs, store.ErrUsernameTaken); won != 1 {
 		t.Errorf("%d winners, want 1", won)
 	}
@@ -222,17 +214,11 @@ var _ = register("ContestedUsernameHasOneWinner", func(t *testing.T, s Engine) {
 
 var _ = register("ContestedEmailHasOneWinner", func(t *testing.T, s Engine) {
 	const n = 16
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			email := []string{"same@example.com", "Same@Example.com", "SAME@EXAMPLE.COM"}[i%3]
-			_, errs[i] = s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: email, PasswordHash: "x"}, Grant: grantFor("", fmt.Sprintf("c%d", i))})
-		}()
-	}
-	wg.Wait()
+	errs := atOnce(n, func(i int) error {
+		email := []string{"same@example.com", "Same@Example.com", "SAME@EXAMPLE.COM"}[i%3]
+		_, err := s.SignUp(ctx, store.SignUp{User: store.NewUser{Email: email, PasswordHash: "x"}, Grant: grantFor("", fmt.Sprintf("c%d", i))})
+		return err
+	})
 	if won := winners(t, errs, store.ErrEmailTaken); won != 1 {
 		t.Errorf("%d winners, want 1", won)
 	}
@@ -267,24 +253,18 @@ var _ = register("ConcurrentWritesFailAlone", func(t *testing.T, s Engine) {
 	}
 	signUp(t, s, "taken@example.com", nil, "", "taken")
 	const n = 48
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in := store.SignUp{User: store.NewUser{Email: fmt.Sprintf("new%d@example.com", i), PasswordHash: "$argon2id$test"},
-				Grant: grantFor("", fmt.Sprintf("new%d", i))}
-			switch i % 3 {
-			case 1:
-				in.User.Email = "TAKEN@example.com"
-			case 2:
-				in.Grant = grantFor(full.ID, fmt.Sprintf("full-%d", i))
-			}
-			_, errs[i] = s.SignUp(ctx, in)
-		}()
-	}
-	wg.Wait()
+	errs := atOnce(n, func(i int) error {
+		in := store.SignUp{User: store.NewUser{Email: fmt.Sprintf("new%d@example.com", i), PasswordHash: "$argon2id$test"},
+			Grant: grantFor("", fmt.Sprintf("new%d", i))}
+		switch i % 3 {
+		case 1:
+			in.User.Email = "TAKEN@example.com"
+		case 2:
+			in.Grant = grantFor(full.ID, fmt.Sprintf("full-%d", i))
+		}
+		_, err := s.SignUp(ctx, in)
+		return err
+	})
 	ok := 0
 	for i, err := range errs {
 		want := []error{nil, store.ErrEmailTaken, store.ErrTooManySignins}[i%3]
