@@ -99,12 +99,14 @@ check-generated: $(TS)/node_modules
 	if [ $$status = 0 ]; then echo "check-generated: $(GENERATED_FILES) match openapi.yaml"; fi; \
 	exit $$status
 
-## lint-spec: Redocly CLI and Spectral on openapi.yaml (rules in redocly.yaml, .spectral.yaml)
+## lint-spec: Redocly CLI, Spectral and openapi-examples-validator on openapi.yaml (rules in
+## redocly.yaml, .spectral.yaml; the last holds every example to its schema as that tool reads it)
 # Redocly prints a boxed notice about Node.js versions on every run; the
 # sed drops that box and nothing else, and pipefail keeps redocly's status.
 lint-spec: $(TOOLS)/node_modules
 	@bash -o pipefail -c '$(TOOLS)/node_modules/.bin/redocly lint openapi.yaml 2>&1 | sed "/╔/,/╝/d"'
 	@$(TOOLS)/node_modules/.bin/spectral lint openapi.yaml --fail-severity=warn
+	@bash -o pipefail -c '$(TOOLS)/node_modules/.bin/openapi-examples-validator openapi.yaml | grep -v "^$$"'
 
 ## check-breaking: fail when openapi.yaml breaks clients of the last release (see README, "Releasing")
 check-breaking:
